@@ -1,0 +1,4 @@
+//! Platform adapters: each turns platform input into engine calls and renders the outbox's
+//! platform-neutral effects in its own format.
+
+pub mod console;

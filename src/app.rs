@@ -1,0 +1,179 @@
+//! Wiring: store, engine, outbox worker, scheduler, HTTP server and the platforms whose
+//! credentials are present.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::adapters::console::{self, ConsolePlatform, Output};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::effects::Platform;
+use crate::engine::Engine;
+use crate::scheduler::Scheduler;
+use crate::store::{Store, outbox, redact};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsoleMode {
+    /// The console when no chat platform is configured.
+    Auto,
+    On,
+    /// No console: serve HTTP and run the workers until stopped (containers).
+    Off,
+}
+
+pub struct App {
+    pub engine: Engine,
+    pub delivery: Arc<Delivery>,
+    pub scheduler: Arc<Scheduler>,
+}
+
+/// A name unique to this process, for leases.
+pub fn owner_id() -> String {
+    format!("{}-{}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "sevbot".into())
+}
+
+impl App {
+    pub async fn build(
+        cfg: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        out: Output,
+    ) -> anyhow::Result<App> {
+        let store = Store::connect(&cfg.raw.database.url).await?;
+        let platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
+            store.clone(),
+            cfg.clone(),
+            out,
+        ))];
+        let engine = Engine::new(store.clone(), clock.clone(), cfg);
+        let owner = owner_id();
+        let delivery = Arc::new(Delivery::new(store, clock, platforms, owner.clone()));
+        let scheduler = Arc::new(Scheduler {
+            engine: engine.clone(),
+            owner,
+        });
+        Ok(App {
+            engine,
+            delivery,
+            scheduler,
+        })
+    }
+
+    /// Starts the outbox worker and the scheduler.
+    pub fn spawn_workers(&self, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let poll = Duration::from_millis(self.engine.cfg.raw.server.poll_interval_ms.max(10));
+        vec![
+            tokio::spawn(self.delivery.clone().run(
+                self.engine.wake_outbox.clone(),
+                poll,
+                stop.clone(),
+            )),
+            tokio::spawn(self.scheduler.clone().run(poll, stop.clone())),
+        ]
+    }
+
+    /// Waits until nothing deliverable is left (or `limit` passes), for scripted runs.
+    pub async fn settle(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            self.delivery.drain(Duration::from_secs(5)).await?;
+            let (pending, _) = outbox::pending(&self.engine.store).await?;
+            if pending == 0 || tokio::time::Instant::now() >= deadline {
+                if pending > 0 {
+                    tracing::warn!(
+                        pending,
+                        "exiting with undelivered messages; they are kept and sent on the next start"
+                    );
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// `sevbot run`.
+pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let out = console::stdout();
+    let app = App::build(cfg.clone(), Arc::new(SystemClock), out.clone()).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let (addr, http) = crate::http::serve(
+        app.engine.store.clone(),
+        &cfg.raw.server.http_addr,
+        stop.clone(),
+    )
+    .await?;
+    tracing::info!(%addr, database = redact(&cfg.raw.database.url), "sevbot started");
+    let workers = app.spawn_workers(&stop);
+    let platforms_configured = ["SLACK_BOT_TOKEN", "DISCORD_BOT_TOKEN"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if platforms_configured {
+        tracing::warn!(
+            "Slack and Discord adapters are not part of this build yet; their credentials are ignored"
+        );
+    }
+    let console = match mode {
+        ConsoleMode::On => true,
+        ConsoleMode::Off => false,
+        ConsoleMode::Auto => !platforms_configured,
+    };
+    if console {
+        let interactive = std::io::stdin().is_terminal();
+        if interactive {
+            console_banner(&out, addr);
+        }
+        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        console::run(
+            app.engine.clone(),
+            app.delivery.clone(),
+            out,
+            input,
+            interactive,
+        )
+        .await?;
+        app.settle(Duration::from_secs(30)).await?;
+    } else {
+        shutdown_signal().await;
+        tracing::info!("stopping");
+    }
+    let _ = stop_tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    let _ = http.await;
+    Ok(())
+}
+
+fn console_banner(out: &Output, addr: SocketAddr) {
+    let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = writeln!(w, "(HTTP: http://{addr}/healthz, /readyz, /metrics)");
+}
+
+use std::io::Write;
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

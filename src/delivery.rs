@@ -1,0 +1,344 @@
+//! The outbox worker: claims ready rows (the head of each channel's queue), delivers them
+//! through the platform adapter, and records platform ids so later changes edit in place.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::domain::SevId;
+use crate::domain::naming::channel_name;
+use crate::effects::{DeliveryError, Effect, Message, Platform};
+use crate::engine;
+use crate::store::Store;
+use crate::store::incidents as sevs;
+use crate::store::outbox::{self, OutboxRow};
+
+const LEASE_MS: i64 = 60_000;
+const MAX_BACKOFF_MS: i64 = 5 * 60_000;
+/// More collisions than this means something else is wrong with channel creation.
+const MAX_NAME_ATTEMPTS: u32 = 20;
+
+pub struct Delivery {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub platforms: HashMap<String, Arc<dyn Platform>>,
+    pub owner: String,
+}
+
+/// What happened to one row, for callers that drain the outbox.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    Idle,
+    Worked(usize),
+}
+
+impl Delivery {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        platforms: Vec<Arc<dyn Platform>>,
+        owner: String,
+    ) -> Delivery {
+        let platforms = platforms
+            .into_iter()
+            .map(|p| (p.name().to_string(), p))
+            .collect();
+        Delivery {
+            store,
+            clock,
+            platforms,
+            owner,
+        }
+    }
+
+    /// Claims and delivers one batch of queue heads.
+    pub async fn tick(&self) -> anyhow::Result<Progress> {
+        let now = self.clock.now_ms();
+        let rows = outbox::claim(&self.store, &self.owner, now, LEASE_MS, 32).await?;
+        if rows.is_empty() {
+            return Ok(Progress::Idle);
+        }
+        let n = rows.len();
+        for row in rows {
+            self.deliver_row(row).await?;
+        }
+        Ok(Progress::Worked(n))
+    }
+
+    async fn deliver_row(&self, row: OutboxRow) -> anyhow::Result<()> {
+        let Some(platform) = self.platforms.get(&row.platform) else {
+            // Not lost: it waits for a replica (or a restart) that has this platform configured.
+            tracing::warn!(
+                platform = row.platform,
+                id = row.id,
+                "no adapter for platform; will retry"
+            );
+            let at = self.clock.now_ms() + MAX_BACKOFF_MS;
+            return outbox::retry_later(
+                &self.store,
+                row.id,
+                &self.owner,
+                at,
+                "platform not configured",
+            )
+            .await;
+        };
+        let effect: Effect = match serde_json::from_str(&row.effect) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(id = row.id, error = %e, "unreadable outbox row");
+                return outbox::failed(
+                    &self.store,
+                    row.id,
+                    &self.owner,
+                    &format!("unreadable: {e}"),
+                )
+                .await;
+            }
+        };
+        let label = match &effect {
+            Effect::CreateChannel { .. } => "create_channel",
+            Effect::Invite { .. } => "invite",
+            Effect::SetTopic { .. } => "set_topic",
+            Effect::UpsertCard { .. } => "card",
+            Effect::UpsertFeed { .. } => "feed",
+            Effect::PostEvent { .. } => "post",
+        };
+        match self.apply(platform.as_ref(), &row, &effect).await {
+            Ok(()) => {
+                metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => label, "result" => "ok").increment(1);
+                Ok(())
+            }
+            Err(DeliveryError::NameTaken) => {
+                if let Effect::CreateChannel {
+                    sev,
+                    title,
+                    private,
+                    attempt,
+                } = effect
+                {
+                    if attempt + 1 >= MAX_NAME_ATTEMPTS {
+                        return self
+                            .fail(&row, label, "channel name taken after 20 attempts")
+                            .await;
+                    }
+                    let next = Effect::CreateChannel {
+                        sev,
+                        title,
+                        private,
+                        attempt: attempt + 1,
+                    };
+                    outbox::rewrite(&self.store, row.id, &serde_json::to_string(&next)?).await?;
+                    outbox::retry_later(
+                        &self.store,
+                        row.id,
+                        &self.owner,
+                        self.clock.now_ms(),
+                        "name taken",
+                    )
+                    .await
+                } else {
+                    self.fail(&row, label, "name taken").await
+                }
+            }
+            Err(DeliveryError::Retry { reason, after }) => {
+                let backoff = after
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or_else(|| (1000i64 << row.attempts.clamp(0, 12)).min(MAX_BACKOFF_MS));
+                tracing::warn!(
+                    platform = row.platform,
+                    id = row.id,
+                    attempt = row.attempts,
+                    reason,
+                    backoff_ms = backoff,
+                    "delivery will be retried"
+                );
+                metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => label, "result" => "retry").increment(1);
+                outbox::retry_later(
+                    &self.store,
+                    row.id,
+                    &self.owner,
+                    self.clock.now_ms() + backoff,
+                    &reason,
+                )
+                .await
+            }
+            Err(DeliveryError::Permanent(why)) => self.fail(&row, label, &why).await,
+        }
+    }
+
+    async fn fail(&self, row: &OutboxRow, label: &'static str, why: &str) -> anyhow::Result<()> {
+        tracing::error!(
+            platform = row.platform,
+            id = row.id,
+            effect = label,
+            error = why,
+            "delivery failed permanently; fix the cause, the row is kept"
+        );
+        metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => label, "result" => "failed").increment(1);
+        outbox::failed(&self.store, row.id, &self.owner, why).await
+    }
+
+    async fn incident_channel(&self, sev: SevId) -> Result<String, DeliveryError> {
+        let mut conn = self.store.pool.acquire().await.map_err(db_retry)?;
+        sevs::channel_id(&mut conn, sev)
+            .await
+            .map_err(db_retry)?
+            .ok_or_else(|| {
+                DeliveryError::Permanent(format!("{sev} has no channel (its creation failed)"))
+            })
+    }
+
+    /// Delivers and, in one transaction, records the platform ids and marks the row done.
+    async fn apply(
+        &self,
+        p: &dyn Platform,
+        row: &OutboxRow,
+        effect: &Effect,
+    ) -> Result<(), DeliveryError> {
+        let now = self.clock.now_ms();
+        let mut tx = match effect {
+            Effect::CreateChannel {
+                sev,
+                title,
+                private,
+                attempt,
+            } => {
+                let name = channel_name(*sev, title, *attempt);
+                let id = p.create_channel(&name, *private).await?;
+                let mut tx = self.store.begin().await.map_err(db_retry)?;
+                engine::channel_created(&mut tx, *sev, &name, &id, now)
+                    .await
+                    .map_err(db_retry)?;
+                tx
+            }
+            Effect::Invite { sev, people } => {
+                let ch = self.incident_channel(*sev).await?;
+                p.invite(&ch, people).await?;
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::SetTopic { incident } => {
+                let ch = self.incident_channel(incident.id).await?;
+                p.set_topic(&ch, &incident.topic(&|who| p.mention(who)))
+                    .await?;
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::PostEvent { sev, event } => {
+                let ch = self.incident_channel(*sev).await?;
+                p.post(&ch, Message::Event(*sev, event)).await?;
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::UpsertCard { incident } => {
+                let ch = self.incident_channel(incident.id).await?;
+                self.upsert(p, incident.id, &ch, "card", Message::Card(incident))
+                    .await?
+            }
+            Effect::UpsertFeed { channel, incident } => {
+                self.upsert(
+                    p,
+                    incident.id,
+                    channel,
+                    "feed",
+                    Message::FeedAnnouncement(incident),
+                )
+                .await?
+            }
+        };
+        let ok = outbox::delivered(&mut tx, row.id, &self.owner, now)
+            .await
+            .map_err(db_retry)?;
+        if !ok {
+            tracing::warn!(
+                id = row.id,
+                "lease lost while delivering; another worker owns the row"
+            );
+        }
+        tx.commit().await.map_err(db_retry)?;
+        Ok(())
+    }
+
+    /// Posts the message the first time (pinning cards), edits it afterwards. No database
+    /// connection is held while the platform is called.
+    async fn upsert(
+        &self,
+        p: &dyn Platform,
+        sev: SevId,
+        channel: &str,
+        purpose: &str,
+        msg: Message<'_>,
+    ) -> Result<crate::store::Tx, DeliveryError> {
+        let existing = {
+            let mut conn = self.store.pool.acquire().await.map_err(db_retry)?;
+            sevs::bind_message(&mut conn, sev, p.name(), channel, purpose)
+                .await
+                .map_err(db_retry)?;
+            sevs::message_id(&mut conn, sev, p.name(), channel, purpose)
+                .await
+                .map_err(db_retry)?
+        };
+        let posted = match existing {
+            Some(mid) => {
+                p.edit(channel, &mid, msg).await?;
+                None
+            }
+            None => {
+                let mid = p.post(channel, msg).await?;
+                if purpose == "card" {
+                    p.pin(channel, &mid).await?;
+                }
+                Some(mid)
+            }
+        };
+        let mut tx = self.store.begin().await.map_err(db_retry)?;
+        if let Some(mid) = posted {
+            sevs::set_message_id(&mut tx, sev, p.name(), channel, purpose, &mid)
+                .await
+                .map_err(db_retry)?;
+        }
+        Ok(tx)
+    }
+
+    /// Delivers everything that is ready, for scripted runs and tests; stops when nothing
+    /// is ready or `limit` elapses.
+    pub async fn drain(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self.tick().await? == Progress::Idle {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The worker loop: runs until `stop` fires, woken early by the engine.
+    pub async fn run(
+        self: Arc<Self>,
+        wake: Arc<tokio::sync::Notify>,
+        poll: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            match self.tick().await {
+                Ok(Progress::Worked(_)) => continue,
+                Ok(Progress::Idle) => {}
+                Err(e) => tracing::error!(error = format!("{e:#}"), "outbox worker"),
+            }
+            if let Ok((n, _)) = outbox::pending(&self.store).await {
+                metrics::gauge!("sevbot_outbox_pending").set(n as f64);
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+fn db_retry(e: impl std::fmt::Display) -> DeliveryError {
+    DeliveryError::Retry {
+        reason: format!("database: {e}"),
+        after: Some(Duration::from_secs(1)),
+    }
+}

@@ -1,0 +1,669 @@
+//! The `/sev` command grammar, shared by every platform. Pure: text in, `Command` or a
+//! `UsageError` (one-line reason, the right usage, and a did-you-mean) out.
+
+use std::fmt;
+
+use super::feed::FeedFilter;
+use super::types::{Level, Role, SevId, SevType};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Declare {
+        sev_type: SevType,
+        level: Level,
+        title: String,
+        customer_impact: bool,
+    },
+    Level {
+        sev: Option<SevId>,
+        level: Level,
+        reason: Option<String>,
+    },
+    Role {
+        sev: Option<SevId>,
+        role: Role,
+        user: String,
+    },
+    Update {
+        sev: Option<SevId>,
+        text: String,
+    },
+    Mitigated {
+        sev: Option<SevId>,
+    },
+    Resolved {
+        sev: Option<SevId>,
+    },
+    Close {
+        sev: Option<SevId>,
+    },
+    Cancel {
+        sev: Option<SevId>,
+        reason: String,
+    },
+    Status {
+        sev: Option<SevId>,
+    },
+    List,
+    Timeline {
+        sev: Option<SevId>,
+    },
+    Note {
+        sev: Option<SevId>,
+        text: String,
+    },
+    Subscribe(FeedFilter),
+    Unsubscribe,
+    Help {
+        topic: Option<String>,
+    },
+}
+
+impl Command {
+    /// The subcommand name, for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Declare { .. } => "declare",
+            Command::Level { .. } => "level",
+            Command::Role { .. } => "role",
+            Command::Update { .. } => "update",
+            Command::Mitigated { .. } => "mitigated",
+            Command::Resolved { .. } => "resolved",
+            Command::Close { .. } => "close",
+            Command::Cancel { .. } => "cancel",
+            Command::Status { .. } => "status",
+            Command::List => "list",
+            Command::Timeline { .. } => "timeline",
+            Command::Note { .. } => "timeline",
+            Command::Subscribe(_) => "subscribe",
+            Command::Unsubscribe => "unsubscribe",
+            Command::Help { .. } => "help",
+        }
+    }
+
+    /// The SEV a command names explicitly, if any; `None` means "the one whose channel this is".
+    pub fn target(&self) -> Option<Option<SevId>> {
+        match self {
+            Command::Level { sev, .. }
+            | Command::Role { sev, .. }
+            | Command::Update { sev, .. }
+            | Command::Mitigated { sev }
+            | Command::Resolved { sev }
+            | Command::Close { sev }
+            | Command::Cancel { sev, .. }
+            | Command::Status { sev }
+            | Command::Timeline { sev }
+            | Command::Note { sev, .. } => Some(*sev),
+            _ => None,
+        }
+    }
+}
+
+/// Name, usage line and one-line summary of every subcommand; help and errors read from it.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "declare",
+        "/sev declare <type> <level> <title…> [--customer-impact]",
+        "declare a SEV; type is availability, durability, security or feature-degradation; level 0-3 (0 most critical)",
+    ),
+    (
+        "level",
+        "/sev level <0-3> [reason…]",
+        "change the level (lowering urgency needs the IMOC)",
+    ),
+    (
+        "role",
+        "/sev role <imoc|tloc|bmoc> <@user>",
+        "hand a role to someone",
+    ),
+    (
+        "update",
+        "/sev update <text…>",
+        "post a status update to the channel and the feeds",
+    ),
+    (
+        "mitigated",
+        "/sev mitigated",
+        "users are no longer affected",
+    ),
+    (
+        "resolved",
+        "/sev resolved",
+        "the cause is fixed and recovery confirmed",
+    ),
+    ("close", "/sev close", "close a resolved SEV (IMOC)"),
+    (
+        "cancel",
+        "/sev cancel <reason…>",
+        "cancel a SEV that was not an incident (IMOC)",
+    ),
+    (
+        "status",
+        "/sev status",
+        "show the SEV: level, stage, roles, latest update",
+    ),
+    ("list", "/sev list", "list open SEVs"),
+    (
+        "timeline",
+        "/sev timeline [note <text…>]",
+        "show the timeline, or add a note to it",
+    ),
+    (
+        "subscribe",
+        "/sev subscribe [type=<type>[,<type>…]] [level<=<0-3>]",
+        "announce matching SEVs in this channel, edited in place as they change",
+    ),
+    (
+        "unsubscribe",
+        "/sev unsubscribe",
+        "stop announcing SEVs in this channel",
+    ),
+    ("help", "/sev help [command]", "show help"),
+];
+
+pub fn usage(name: &str) -> &'static str {
+    COMMANDS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, u, _)| *u)
+        .unwrap_or("/sev help")
+}
+
+/// A mistake in what was typed: why, the right usage, and a guess at what was meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    pub reason: String,
+    pub usage: &'static str,
+    pub suggestion: Option<String>,
+}
+
+impl UsageError {
+    fn new(cmd: &str, reason: impl Into<String>) -> Self {
+        UsageError {
+            reason: reason.into(),
+            usage: usage(cmd),
+            suggestion: None,
+        }
+    }
+
+    fn suggest(mut self, s: Option<String>) -> Self {
+        self.suggestion = s;
+        self
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " Did you mean `{s}`?")?;
+        }
+        write!(f, "\nUsage: {}", self.usage)
+    }
+}
+
+/// The closest candidate within a small edit distance, for did-you-mean hints.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Parses the text after `/sev` (a leading `/sev` is tolerated too).
+pub fn parse(input: &str) -> Result<Command, UsageError> {
+    let mut words: Vec<&str> = input.split_whitespace().collect();
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("/sev"))
+    {
+        words.remove(0);
+    }
+    // `/sev SEV-4 update …` names the SEV before the subcommand.
+    let mut sev = None;
+    if let Some(id) = words.first().and_then(|w| SevId::parse(w)) {
+        sev = Some(id);
+        words.remove(0);
+    }
+    let Some((&first, rest)) = words.split_first() else {
+        return Ok(Command::Help { topic: None });
+    };
+    let name = first.to_ascii_lowercase();
+    let mut rest: Vec<&str> = rest.to_vec();
+    // …or right after it: `/sev update SEV-4 …`.
+    if sev.is_none()
+        && name != "declare"
+        && let Some(id) = rest.first().and_then(|w| SevId::parse(w))
+    {
+        sev = Some(id);
+        rest.remove(0);
+    }
+    let text = rest.join(" ");
+    let no_args = |cmd: Command| {
+        if rest.is_empty() {
+            Ok(cmd)
+        } else {
+            Err(UsageError::new(
+                &name,
+                format!("`{name}` takes no arguments, but got \"{text}\"."),
+            ))
+        }
+    };
+    match name.as_str() {
+        "declare" => parse_declare(&rest),
+        "level" => {
+            let Some((lvl, reason)) = rest.split_first() else {
+                return Err(UsageError::new("level", "Which level? Give 0-3."));
+            };
+            let level = parse_level("level", lvl)?;
+            let reason = (!reason.is_empty()).then(|| reason.join(" "));
+            Ok(Command::Level { sev, level, reason })
+        }
+        "role" => {
+            let [role, user, ..] = rest.as_slice() else {
+                return Err(UsageError::new("role", "Name a role and a person."));
+            };
+            if rest.len() > 2 {
+                return Err(UsageError::new(
+                    "role",
+                    "One role and one person at a time.",
+                ));
+            }
+            let Some(role) = Role::parse(role) else {
+                return Err(
+                    UsageError::new("role", format!("Unknown role \"{role}\".")).suggest(
+                        closest(role, Role::ALL.iter().map(|r| r.as_str())).map(str::to_string),
+                    ),
+                );
+            };
+            let user = parse_user(user).ok_or_else(|| {
+                UsageError::new(
+                    "role",
+                    format!("\"{user}\" is not a person; mention them like @alice."),
+                )
+            })?;
+            Ok(Command::Role { sev, role, user })
+        }
+        "update" => {
+            if text.is_empty() {
+                return Err(UsageError::new(
+                    "update",
+                    "The update is empty; say what changed.",
+                ));
+            }
+            Ok(Command::Update { sev, text })
+        }
+        "mitigated" | "mitigate" => no_args(Command::Mitigated { sev }),
+        "resolved" | "resolve" => no_args(Command::Resolved { sev }),
+        "close" => no_args(Command::Close { sev }),
+        "cancel" => {
+            if text.is_empty() {
+                return Err(UsageError::new(
+                    "cancel",
+                    "Say why the SEV is being cancelled.",
+                ));
+            }
+            Ok(Command::Cancel { sev, reason: text })
+        }
+        "status" => no_args(Command::Status { sev }),
+        "list" => no_args(Command::List),
+        "timeline" => match rest.split_first() {
+            None => Ok(Command::Timeline { sev }),
+            Some((w, note)) if w.eq_ignore_ascii_case("note") => {
+                if note.is_empty() {
+                    Err(UsageError::new("timeline", "The note is empty."))
+                } else {
+                    Ok(Command::Note {
+                        sev,
+                        text: note.join(" "),
+                    })
+                }
+            }
+            Some((w, _)) => Err(UsageError::new(
+                "timeline",
+                format!("`timeline` takes `note <text…>` or nothing, not \"{w}\"."),
+            )),
+        },
+        "subscribe" => {
+            FeedFilter::parse(&rest)
+                .map(Command::Subscribe)
+                .map_err(|(reason, suggestion)| {
+                    UsageError::new("subscribe", reason).suggest(suggestion)
+                })
+        }
+        "unsubscribe" => no_args(Command::Unsubscribe),
+        "help" => match rest.first() {
+            None => Ok(Command::Help { topic: None }),
+            Some(t) => {
+                let t = t.to_ascii_lowercase();
+                if COMMANDS.iter().any(|(n, _, _)| *n == t) {
+                    Ok(Command::Help { topic: Some(t) })
+                } else {
+                    Err(
+                        UsageError::new("help", format!("There is no command \"{t}\".")).suggest(
+                            closest(&t, COMMANDS.iter().map(|(n, _, _)| *n))
+                                .map(|c| format!("/sev help {c}")),
+                        ),
+                    )
+                }
+            }
+        },
+        other => {
+            let guess = closest(other, COMMANDS.iter().map(|(n, _, _)| *n));
+            Err(UsageError {
+                reason: format!("Unknown command \"{other}\"."),
+                usage: guess.map(usage).unwrap_or("/sev help"),
+                suggestion: guess.map(|g| format!("/sev {g}")),
+            })
+        }
+    }
+}
+
+fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
+    let mut customer_impact = false;
+    let mut words = Vec::new();
+    for w in rest {
+        match w.to_ascii_lowercase().as_str() {
+            "--customer-impact" | "--customer" => customer_impact = true,
+            flag if flag.starts_with("--") => {
+                return Err(UsageError::new("declare", format!("Unknown flag \"{w}\"."))
+                    .suggest(closest(flag, ["--customer-impact"]).map(str::to_string)));
+            }
+            _ => words.push(*w),
+        }
+    }
+    let Some((ty, after)) = words.split_first() else {
+        return Err(UsageError::new(
+            "declare",
+            "Give the type, level and a title.",
+        ));
+    };
+    let sev_type = SevType::parse(ty).ok_or_else(|| {
+        UsageError::new(
+            "declare",
+            format!("Unknown SEV type \"{ty}\"; types are availability, durability, security, feature-degradation."),
+        )
+        .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
+    })?;
+    let Some((lvl, title)) = after.split_first() else {
+        return Err(UsageError::new(
+            "declare",
+            "Give a level (0-3) and a title.",
+        ));
+    };
+    let level = parse_level("declare", lvl)?;
+    if title.is_empty() {
+        return Err(UsageError::new(
+            "declare",
+            "The title is missing; say what is broken, e.g. \"Checkout failing\".",
+        ));
+    }
+    let title = title.join(" ");
+    if title.chars().count() > 150 {
+        return Err(UsageError::new(
+            "declare",
+            "The title is over 150 characters; keep it short and put detail in `/sev update`.",
+        ));
+    }
+    Ok(Command::Declare {
+        sev_type,
+        level,
+        title,
+        customer_impact,
+    })
+}
+
+fn parse_level(cmd: &str, word: &str) -> Result<Level, UsageError> {
+    let lower = word.to_ascii_lowercase();
+    let digits = lower.trim_start_matches("sev").trim_start_matches('-');
+    match digits.parse::<u32>() {
+        Ok(n) => u8::try_from(n).ok().and_then(Level::new).ok_or_else(|| {
+            UsageError::new(
+                cmd,
+                format!("Level {n} does not exist; levels are 0-3, 0 the most critical."),
+            )
+        }),
+        Err(_) => Err(UsageError::new(
+            cmd,
+            format!("\"{word}\" is not a level; levels are 0-3, 0 the most critical."),
+        )),
+    }
+}
+
+/// A mention in any platform's syntax: `<@U123|alice>` (Slack), `<@123>` / `<@!123>`
+/// (Discord), `@alice` (console). Returns the platform handle.
+pub fn parse_user(word: &str) -> Option<String> {
+    let inner = if let Some(m) = word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
+        let m = m.trim_start_matches('!');
+        m.split('|').next().unwrap_or(m)
+    } else {
+        word.strip_prefix('@').unwrap_or(word)
+    };
+    let ok = !inner.is_empty()
+        && inner
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then(|| inner.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lvl(n: u8) -> Level {
+        Level::new(n).unwrap()
+    }
+
+    fn err(s: &str) -> UsageError {
+        parse(s).expect_err(s)
+    }
+
+    #[test]
+    fn declare_forms() {
+        assert_eq!(
+            parse("/sev declare availability 1 Checkout failing").unwrap(),
+            Command::Declare {
+                sev_type: SevType::Availability,
+                level: lvl(1),
+                title: "Checkout failing".into(),
+                customer_impact: false
+            }
+        );
+        assert_eq!(
+            parse("declare security SEV0 --customer-impact Leaked keys").unwrap(),
+            Command::Declare {
+                sev_type: SevType::Security,
+                level: lvl(0),
+                title: "Leaked keys".into(),
+                customer_impact: true
+            }
+        );
+    }
+
+    #[test]
+    fn declare_mistakes() {
+        let e = err("declare availability 5 Boom");
+        assert!(e.reason.contains("Level 5 does not exist"), "{e}");
+        assert!(e.to_string().contains("Usage: /sev declare <type> <level>"));
+        let e = err("declare availabilty 1 Boom");
+        assert_eq!(e.suggestion.as_deref(), Some("availability"));
+        let e = err("declare availability 1");
+        assert!(e.reason.contains("title is missing"));
+        assert!(err("declare").reason.contains("type, level and a title"));
+        assert!(err("declare availability").reason.contains("level"));
+        assert!(
+            err("declare availability x Boom")
+                .reason
+                .contains("not a level")
+        );
+        assert_eq!(
+            err("declare availability 1 Boom --custmer-impact")
+                .suggestion
+                .as_deref(),
+            Some("--customer-impact")
+        );
+        assert!(
+            err(&format!("declare availability 1 {}", "x".repeat(151)))
+                .reason
+                .contains("150")
+        );
+    }
+
+    #[test]
+    fn unknown_subcommand_suggests_the_near_miss() {
+        let e = err("/sev delcare availability 1 x");
+        assert_eq!(e.suggestion.as_deref(), Some("/sev declare"));
+        assert!(e.usage.starts_with("/sev declare"));
+        assert_eq!(
+            err("mitigate_d").suggestion.as_deref(),
+            Some("/sev mitigated")
+        );
+        let e = err("frobnicate");
+        assert_eq!(e.suggestion, None);
+        assert_eq!(e.usage, "/sev help");
+    }
+
+    #[test]
+    fn sev_ids_before_or_after_the_subcommand() {
+        assert_eq!(
+            parse("SEV-4 update all good").unwrap(),
+            Command::Update {
+                sev: Some(SevId(4)),
+                text: "all good".into()
+            }
+        );
+        assert_eq!(
+            parse("update SEV-4 all good").unwrap(),
+            Command::Update {
+                sev: Some(SevId(4)),
+                text: "all good".into()
+            }
+        );
+        assert_eq!(
+            parse("mitigated").unwrap(),
+            Command::Mitigated { sev: None }
+        );
+        assert_eq!(
+            parse("close sev-2").unwrap(),
+            Command::Close {
+                sev: Some(SevId(2))
+            }
+        );
+    }
+
+    #[test]
+    fn level_role_and_text_commands() {
+        assert_eq!(
+            parse("level 2 impact is smaller").unwrap(),
+            Command::Level {
+                sev: None,
+                level: lvl(2),
+                reason: Some("impact is smaller".into())
+            }
+        );
+        assert_eq!(
+            parse("level sev-0").unwrap(),
+            Command::Level {
+                sev: None,
+                level: lvl(0),
+                reason: None
+            }
+        );
+        assert!(err("level").reason.contains("Which level"));
+        assert!(err("level 9").reason.contains("Level 9"));
+        assert_eq!(
+            parse("role imoc @alice").unwrap(),
+            Command::Role {
+                sev: None,
+                role: Role::Imoc,
+                user: "alice".into()
+            }
+        );
+        assert_eq!(
+            parse("role TLOC <@U024BE7LH|bob>").unwrap(),
+            Command::Role {
+                sev: None,
+                role: Role::Tloc,
+                user: "U024BE7LH".into()
+            }
+        );
+        assert_eq!(
+            parse("role bmoc <@!80351110224678912>").unwrap(),
+            Command::Role {
+                sev: None,
+                role: Role::Bmoc,
+                user: "80351110224678912".into()
+            }
+        );
+        assert_eq!(err("role imco @a").suggestion.as_deref(), Some("imoc"));
+        assert!(err("role imoc").reason.contains("Name a role and a person"));
+        assert!(err("role imoc @a @b").reason.contains("One role"));
+        assert!(err("role imoc <@>").reason.contains("not a person"));
+        assert!(err("update").reason.contains("empty"));
+        assert!(err("cancel").reason.contains("why"));
+        assert_eq!(
+            parse("cancel false alarm").unwrap(),
+            Command::Cancel {
+                sev: None,
+                reason: "false alarm".into()
+            }
+        );
+        assert!(err("close now").reason.contains("takes no arguments"));
+        assert_eq!(parse("list").unwrap(), Command::List);
+        assert_eq!(parse("status").unwrap(), Command::Status { sev: None });
+    }
+
+    #[test]
+    fn timeline_and_notes() {
+        assert_eq!(parse("timeline").unwrap(), Command::Timeline { sev: None });
+        assert_eq!(
+            parse("timeline note rolled back deploy 1234").unwrap(),
+            Command::Note {
+                sev: None,
+                text: "rolled back deploy 1234".into()
+            }
+        );
+        assert!(err("timeline note").reason.contains("empty"));
+        assert!(err("timeline show").reason.contains("note"));
+    }
+
+    #[test]
+    fn subscribe_and_help() {
+        assert_eq!(
+            parse("subscribe").unwrap(),
+            Command::Subscribe(FeedFilter::default())
+        );
+        assert_eq!(
+            parse("subscribe type=availability,security level<=1").unwrap(),
+            Command::Subscribe(FeedFilter {
+                types: vec![SevType::Availability, SevType::Security],
+                max_level: Some(lvl(1))
+            })
+        );
+        assert!(err("subscribe level<=7").reason.contains("0-3"));
+        assert_eq!(parse("unsubscribe").unwrap(), Command::Unsubscribe);
+        assert_eq!(parse("").unwrap(), Command::Help { topic: None });
+        assert_eq!(parse("/sev").unwrap(), Command::Help { topic: None });
+        assert_eq!(
+            parse("help declare").unwrap(),
+            Command::Help {
+                topic: Some("declare".into())
+            }
+        );
+        assert_eq!(
+            err("help decalre").suggestion.as_deref(),
+            Some("/sev help declare")
+        );
+    }
+
+    #[test]
+    fn every_command_has_usage() {
+        for (name, usage_line, summary) in COMMANDS {
+            assert!(usage_line.starts_with(&format!("/sev {name}")));
+            assert!(!summary.is_empty());
+        }
+    }
+}

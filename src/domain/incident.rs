@@ -1,0 +1,668 @@
+//! An incident's state, the events that change it, and the rules that decide which events a
+//! request produces. `decide` refuses with a sentence for the person who asked; `evolve`
+//! applies an accepted event. The timeline is the list of those events.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::lifecycle::{self, Standing};
+use super::types::{Level, Role, SevId, SevType, Stage};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: SevId,
+    pub sev_type: SevType,
+    pub level: Level,
+    pub stage: Stage,
+    pub title: String,
+    pub customer_impact: bool,
+    /// Person id, or `@handle` for someone not in the config.
+    pub declared_by: String,
+    pub declared_at: i64,
+    pub platform: String,
+    pub channel_name: String,
+    pub roles: BTreeMap<Role, String>,
+    pub latest_update: Option<String>,
+}
+
+impl Incident {
+    /// Customer impact needs someone owning customer communication.
+    pub fn bmoc_required(&self) -> bool {
+        self.level.get() <= 1 || self.customer_impact
+    }
+
+    pub fn required_roles(&self) -> Vec<Role> {
+        let mut r = vec![Role::Imoc, Role::Tloc];
+        if self.bmoc_required() {
+            r.push(Role::Bmoc);
+        }
+        r
+    }
+
+    pub fn missing_roles(&self) -> Vec<Role> {
+        self.required_roles()
+            .into_iter()
+            .filter(|r| !self.roles.contains_key(r))
+            .collect()
+    }
+
+    pub fn standing(&self, actor: &str, is_admin: bool) -> Standing {
+        Standing {
+            is_imoc: self.roles.get(&Role::Imoc).is_some_and(|p| p == actor),
+            is_declarer: self.declared_by == actor,
+            is_admin,
+        }
+    }
+
+    /// The channel topic: level, stage and IMOC at a glance.
+    pub fn topic(&self, mention: &dyn Fn(&str) -> String) -> String {
+        let imoc = self
+            .roles
+            .get(&Role::Imoc)
+            .map(|p| mention(p))
+            .unwrap_or_else(|| "unassigned".into());
+        format!(
+            "{} {} {} | {} | IMOC {} | {}",
+            self.id, self.level, self.sev_type, self.stage, imoc, self.title
+        )
+    }
+}
+
+/// What a person asked to change about an open SEV.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    SetLevel {
+        level: Level,
+        reason: Option<String>,
+    },
+    AssignRole {
+        role: Role,
+        person: String,
+    },
+    PostUpdate {
+        text: String,
+    },
+    Move {
+        to: Stage,
+    },
+    Cancel {
+        reason: String,
+    },
+    Note {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Declared {
+        sev_type: SevType,
+        level: Level,
+        title: String,
+        customer_impact: bool,
+    },
+    LevelChanged {
+        from: Level,
+        to: Level,
+        reason: Option<String>,
+    },
+    StageChanged {
+        from: Stage,
+        to: Stage,
+        reason: Option<String>,
+    },
+    RoleAssigned {
+        role: Role,
+        person: String,
+        previous: Option<String>,
+    },
+    RoleUnfilled {
+        role: Role,
+        why: String,
+    },
+    Update {
+        text: String,
+    },
+    Note {
+        text: String,
+    },
+    ChannelCreated {
+        name: String,
+    },
+    UpdateReminder {
+        minutes_since_update: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub at: i64,
+    pub actor: String,
+    pub event: EventKind,
+}
+
+/// Checks a request against the SEV's state and the actor's standing; returns the events to
+/// record or a refusal that says why.
+pub fn decide(
+    inc: &Incident,
+    action: &Action,
+    standing: Standing,
+) -> Result<Vec<EventKind>, String> {
+    let id = inc.id;
+    let lower_ok = lifecycle::may_lower_urgency(standing, inc.roles.contains_key(&Role::Imoc));
+    let needs_imoc = |what: &str| {
+        let holder = if inc.roles.contains_key(&Role::Imoc) {
+            "the IMOC"
+        } else {
+            "the declarer"
+        };
+        format!("Only {holder} or an admin may {what} {id}; ask them, or take the IMOC role first.")
+    };
+    if inc.stage.is_final() {
+        return Err(format!(
+            "{id} is {}; nothing more can change. `/sev list` shows the open SEVs.",
+            inc.stage
+        ));
+    }
+    match action {
+        Action::SetLevel { level, reason } => {
+            if !inc.stage.is_open() {
+                return Err(format!(
+                    "{id} is {}; its level can no longer change.",
+                    inc.stage
+                ));
+            }
+            if *level == inc.level {
+                return Err(format!("{id} is already {level}."));
+            }
+            if lifecycle::is_downgrade(inc.level, *level) && !lower_ok {
+                return Err(needs_imoc("downgrade"));
+            }
+            Ok(vec![EventKind::LevelChanged {
+                from: inc.level,
+                to: *level,
+                reason: reason.clone(),
+            }])
+        }
+        Action::AssignRole { role, person } => {
+            let previous = inc.roles.get(role).cloned();
+            if previous.as_deref() == Some(person.as_str()) {
+                return Err(format!("{person} already holds {role} on {id}."));
+            }
+            Ok(vec![EventKind::RoleAssigned {
+                role: *role,
+                person: person.clone(),
+                previous,
+            }])
+        }
+        Action::PostUpdate { text } => {
+            let mut ev = vec![EventKind::Update { text: text.clone() }];
+            if inc.stage == Stage::Declared {
+                ev.push(EventKind::StageChanged {
+                    from: Stage::Declared,
+                    to: Stage::Investigating,
+                    reason: None,
+                });
+            }
+            Ok(ev)
+        }
+        Action::Move { to } => {
+            if !lifecycle::can_move(inc.stage, *to) {
+                return Err(format!(
+                    "Can't mark {id} {to}: {}.",
+                    lifecycle::refusal(inc.stage, *to)
+                ));
+            }
+            if *to == Stage::Closed && !lower_ok {
+                return Err(needs_imoc("close"));
+            }
+            Ok(vec![EventKind::StageChanged {
+                from: inc.stage,
+                to: *to,
+                reason: None,
+            }])
+        }
+        Action::Cancel { reason } => {
+            if !lifecycle::can_move(inc.stage, Stage::Cancelled) {
+                return Err(format!(
+                    "Can't cancel {id}: {}.",
+                    lifecycle::refusal(inc.stage, Stage::Cancelled)
+                ));
+            }
+            if !lower_ok {
+                return Err(needs_imoc("cancel"));
+            }
+            Ok(vec![EventKind::StageChanged {
+                from: inc.stage,
+                to: Stage::Cancelled,
+                reason: Some(reason.clone()),
+            }])
+        }
+        Action::Note { text } => Ok(vec![EventKind::Note { text: text.clone() }]),
+    }
+}
+
+/// Applies an accepted event to the state.
+pub fn evolve(inc: &mut Incident, ev: &EventKind) {
+    match ev {
+        EventKind::LevelChanged { to, .. } => inc.level = *to,
+        EventKind::StageChanged { to, .. } => inc.stage = *to,
+        EventKind::RoleAssigned { role, person, .. } => {
+            inc.roles.insert(*role, person.clone());
+        }
+        EventKind::Update { text } => inc.latest_update = Some(text.clone()),
+        EventKind::ChannelCreated { name } => inc.channel_name = name.clone(),
+        EventKind::Declared { .. }
+        | EventKind::RoleUnfilled { .. }
+        | EventKind::Note { .. }
+        | EventKind::UpdateReminder { .. } => {}
+    }
+}
+
+/// One timeline line, e.g. "alice changed the level SEV2 → SEV1: spreading to EU".
+pub fn describe(ev: &EventKind, actor: &str, mention: &dyn Fn(&str) -> String) -> String {
+    let who = mention(actor);
+    let why = |r: &Option<String>| r.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+    match ev {
+        EventKind::Declared {
+            sev_type,
+            level,
+            title,
+            customer_impact,
+        } => format!(
+            "{who} declared a {level} {sev_type} SEV \"{title}\"{}",
+            if *customer_impact {
+                " with customer impact"
+            } else {
+                ""
+            }
+        ),
+        EventKind::LevelChanged { from, to, reason } => {
+            format!("{who} changed the level {from} → {to}{}", why(reason))
+        }
+        EventKind::StageChanged { from, to, reason } => {
+            format!("{who} moved it {from} → {to}{}", why(reason))
+        }
+        EventKind::RoleAssigned {
+            role,
+            person,
+            previous,
+        } => match previous {
+            Some(p) => format!("{who} made {} {role} (was {})", mention(person), mention(p)),
+            None => format!("{who} made {} {role}", mention(person)),
+        },
+        EventKind::RoleUnfilled { role, why } => format!("{role} could not be filled: {why}"),
+        EventKind::Update { text } => format!("{who} posted an update: {text}"),
+        EventKind::Note { text } => format!("{who} noted: {text}"),
+        EventKind::ChannelCreated { name } => format!("channel #{name} opened"),
+        EventKind::UpdateReminder {
+            minutes_since_update,
+        } => {
+            format!("no update for {minutes_since_update} min; reminded the IMOC")
+        }
+    }
+}
+
+pub fn fmt_time(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The plain-text summary card; platforms with rich formatting render their own from the
+/// same `Incident`.
+pub fn card_text(inc: &Incident, mention: &dyn Fn(&str) -> String) -> String {
+    let roles = Role::ALL
+        .iter()
+        .filter_map(|r| inc.roles.get(r).map(|p| format!("{r} {}", mention(p))))
+        .collect::<Vec<_>>();
+    let missing: Vec<_> = inc
+        .missing_roles()
+        .iter()
+        .map(|r| format!("{r} unassigned"))
+        .collect();
+    let mut out = format!(
+        "{} · {} {} · {} · {}{}\nRoles: {}\nChannel: #{} · declared {} by {}",
+        inc.id,
+        inc.level,
+        inc.sev_type,
+        inc.stage,
+        inc.title,
+        if inc.customer_impact {
+            " · customer impact"
+        } else {
+            ""
+        },
+        [roles, missing].concat().join(", "),
+        inc.channel_name,
+        fmt_time(inc.declared_at),
+        mention(&inc.declared_by),
+    );
+    if let Some(u) = &inc.latest_update {
+        out.push_str(&format!("\nLatest update: {u}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inc() -> Incident {
+        Incident {
+            id: SevId(7),
+            sev_type: SevType::Availability,
+            level: Level::new(2).unwrap(),
+            stage: Stage::Declared,
+            title: "Checkout failing".into(),
+            customer_impact: false,
+            declared_by: "dave".into(),
+            declared_at: 0,
+            platform: "console".into(),
+            channel_name: "sev-7-checkout-failing".into(),
+            roles: BTreeMap::from([(Role::Imoc, "alice".into()), (Role::Tloc, "bob".into())]),
+            latest_update: None,
+        }
+    }
+
+    fn anyone() -> Standing {
+        Standing {
+            is_imoc: false,
+            is_declarer: false,
+            is_admin: false,
+        }
+    }
+
+    fn imoc() -> Standing {
+        Standing {
+            is_imoc: true,
+            ..anyone()
+        }
+    }
+
+    fn run(i: &mut Incident, a: Action, s: Standing) -> Result<(), String> {
+        for ev in decide(i, &a, s)? {
+            evolve(i, &ev);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bmoc_required_for_customer_impact() {
+        let mut i = inc();
+        assert_eq!(i.missing_roles(), vec![]);
+        i.level = Level::new(1).unwrap();
+        assert_eq!(i.missing_roles(), vec![Role::Bmoc]);
+        i.level = Level::new(3).unwrap();
+        i.customer_impact = true;
+        assert!(i.bmoc_required());
+    }
+
+    #[test]
+    fn first_update_starts_investigating() {
+        let mut i = inc();
+        run(
+            &mut i,
+            Action::PostUpdate {
+                text: "looking".into(),
+            },
+            anyone(),
+        )
+        .unwrap();
+        assert_eq!(i.stage, Stage::Investigating);
+        assert_eq!(i.latest_update.as_deref(), Some("looking"));
+        let ev = decide(
+            &i,
+            &Action::PostUpdate {
+                text: "more".into(),
+            },
+            anyone(),
+        )
+        .unwrap();
+        assert_eq!(ev.len(), 1);
+    }
+
+    #[test]
+    fn full_lifecycle() {
+        let mut i = inc();
+        run(
+            &mut i,
+            Action::SetLevel {
+                level: Level::new(1).unwrap(),
+                reason: None,
+            },
+            anyone(),
+        )
+        .unwrap();
+        run(
+            &mut i,
+            Action::Move {
+                to: Stage::Mitigated,
+            },
+            anyone(),
+        )
+        .unwrap();
+        run(
+            &mut i,
+            Action::Move {
+                to: Stage::Resolved,
+            },
+            anyone(),
+        )
+        .unwrap();
+        assert!(
+            run(&mut i, Action::Move { to: Stage::Closed }, anyone())
+                .unwrap_err()
+                .contains("Only the IMOC")
+        );
+        run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap();
+        let e = run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap_err();
+        assert!(
+            e.contains("SEV-7 is closed; nothing more can change"),
+            "{e}"
+        );
+        let e = run(&mut i, Action::Note { text: "x".into() }, imoc()).unwrap_err();
+        assert!(e.contains("closed"));
+    }
+
+    #[test]
+    fn every_illegal_stage_move_is_refused_with_its_reason() {
+        for from in Stage::ALL {
+            for to in [
+                Stage::Investigating,
+                Stage::Mitigated,
+                Stage::Resolved,
+                Stage::Closed,
+            ] {
+                let mut i = inc();
+                i.stage = from;
+                let r = decide(&i, &Action::Move { to }, imoc());
+                assert_eq!(r.is_ok(), lifecycle::can_move(from, to), "{from} -> {to}");
+                if let Err(e) = r {
+                    assert!(
+                        e.starts_with("Can't mark SEV-7") || e.contains("nothing more can change"),
+                        "{e}"
+                    );
+                }
+            }
+            let mut i = inc();
+            i.stage = from;
+            let r = decide(&i, &Action::Cancel { reason: "x".into() }, imoc());
+            assert_eq!(
+                r.is_ok(),
+                lifecycle::can_move(from, Stage::Cancelled),
+                "{from} -> cancelled"
+            );
+        }
+    }
+
+    #[test]
+    fn downgrade_and_cancel_need_the_imoc() {
+        let mut i = inc();
+        let e = decide(
+            &i,
+            &Action::SetLevel {
+                level: Level::new(3).unwrap(),
+                reason: None,
+            },
+            anyone(),
+        )
+        .unwrap_err();
+        assert!(e.contains("Only the IMOC"), "{e}");
+        assert!(
+            decide(
+                &i,
+                &Action::SetLevel {
+                    level: Level::new(3).unwrap(),
+                    reason: None
+                },
+                imoc()
+            )
+            .is_ok()
+        );
+        assert!(
+            decide(
+                &i,
+                &Action::SetLevel {
+                    level: Level::new(0).unwrap(),
+                    reason: None
+                },
+                anyone()
+            )
+            .is_ok()
+        );
+        assert!(
+            decide(
+                &i,
+                &Action::SetLevel {
+                    level: Level::new(2).unwrap(),
+                    reason: None
+                },
+                anyone()
+            )
+            .unwrap_err()
+            .contains("already SEV2")
+        );
+        assert!(
+            decide(
+                &i,
+                &Action::Cancel {
+                    reason: "dup".into()
+                },
+                anyone()
+            )
+            .is_err()
+        );
+        // With no IMOC the declarer may lower urgency.
+        i.roles.clear();
+        let declarer = Standing {
+            is_declarer: true,
+            ..anyone()
+        };
+        let e = decide(
+            &i,
+            &Action::Cancel {
+                reason: "dup".into(),
+            },
+            anyone(),
+        )
+        .unwrap_err();
+        assert!(e.contains("Only the declarer"), "{e}");
+        assert!(
+            decide(
+                &i,
+                &Action::Cancel {
+                    reason: "dup".into()
+                },
+                declarer
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn level_frozen_after_resolution() {
+        let mut i = inc();
+        i.stage = Stage::Resolved;
+        assert!(
+            decide(
+                &i,
+                &Action::SetLevel {
+                    level: Level::new(0).unwrap(),
+                    reason: None
+                },
+                imoc()
+            )
+            .unwrap_err()
+            .contains("can no longer change")
+        );
+    }
+
+    #[test]
+    fn reassigning_roles() {
+        let mut i = inc();
+        let ev = decide(
+            &i,
+            &Action::AssignRole {
+                role: Role::Imoc,
+                person: "carol".into(),
+            },
+            anyone(),
+        )
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![EventKind::RoleAssigned {
+                role: Role::Imoc,
+                person: "carol".into(),
+                previous: Some("alice".into())
+            }]
+        );
+        evolve(&mut i, &ev[0]);
+        assert!(
+            decide(
+                &i,
+                &Action::AssignRole {
+                    role: Role::Imoc,
+                    person: "carol".into()
+                },
+                anyone()
+            )
+            .unwrap_err()
+            .contains("already holds")
+        );
+    }
+
+    #[test]
+    fn descriptions_and_card() {
+        let m = |p: &str| format!("@{p}");
+        let i = inc();
+        assert_eq!(
+            describe(
+                &EventKind::LevelChanged {
+                    from: Level::new(2).unwrap(),
+                    to: Level::new(1).unwrap(),
+                    reason: Some("EU too".into())
+                },
+                "alice",
+                &m
+            ),
+            "@alice changed the level SEV2 → SEV1: EU too"
+        );
+        let card = card_text(&i, &m);
+        assert!(
+            card.starts_with("SEV-7 · SEV2 availability · declared · Checkout failing"),
+            "{card}"
+        );
+        assert!(card.contains("IMOC @alice, TLOC @bob"));
+        assert!(i.topic(&m).contains("IMOC @alice"));
+        let rt: EventKind = serde_json::from_str(
+            &serde_json::to_string(&EventKind::Note { text: "n".into() }).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rt, EventKind::Note { text: "n".into() });
+    }
+}

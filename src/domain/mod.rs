@@ -1,0 +1,15 @@
+//! Pure domain logic: no async, no I/O, no platform types.
+
+pub mod definitions;
+pub mod feed;
+pub mod grammar;
+pub mod incident;
+pub mod lifecycle;
+pub mod naming;
+pub mod oncall;
+pub mod types;
+
+pub use feed::FeedFilter;
+pub use grammar::{Command, UsageError};
+pub use incident::{Action, EventKind, Incident, TimelineEvent};
+pub use types::{Level, Role, SevId, SevType, Stage};

@@ -1,0 +1,78 @@
+//! Incident channel names that every platform accepts (Slack's rules are the strictest:
+//! lowercase letters, digits, `-`, `_`, at most 80 characters).
+
+use super::types::SevId;
+
+pub const MAX_CHANNEL_NAME: usize = 80;
+
+/// `sev-42-checkout-failing`; `attempt` 0 is the plain name, later attempts add `-2`, `-3`…
+/// for when the platform says the name is taken. The suffix always survives truncation.
+pub fn channel_name(id: SevId, title: &str, attempt: u32) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-');
+    let prefix = format!("sev-{}", id.0);
+    let suffix = if attempt == 0 {
+        String::new()
+    } else {
+        format!("-{}", attempt + 1)
+    };
+    let room = MAX_CHANNEL_NAME - prefix.len() - suffix.len();
+    let mut body = String::new();
+    if !slug.is_empty() && room > 1 {
+        body.push('-');
+        body.push_str(&slug[..slug.len().min(room - 1)]);
+    }
+    let body = body.trim_end_matches('-');
+    format!("{prefix}{body}{suffix}")
+}
+
+pub fn is_valid_channel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_CHANNEL_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_slack_rules() {
+        assert_eq!(
+            channel_name(SevId(42), "Checkout failing!! (EU)", 0),
+            "sev-42-checkout-failing-eu"
+        );
+        assert_eq!(channel_name(SevId(1), "Über Ärger", 0), "sev-1-ber-rger");
+        assert_eq!(channel_name(SevId(1), "🔥🔥", 0), "sev-1");
+        assert_eq!(
+            channel_name(SevId(1), "db_primary down", 0),
+            "sev-1-db_primary-down"
+        );
+        let long = "a very long title ".repeat(20);
+        for attempt in [0, 1, 12] {
+            let n = channel_name(SevId(123456), &long, attempt);
+            assert!(is_valid_channel_name(&n), "{n}");
+            assert!(n.len() <= 80);
+            assert!(!n.contains("--"));
+        }
+        assert!(channel_name(SevId(123456), &long, 12).ends_with("-13"));
+        assert_eq!(channel_name(SevId(5), "x", 1), "sev-5-x-2");
+    }
+
+    #[test]
+    fn validity() {
+        assert!(is_valid_channel_name("sev-1_x"));
+        assert!(!is_valid_channel_name("Sev-1"));
+        assert!(!is_valid_channel_name(&"a".repeat(81)));
+        assert!(!is_valid_channel_name(""));
+    }
+}

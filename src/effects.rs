@@ -1,0 +1,107 @@
+//! Platform-neutral outbound effects, stored as JSON in the outbox, and the port every chat
+//! platform adapter implements to deliver them.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Incident, SevId, TimelineEvent};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Open the incident channel; `attempt` picks the name suffix after a collision.
+    CreateChannel {
+        sev: SevId,
+        title: String,
+        private: bool,
+        attempt: u32,
+    },
+    Invite {
+        sev: SevId,
+        people: Vec<String>,
+    },
+    SetTopic {
+        incident: Incident,
+    },
+    /// The pinned summary card in the incident channel, edited in place.
+    UpsertCard {
+        incident: Incident,
+    },
+    /// A feed announcement, edited in place as the SEV changes.
+    UpsertFeed {
+        channel: String,
+        incident: Incident,
+    },
+    /// A timeline event told in the incident channel.
+    PostEvent {
+        sev: SevId,
+        event: TimelineEvent,
+    },
+}
+
+impl Effect {
+    /// Rows in one queue are delivered in order. Everything about the incident channel
+    /// shares one queue, so nothing is posted before the channel exists.
+    pub fn queue(&self, platform: &str) -> String {
+        match self {
+            Effect::UpsertFeed { channel, .. } => format!("{platform}:#{channel}"),
+            Effect::CreateChannel { sev, .. }
+            | Effect::Invite { sev, .. }
+            | Effect::PostEvent { sev, .. } => {
+                format!("{platform}:{sev}")
+            }
+            Effect::SetTopic { incident } | Effect::UpsertCard { incident } => {
+                format!("{platform}:{}", incident.id)
+            }
+        }
+    }
+}
+
+/// What a message is about; each adapter renders it in its own format.
+#[derive(Debug, Clone, Copy)]
+pub enum Message<'a> {
+    Card(&'a Incident),
+    FeedAnnouncement(&'a Incident),
+    Event(SevId, &'a TimelineEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Try again: rate limited, 5xx, timeout. `after` is the platform's own hint.
+    #[error("temporary failure: {reason}")]
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// The channel name exists already; try the next suffix.
+    #[error("channel name taken")]
+    NameTaken,
+    /// Retrying will not help (missing scope, channel archived…); the operator must act.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// A chat platform as the outbox sees it. Ids are the platform's own.
+#[async_trait]
+pub trait Platform: Send + Sync {
+    fn name(&self) -> &str;
+    /// How a person (a config person id, or `@handle` for someone not in the config) is
+    /// mentioned on this platform.
+    fn mention(&self, who: &str) -> String;
+    /// Creates a channel and returns its id.
+    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError>;
+    /// `people` are platform handles.
+    async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError>;
+    async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), DeliveryError>;
+    /// Posts and returns the message id.
+    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError>;
+    async fn edit(
+        &self,
+        channel: &str,
+        message_id: &str,
+        msg: Message<'_>,
+    ) -> Result<(), DeliveryError>;
+    async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError>;
+}

@@ -1,0 +1,720 @@
+//! The engine: one input (a command, a due job) becomes one database transaction that
+//! applies the change, appends the timeline, schedules or cancels jobs and enqueues the
+//! outbound effects. Nothing here talks to a chat platform.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::definitions::{definition_for, render_table};
+use crate::domain::grammar::{self, COMMANDS};
+use crate::domain::incident::{self, card_text, decide, describe, evolve, fmt_time};
+use crate::domain::naming::channel_name;
+use crate::domain::oncall::rotation_for;
+use crate::domain::{
+    Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
+};
+use crate::effects::Effect;
+use crate::store::incidents::{self as sevs, NewSev};
+use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
+
+pub const SYSTEM_ACTOR: &str = "sevbot";
+pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
+
+/// Who typed a command, where.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub platform: String,
+    /// The platform's user handle (console name, Slack/Discord user id).
+    pub user: String,
+    /// The channel the command was typed in (platform channel id).
+    pub channel: String,
+}
+
+/// The answer to the person who typed the command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    /// Only the invoker sees it (where the platform allows).
+    pub ephemeral: bool,
+}
+
+impl Reply {
+    fn private(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            ephemeral: true,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub cfg: Arc<Config>,
+    /// Wakes the outbox worker after a commit that enqueued effects.
+    pub wake_outbox: Arc<Notify>,
+    /// Wakes the scheduler after a commit that may have scheduled jobs.
+    pub wake_jobs: Arc<Notify>,
+}
+
+/// A refusal worded for the user, as opposed to an internal failure.
+enum Outcome {
+    Done(Reply),
+    Refused(String),
+}
+
+impl Engine {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, cfg: Arc<Config>) -> Engine {
+        Engine {
+            store,
+            clock,
+            cfg,
+            wake_outbox: Arc::new(Notify::new()),
+            wake_jobs: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Handles one `/sev` command. Internal failures are logged and answered with what to do,
+    /// never swallowed.
+    pub async fn handle(&self, inv: &Invocation, text: &str) -> Reply {
+        let cmd = match grammar::parse(text) {
+            Ok(c) => c,
+            Err(e) => {
+                metrics::counter!("sevbot_commands_total", "command" => "invalid").increment(1);
+                return Reply::private(e.to_string());
+            }
+        };
+        metrics::counter!("sevbot_commands_total", "command" => cmd.name()).increment(1);
+        match self.run(inv, cmd).await {
+            Ok(Outcome::Done(r)) => {
+                self.wake_outbox.notify_one();
+                self.wake_jobs.notify_one();
+                r
+            }
+            Ok(Outcome::Refused(why)) => Reply::private(why),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), command = text, "command failed");
+                Reply::private(
+                    "sevbot could not save that because its database is failing; nothing was changed. \
+                     Try again in a moment, and tell the sevbot operator if it persists.",
+                )
+            }
+        }
+    }
+
+    fn actor(&self, inv: &Invocation) -> String {
+        self.cfg
+            .person_by_handle(&inv.platform, &inv.user)
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| format!("@{}", inv.user))
+    }
+
+    async fn run(&self, inv: &Invocation, cmd: Command) -> anyhow::Result<Outcome> {
+        let now = self.clock.now_ms();
+        let actor = self.actor(inv);
+        let mut tx = self.store.begin().await?;
+        let out = match cmd {
+            Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
+            Command::List => Outcome::Done(self.list(&mut tx).await?),
+            Command::Declare {
+                sev_type,
+                level,
+                title,
+                customer_impact,
+            } => {
+                let new = NewSev {
+                    sev_type,
+                    level,
+                    title: &title,
+                    customer_impact,
+                    declared_by: &actor,
+                    platform: &inv.platform,
+                    origin_channel: &inv.channel,
+                    now,
+                };
+                Outcome::Done(self.declare(&mut tx, new).await?)
+            }
+            Command::Subscribe(filter) => {
+                let fresh = subscriptions::upsert(
+                    &mut tx,
+                    &inv.platform,
+                    &inv.channel,
+                    &filter,
+                    &actor,
+                    now,
+                )
+                .await?;
+                let verb = if fresh {
+                    "Subscribed"
+                } else {
+                    "Updated the subscription of"
+                };
+                Outcome::Done(Reply {
+                    text: format!(
+                        "{verb} #{} to SEVs: {}. Announcements here are edited in place as SEVs change.",
+                        inv.channel,
+                        filter.describe()
+                    ),
+                    ephemeral: false,
+                })
+            }
+            Command::Unsubscribe => {
+                if subscriptions::remove(&mut tx, &inv.platform, &inv.channel).await? {
+                    Outcome::Done(Reply {
+                        text: format!("#{} will no longer get new SEV announcements.", inv.channel),
+                        ephemeral: false,
+                    })
+                } else {
+                    Outcome::Refused(format!(
+                        "#{} is not subscribed; `/sev subscribe` subscribes it.",
+                        inv.channel
+                    ))
+                }
+            }
+            other => self.on_sev(&mut tx, inv, &actor, other, now).await?,
+        };
+        tx.commit().await.context("commit")?;
+        Ok(out)
+    }
+
+    fn help(&self, topic: Option<&str>) -> Reply {
+        let defs = render_table(&self.cfg.raw.definitions);
+        let text = match topic {
+            Some(t) => {
+                let (_, usage, summary) = COMMANDS
+                    .iter()
+                    .find(|(n, _, _)| *n == t)
+                    .expect("parser checked");
+                let mut s = format!("{usage}\n{summary}");
+                if t == "declare" {
+                    s.push_str(&format!("\n\nSEV levels:\n{defs}"));
+                }
+                s
+            }
+            None => {
+                let lines: Vec<String> = COMMANDS
+                    .iter()
+                    .map(|(_, u, s)| format!("{u} — {s}"))
+                    .collect();
+                format!(
+                    "{}\nCommands about one SEV work in its channel as they are, or anywhere with its id (`/sev status SEV-12`).\n\nSEV levels:\n{defs}",
+                    lines.join("\n")
+                )
+            }
+        };
+        Reply::private(text)
+    }
+
+    async fn list(&self, conn: &mut Conn) -> anyhow::Result<Reply> {
+        let (open, ended) = sevs::list(conn, 5).await?;
+        let line = |i: &Incident| {
+            let imoc = i
+                .roles
+                .get(&Role::Imoc)
+                .map(|p| format!(" · IMOC {}", self.name_of(p)))
+                .unwrap_or_default();
+            format!(
+                "{} {} {} · {} · {}{} · #{}",
+                i.id, i.level, i.sev_type, i.stage, i.title, imoc, i.channel_name
+            )
+        };
+        let mut text = if open.is_empty() {
+            "No open SEVs.".to_string()
+        } else {
+            format!(
+                "Open SEVs:\n{}",
+                open.iter().map(line).collect::<Vec<_>>().join("\n")
+            )
+        };
+        if !ended.is_empty() {
+            text.push_str(&format!(
+                "\nRecently ended:\n{}",
+                ended.iter().map(line).collect::<Vec<_>>().join("\n")
+            ));
+        }
+        Ok(Reply::private(text))
+    }
+
+    /// A person's display for replies; platforms render real mentions in their own effects.
+    fn name_of(&self, who: &str) -> String {
+        if who.starts_with('@') || who == SYSTEM_ACTOR {
+            who.to_string()
+        } else {
+            format!("@{who}")
+        }
+    }
+
+    async fn declare(&self, tx: &mut Tx, new: NewSev<'_>) -> anyhow::Result<Reply> {
+        let now = new.now;
+        let id = sevs::insert(tx, &new).await?;
+        let mut inc = Incident {
+            id,
+            sev_type: new.sev_type,
+            level: new.level,
+            stage: Stage::Declared,
+            title: new.title.to_string(),
+            customer_impact: new.customer_impact,
+            declared_by: new.declared_by.to_string(),
+            declared_at: now,
+            platform: new.platform.to_string(),
+            channel_name: channel_name(id, new.title, 0),
+            roles: Default::default(),
+            latest_update: None,
+        };
+        let declared = [EventKind::Declared {
+            sev_type: inc.sev_type,
+            level: inc.level,
+            title: inc.title.clone(),
+            customer_impact: inc.customer_impact,
+        }];
+        let roles = self.fill_roles(&inc, now);
+        let private = inc.sev_type == SevType::Security;
+        self.enqueue(
+            tx,
+            &inc.platform,
+            Effect::CreateChannel {
+                sev: id,
+                title: inc.title.clone(),
+                private,
+                attempt: 0,
+            },
+            now,
+        )
+        .await?;
+        let mut recorded = self
+            .record(tx, &mut inc, new.declared_by, &declared, now)
+            .await?;
+        recorded.extend(self.record(tx, &mut inc, SYSTEM_ACTOR, &roles, now).await?);
+        let mut invitees: Vec<String> = vec![inc.declared_by.clone()];
+        invitees.extend(inc.roles.values().cloned());
+        invitees.dedup();
+        self.enqueue(
+            tx,
+            &inc.platform,
+            Effect::Invite {
+                sev: id,
+                people: invitees,
+            },
+            now,
+        )
+        .await?;
+        self.publish(tx, &inc, &recorded, true, now).await?;
+        self.reschedule_reminder(tx, &inc, now).await?;
+        metrics::counter!("sevbot_sevs_declared_total", "type" => inc.sev_type.as_str(), "level" => inc.level.to_string())
+            .increment(1);
+
+        let roles: Vec<String> = Role::ALL
+            .iter()
+            .filter_map(|r| inc.roles.get(r).map(|p| format!("{r} {}", self.name_of(p))))
+            .collect();
+        let unfilled: Vec<String> = inc
+            .missing_roles()
+            .iter()
+            .map(|r| format!("{r} unassigned (`/sev role {} @someone`)", r.as_str()))
+            .collect();
+        let meaning = definition_for(&self.cfg.raw.definitions, inc.level)
+            .map(|d| format!("\n{} means: {}", inc.level, d.summary))
+            .unwrap_or_default();
+        Ok(Reply {
+            text: format!(
+                "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}\nDeclared by mistake? `/sev cancel {id} <reason>`.",
+                inc.level,
+                inc.sev_type,
+                inc.title,
+                inc.channel_name,
+                [roles, unfilled].concat().join(", ")
+            ),
+            ephemeral: false,
+        })
+    }
+
+    /// Whoever is on call now for each required role that is still empty.
+    fn fill_roles(&self, inc: &Incident, now: i64) -> Vec<EventKind> {
+        let at = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        inc.missing_roles()
+            .into_iter()
+            .map(|role| match rotation_for(&self.cfg.rotations, role, inc.sev_type).and_then(|r| r.on_call(at)) {
+                Some(person) => EventKind::RoleAssigned { role, person: person.to_string(), previous: None },
+                None => EventKind::RoleUnfilled {
+                    role,
+                    why: format!("no {role} rotation covers {} SEVs; assign one with `/sev role {} @someone`", inc.sev_type, role.as_str()),
+                },
+            })
+            .collect()
+    }
+
+    /// Applies events, appends them to the timeline and saves the SEV.
+    async fn record(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Incident,
+        actor: &str,
+        events: &[EventKind],
+        now: i64,
+    ) -> anyhow::Result<Vec<TimelineEvent>> {
+        let mut out = Vec::new();
+        for ev in events {
+            evolve(inc, ev);
+            let te = TimelineEvent {
+                at: now,
+                actor: actor.to_string(),
+                event: ev.clone(),
+            };
+            sevs::append_event(tx, inc.id, &te).await?;
+            out.push(te);
+        }
+        sevs::save(tx, inc, now, actor).await?;
+        Ok(out)
+    }
+
+    async fn enqueue(
+        &self,
+        conn: &mut Conn,
+        platform: &str,
+        effect: Effect,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let queue = effect.queue(platform);
+        outbox::enqueue(
+            conn,
+            platform,
+            &queue,
+            &serde_json::to_string(&effect)?,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Tells the incident channel what happened, refreshes the card and topic, and brings the
+    /// feeds up to date: existing announcements are edited, newly matching feeds get one.
+    async fn publish(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        events: &[TimelineEvent],
+        topic_changed: bool,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        for ev in events {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::PostEvent {
+                    sev: inc.id,
+                    event: ev.clone(),
+                },
+                now,
+            )
+            .await?;
+        }
+        if topic_changed {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::SetTopic {
+                    incident: inc.clone(),
+                },
+                now,
+            )
+            .await?;
+        }
+        self.enqueue(
+            tx,
+            &inc.platform,
+            Effect::UpsertCard {
+                incident: inc.clone(),
+            },
+            now,
+        )
+        .await?;
+        for sub in subscriptions::all(tx).await? {
+            if sub.filter.matches(inc.sev_type, inc.level) {
+                sevs::bind_message(tx, inc.id, &sub.platform, &sub.channel, "feed").await?;
+            }
+        }
+        for (platform, channel) in &self
+            .cfg
+            .feeds
+            .iter()
+            .filter(|(_, _, f)| f.matches(inc.sev_type, inc.level))
+            .map(|(p, c, _)| (p.clone(), c.clone()))
+            .collect::<Vec<_>>()
+        {
+            sevs::bind_message(tx, inc.id, platform, channel, "feed").await?;
+        }
+        for (platform, channel) in sevs::bound_channels(tx, inc.id, "feed").await? {
+            self.enqueue(
+                tx,
+                &platform,
+                Effect::UpsertFeed {
+                    channel,
+                    incident: inc.clone(),
+                },
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn on_sev(
+        &self,
+        tx: &mut Tx,
+        inv: &Invocation,
+        actor: &str,
+        cmd: Command,
+        now: i64,
+    ) -> anyhow::Result<Outcome> {
+        let explicit = cmd.target().flatten();
+        let id = match explicit {
+            Some(id) => id,
+            None => match sevs::by_channel(tx, &inv.platform, &inv.channel).await? {
+                Some(id) => id,
+                None => {
+                    return Ok(Outcome::Refused(format!(
+                        "#{} is not a SEV channel; name the SEV, e.g. `/sev {} SEV-12 …` (`/sev list` shows them).",
+                        inv.channel,
+                        cmd.name()
+                    )));
+                }
+            },
+        };
+        let Some(mut inc) = sevs::load(tx, id).await? else {
+            return Ok(Outcome::Refused(format!(
+                "There is no {id}; `/sev list` shows the SEVs."
+            )));
+        };
+        let action = match cmd {
+            Command::Status { .. } => {
+                return Ok(Outcome::Done(Reply::private(card_text(&inc, &|p| {
+                    self.name_of(p)
+                }))));
+            }
+            Command::Timeline { .. } => {
+                let tl = sevs::timeline(tx, id).await?;
+                let lines: Vec<String> = tl
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            fmt_time(e.at),
+                            describe(&e.event, &e.actor, &|p| self.name_of(p))
+                        )
+                    })
+                    .collect();
+                return Ok(Outcome::Done(Reply::private(format!(
+                    "Timeline of {id}:\n{}",
+                    lines.join("\n")
+                ))));
+            }
+            Command::Level { level, reason, .. } => Action::SetLevel { level, reason },
+            Command::Role { role, user, .. } => {
+                match self.cfg.person_by_handle(&inv.platform, &user) {
+                    Some(p) => Action::AssignRole {
+                        role,
+                        person: p.id.clone(),
+                    },
+                    None => {
+                        let known = self.cfg.people.iter().map(|p| p.id.as_str());
+                        let guess = grammar::closest(&user, known)
+                            .map(|g| format!(" Did you mean @{g}?"))
+                            .unwrap_or_default();
+                        return Ok(Outcome::Refused(format!(
+                            "I don't know @{user}: role holders must be people in the sevbot config ([[people]]).{guess}\nUsage: {}",
+                            grammar::usage("role")
+                        )));
+                    }
+                }
+            }
+            Command::Update { text, .. } => Action::PostUpdate { text },
+            Command::Mitigated { .. } => Action::Move {
+                to: Stage::Mitigated,
+            },
+            Command::Resolved { .. } => Action::Move {
+                to: Stage::Resolved,
+            },
+            Command::Close { .. } => Action::Move { to: Stage::Closed },
+            Command::Cancel { reason, .. } => Action::Cancel { reason },
+            Command::Note { text, .. } => Action::Note { text },
+            Command::Declare { .. }
+            | Command::List
+            | Command::Subscribe(_)
+            | Command::Unsubscribe
+            | Command::Help { .. } => {
+                unreachable!("handled before on_sev")
+            }
+        };
+        let standing = inc.standing(actor, self.cfg.is_admin(actor));
+        let events = match decide(&inc, &action, standing) {
+            Ok(ev) => ev,
+            Err(why) => return Ok(Outcome::Refused(why)),
+        };
+        let before = inc.clone();
+        // Raising the level to one with customer impact needs a BMOC now.
+        let mut probe = inc.clone();
+        for ev in &events {
+            evolve(&mut probe, ev);
+        }
+        let filled: Vec<EventKind> = if probe.stage.is_open() {
+            self.fill_roles(&probe, now)
+                .into_iter()
+                .filter(|e| matches!(e, EventKind::RoleAssigned { .. }))
+                .collect()
+        } else {
+            vec![]
+        };
+        let mut recorded = self.record(tx, &mut inc, actor, &events, now).await?;
+        recorded.extend(
+            self.record(tx, &mut inc, SYSTEM_ACTOR, &filled, now)
+                .await?,
+        );
+        let topic_changed = before.level != inc.level
+            || before.stage != inc.stage
+            || before.roles.get(&Role::Imoc) != inc.roles.get(&Role::Imoc);
+        let new_people: Vec<String> = inc
+            .roles
+            .values()
+            .filter(|p| !before.roles.values().any(|b| b == *p))
+            .cloned()
+            .collect();
+        if !new_people.is_empty() {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::Invite {
+                    sev: id,
+                    people: new_people,
+                },
+                now,
+            )
+            .await?;
+        }
+        self.publish(tx, &inc, &recorded, topic_changed, now)
+            .await?;
+        if recorded
+            .iter()
+            .any(|e| matches!(e.event, EventKind::Update { .. }))
+        {
+            sevs::touch_last_update(tx, id, now).await?;
+        }
+        if before.level != inc.level
+            || before.stage != inc.stage
+            || recorded
+                .iter()
+                .any(|e| matches!(e.event, EventKind::Update { .. }))
+        {
+            self.reschedule_reminder(tx, &inc, now).await?;
+        }
+        let summary = recorded
+            .iter()
+            .map(|e| describe(&e.event, &e.actor, &|p| self.name_of(p)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Outcome::Done(Reply {
+            text: format!("{id}: {summary}."),
+            ephemeral: true,
+        }))
+    }
+
+    /// One pending update reminder per open SEV, due a cadence after the last update.
+    async fn reschedule_reminder(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        jobs::cancel(tx, inc.id, JOB_UPDATE_REMINDER, now).await?;
+        let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
+        if inc.stage.is_open() && cadence > 0 {
+            let last = sevs::last_update_at(tx, inc.id).await?;
+            let due = (last + cadence).max(now);
+            jobs::schedule(tx, JOB_UPDATE_REMINDER, Some(inc.id), due, "{}", now).await?;
+        }
+        Ok(())
+    }
+
+    /// Fires one claimed job in a transaction that also marks it done; if another replica
+    /// took the job over meanwhile, everything is rolled back and nothing is sent.
+    pub async fn fire_job(&self, job: &jobs::Job, owner: &str) -> anyhow::Result<bool> {
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        if !jobs::complete(&mut tx, job.id, owner, now).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        match job.kind.as_str() {
+            JOB_UPDATE_REMINDER => self.update_reminder(&mut tx, job, now).await?,
+            other => tracing::error!(kind = other, id = job.id, "unknown job kind; marked done"),
+        }
+        tx.commit().await?;
+        let lateness = (now - job.due_at).max(0) as f64 / 1000.0;
+        metrics::histogram!("sevbot_job_lateness_seconds", "kind" => job.kind.clone())
+            .record(lateness);
+        metrics::counter!("sevbot_jobs_fired_total", "kind" => job.kind.clone()).increment(1);
+        self.wake_outbox.notify_one();
+        Ok(true)
+    }
+
+    async fn update_reminder(&self, tx: &mut Tx, job: &jobs::Job, now: i64) -> anyhow::Result<()> {
+        let Some(id) = job.sev_id else { return Ok(()) };
+        let Some(mut inc) = sevs::load(tx, id).await? else {
+            return Ok(());
+        };
+        if !inc.stage.is_open() {
+            return Ok(());
+        }
+        let last = sevs::last_update_at(tx, id).await?;
+        let minutes = (now - last) / 60_000;
+        let recorded = self
+            .record(
+                tx,
+                &mut inc,
+                SYSTEM_ACTOR,
+                &[EventKind::UpdateReminder {
+                    minutes_since_update: minutes,
+                }],
+                now,
+            )
+            .await?;
+        for ev in recorded {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::PostEvent { sev: id, event: ev },
+                now,
+            )
+            .await?;
+        }
+        // Remind again a cadence later until someone posts an update.
+        let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
+        if cadence > 0 {
+            jobs::schedule(tx, JOB_UPDATE_REMINDER, Some(id), now + cadence, "{}", now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Used by the outbox worker after a channel exists: record it on the SEV and the timeline.
+pub async fn channel_created(
+    conn: &mut Conn,
+    sev: SevId,
+    name: &str,
+    channel_id: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    sevs::set_channel(conn, sev, name, channel_id).await?;
+    let ev = TimelineEvent {
+        at: now,
+        actor: SYSTEM_ACTOR.into(),
+        event: EventKind::ChannelCreated { name: name.into() },
+    };
+    sevs::append_event(conn, sev, &ev).await
+}
+
+pub use incident::describe as describe_event;

@@ -1,0 +1,11 @@
+pub mod adapters;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod effects;
+pub mod engine;
+pub mod http;
+pub mod scheduler;
+pub mod store;

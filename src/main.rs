@@ -1,0 +1,121 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sevbot::app::{self, ConsoleMode};
+use sevbot::config;
+
+/// sevbot — declare, page, escalate and communicate incidents (SEVs).
+///
+/// With no chat platform configured, `sevbot` opens a terminal console where you type
+/// `/sev …` commands as a user in a channel (`:as bob`, `:in #general` switch). Piped input
+/// is run as a script. The database is SQLite (`sevbot.db`) unless DATABASE_URL says
+/// otherwise.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Configuration file (default: config/sevbot.toml when present).
+    #[arg(long, global = true, env = "SEVBOT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log as JSON lines (to stderr).
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot: HTTP server (/healthz, /readyz, /metrics), outbox, scheduler, and the
+    /// console or the configured platforms. The default.
+    Run {
+        /// auto: the console unless a chat platform is configured; off: serve only.
+        #[arg(long, value_enum, default_value_t = ConsoleMode::Auto)]
+        console: ConsoleMode,
+    },
+    /// Check the configuration and report every problem with its location.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = config::resolve_path(cli.config.clone());
+    let raw = match config::load_raw(path.as_deref()) {
+        Ok(r) => r,
+        Err(p) => {
+            eprintln!("{p}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = cli.log_json || raw.log.json;
+    let command = cli.command.unwrap_or(Cmd::Run {
+        console: ConsoleMode::Auto,
+    });
+    let default_filter = match command {
+        // The console shares the terminal: keep it to warnings there.
+        Cmd::Run {
+            console: ConsoleMode::Off,
+        } => "sevbot=info,warn",
+        Cmd::Run { .. } => "warn",
+        Cmd::CheckConfig => "warn",
+    };
+    init_logging(json, raw.log.filter.as_deref().unwrap_or(default_filter));
+    let where_from = path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in defaults".into());
+    let (cfg, problems) = config::validate(raw);
+    for p in &problems {
+        eprintln!("{where_from}: {p}");
+    }
+    match command {
+        Cmd::CheckConfig => match cfg {
+            Some(c) => {
+                println!(
+                    "{where_from}: OK ({} people, {} rotations, {} feeds, {} warnings)",
+                    c.people.len(),
+                    c.rotations.len(),
+                    c.feeds.len(),
+                    problems.len()
+                );
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(1),
+        },
+        Cmd::Run { console } => {
+            let Some(cfg) = cfg else {
+                eprintln!(
+                    "sevbot did not start: fix the errors above (`sevbot check-config` lists them)."
+                );
+                return ExitCode::from(1);
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(app::run(cfg, console)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sevbot stopped: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(json: bool, default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,79 @@
+//! The scheduler: claims due jobs under a lease and fires them through the engine. Wakes at
+//! the next due time, when the engine schedules something, or every poll interval (other
+//! replicas may schedule too).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::Engine;
+use crate::store::jobs;
+
+const LEASE_MS: i64 = 30_000;
+
+pub struct Scheduler {
+    pub engine: Engine,
+    pub owner: String,
+}
+
+impl Scheduler {
+    /// Fires every job due now; returns how many fired.
+    pub async fn tick(&self) -> anyhow::Result<usize> {
+        let mut fired = 0;
+        loop {
+            let now = self.engine.clock.now_ms();
+            let due = jobs::claim_due(&self.engine.store, &self.owner, now, LEASE_MS, 64).await?;
+            if due.is_empty() {
+                break;
+            }
+            for job in &due {
+                match self.engine.fire_job(job, &self.owner).await {
+                    Ok(true) => fired += 1,
+                    Ok(false) => tracing::info!(id = job.id, "job taken over by another replica"),
+                    Err(e) => {
+                        tracing::error!(
+                            id = job.id,
+                            kind = job.kind,
+                            error = format!("{e:#}"),
+                            "job failed; retrying in 10 s"
+                        );
+                        jobs::release(&self.engine.store, job.id, &self.owner, now + 10_000)
+                            .await?;
+                    }
+                }
+            }
+        }
+        let now = self.engine.clock.now_ms();
+        if let Ok((pending, late_ms)) = jobs::backlog(&self.engine.store, now).await {
+            metrics::gauge!("sevbot_jobs_pending").set(pending as f64);
+            metrics::gauge!("sevbot_jobs_oldest_overdue_seconds").set(late_ms as f64 / 1000.0);
+            if late_ms > 60_000 {
+                tracing::warn!(late_ms, "a job is more than 60 s late");
+            }
+        }
+        Ok(fired)
+    }
+
+    pub async fn run(
+        self: Arc<Self>,
+        poll: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if let Err(e) = self.tick().await {
+                tracing::error!(error = format!("{e:#}"), "scheduler");
+            }
+            let now = self.engine.clock.now_ms();
+            let sleep = match jobs::next_due(&self.engine.store).await {
+                Ok(Some(due)) => {
+                    Duration::from_millis((due - now).clamp(0, poll.as_millis() as i64) as u64)
+                }
+                _ => poll,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.engine.wake_jobs.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! SEVs, their roles, their append-only timeline, and the messages bound to them.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::Conn;
+use crate::domain::{EventKind, Incident, Level, Role, SevId, SevType, Stage, TimelineEvent};
+
+const SEV_COLUMNS: &str = "id, sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
+     platform, channel_name, latest_update";
+
+pub struct NewSev<'a> {
+    pub sev_type: SevType,
+    pub level: Level,
+    pub title: &'a str,
+    pub customer_impact: bool,
+    pub declared_by: &'a str,
+    pub platform: &'a str,
+    pub origin_channel: &'a str,
+    pub now: i64,
+}
+
+pub async fn insert(conn: &mut Conn, s: &NewSev<'_>) -> anyhow::Result<SevId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sevs (sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
+         updated_at, platform, origin_channel, channel_name, last_update_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(s.sev_type.as_str())
+    .bind(i64::from(s.level.get()))
+    .bind(Stage::Declared.as_str())
+    .bind(s.title)
+    .bind(i64::from(s.customer_impact))
+    .bind(s.declared_by)
+    .bind(s.now)
+    .bind(s.now)
+    .bind(s.platform)
+    .bind(s.origin_channel)
+    .bind("")
+    .bind(s.now)
+    .fetch_one(conn)
+    .await?;
+    Ok(SevId(id))
+}
+
+fn from_row(r: &AnyRow) -> anyhow::Result<Incident> {
+    let ty: String = r.try_get("sev_type")?;
+    let stage: String = r.try_get("stage")?;
+    let level: i64 = r.try_get("level")?;
+    Ok(Incident {
+        id: SevId(r.try_get("id")?),
+        sev_type: SevType::parse(&ty).ok_or_else(|| anyhow::anyhow!("bad sev_type {ty}"))?,
+        level: u8::try_from(level)
+            .ok()
+            .and_then(Level::new)
+            .ok_or_else(|| anyhow::anyhow!("bad level {level}"))?,
+        stage: Stage::parse(&stage).ok_or_else(|| anyhow::anyhow!("bad stage {stage}"))?,
+        title: r.try_get("title")?,
+        customer_impact: r.try_get::<i64, _>("customer_impact")? != 0,
+        declared_by: r.try_get("declared_by")?,
+        declared_at: r.try_get("declared_at")?,
+        platform: r.try_get("platform")?,
+        channel_name: r.try_get("channel_name")?,
+        roles: BTreeMap::new(),
+        latest_update: r.try_get("latest_update")?,
+    })
+}
+
+async fn with_roles(conn: &mut Conn, mut inc: Incident) -> anyhow::Result<Incident> {
+    let rows = sqlx::query("SELECT role, person FROM role_assignments WHERE sev_id = $1")
+        .bind(inc.id.0)
+        .fetch_all(conn)
+        .await?;
+    for r in rows {
+        let role: String = r.try_get("role")?;
+        if let Some(role) = Role::parse(&role) {
+            inc.roles.insert(role, r.try_get("person")?);
+        }
+    }
+    Ok(inc)
+}
+
+pub async fn load(conn: &mut Conn, id: SevId) -> anyhow::Result<Option<Incident>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SEV_COLUMNS} FROM sevs WHERE id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(r) => Ok(Some(with_roles(conn, from_row(&r)?).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The SEV whose incident channel this is.
+pub async fn by_channel(
+    conn: &mut Conn,
+    platform: &str,
+    channel: &str,
+) -> anyhow::Result<Option<SevId>> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM sevs WHERE platform = $1 AND channel_id = $2")
+            .bind(platform)
+            .bind(channel)
+            .fetch_optional(conn)
+            .await?;
+    Ok(id.map(SevId))
+}
+
+/// Open SEVs, most critical first, then the most recently ended ones.
+pub async fn list(
+    conn: &mut Conn,
+    ended_limit: i64,
+) -> anyhow::Result<(Vec<Incident>, Vec<Incident>)> {
+    let open = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SEV_COLUMNS} FROM sevs WHERE stage IN ('declared', 'investigating', 'mitigated') \
+         ORDER BY level, id"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let ended = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SEV_COLUMNS} FROM sevs WHERE stage IN ('resolved', 'closed', 'cancelled') \
+         ORDER BY updated_at DESC, id DESC LIMIT $1"
+    )))
+    .bind(ended_limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = (Vec::new(), Vec::new());
+    for r in open {
+        out.0.push(with_roles(conn, from_row(&r)?).await?);
+    }
+    for r in ended {
+        out.1.push(with_roles(conn, from_row(&r)?).await?);
+    }
+    Ok(out)
+}
+
+/// Writes the mutable fields back; roles are upserted.
+pub async fn save(conn: &mut Conn, inc: &Incident, now: i64, by: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5 \
+         WHERE id = $6",
+    )
+    .bind(i64::from(inc.level.get()))
+    .bind(inc.stage.as_str())
+    .bind(inc.latest_update.clone())
+    .bind(inc.channel_name.clone())
+    .bind(now)
+    .bind(inc.id.0)
+    .execute(&mut *conn)
+    .await?;
+    for (role, person) in &inc.roles {
+        sqlx::query(
+            "INSERT INTO role_assignments (sev_id, role, person, assigned_at, assigned_by) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sev_id, role) DO UPDATE SET \
+             person = excluded.person, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by \
+             WHERE role_assignments.person <> excluded.person",
+        )
+        .bind(inc.id.0)
+        .bind(role.as_str())
+        .bind(person.as_str())
+        .bind(now)
+        .bind(by)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn touch_last_update(conn: &mut Conn, id: SevId, now: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE sevs SET last_update_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn last_update_at(conn: &mut Conn, id: SevId) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT last_update_at FROM sevs WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+pub async fn set_channel(
+    conn: &mut Conn,
+    id: SevId,
+    name: &str,
+    channel_id: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE sevs SET channel_name = $1, channel_id = $2 WHERE id = $3")
+        .bind(name)
+        .bind(channel_id)
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn channel_id(conn: &mut Conn, id: SevId) -> anyhow::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT channel_id FROM sevs WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(conn)
+            .await?
+            .flatten(),
+    )
+}
+
+pub async fn append_event(conn: &mut Conn, id: SevId, ev: &TimelineEvent) -> anyhow::Result<()> {
+    let detail = serde_json::to_string(&ev.event)?;
+    let kind = serde_json::to_value(&ev.event)?
+        .get("kind")
+        .and_then(|k| k.as_str().map(str::to_string))
+        .unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO incident_events (sev_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.0)
+    .bind(ev.at)
+    .bind(ev.actor.as_str())
+    .bind(kind)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn timeline(conn: &mut Conn, id: SevId) -> anyhow::Result<Vec<TimelineEvent>> {
+    let rows =
+        sqlx::query("SELECT at, actor, detail FROM incident_events WHERE sev_id = $1 ORDER BY id")
+            .bind(id.0)
+            .fetch_all(conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(TimelineEvent {
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                event: serde_json::from_str::<EventKind>(&detail)?,
+            })
+        })
+        .collect()
+}
+
+/// A message sevbot keeps editing (the incident card, a feed announcement). Returns true
+/// when the binding is new.
+pub async fn bind_message(
+    conn: &mut Conn,
+    id: SevId,
+    platform: &str,
+    channel: &str,
+    purpose: &str,
+) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO message_bindings (sev_id, platform, channel, purpose) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sev_id, platform, channel, purpose) DO NOTHING",
+    )
+    .bind(id.0)
+    .bind(platform)
+    .bind(channel)
+    .bind(purpose)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn bound_channels(
+    conn: &mut Conn,
+    id: SevId,
+    purpose: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT platform, channel FROM message_bindings WHERE sev_id = $1 AND purpose = $2 ORDER BY platform, channel")
+        .bind(id.0)
+        .bind(purpose)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("platform")?, r.try_get("channel")?)))
+        .collect()
+}
+
+pub async fn message_id(
+    conn: &mut Conn,
+    id: SevId,
+    platform: &str,
+    channel: &str,
+    purpose: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT message_id FROM message_bindings WHERE sev_id = $1 AND platform = $2 AND channel = $3 AND purpose = $4",
+    )
+    .bind(id.0)
+    .bind(platform)
+    .bind(channel)
+    .bind(purpose)
+    .fetch_optional(conn)
+    .await?
+    .flatten())
+}
+
+pub async fn set_message_id(
+    conn: &mut Conn,
+    id: SevId,
+    platform: &str,
+    channel: &str,
+    purpose: &str,
+    message_id: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE message_bindings SET message_id = $1 WHERE sev_id = $2 AND platform = $3 AND channel = $4 AND purpose = $5",
+    )
+    .bind(message_id)
+    .bind(id.0)
+    .bind(platform)
+    .bind(channel)
+    .bind(purpose)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

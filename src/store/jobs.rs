@@ -1,0 +1,132 @@
+//! Durable timers. A job is a row with a due time; replicas claim due rows under a lease,
+//! and only the lease holder may mark one done, inside the transaction that acts on it.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Conn, Store};
+use crate::domain::SevId;
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub sev_id: Option<SevId>,
+    pub due_at: i64,
+    pub payload: String,
+}
+
+pub async fn schedule(
+    conn: &mut Conn,
+    kind: &str,
+    sev: Option<SevId>,
+    due_at: i64,
+    payload: &str,
+    now: i64,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO jobs (kind, sev_id, due_at, payload, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(kind)
+    .bind(sev.map(|s| s.0))
+    .bind(due_at)
+    .bind(payload)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Cancels a SEV's pending jobs of one kind (a new update replaces the pending reminder).
+pub async fn cancel(conn: &mut Conn, sev: SevId, kind: &str, now: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE jobs SET done_at = $1, cancelled = 1 WHERE sev_id = $2 AND kind = $3 AND done_at IS NULL",
+    )
+    .bind(now)
+    .bind(sev.0)
+    .bind(kind)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Claims up to `limit` due jobs whose lease is free or expired (a crashed replica's).
+pub async fn claim_due(
+    store: &Store,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Job>> {
+    let sql = format!(
+        "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN (\
+           SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $3 \
+           AND (lease_until IS NULL OR lease_until < $4) ORDER BY due_at, id LIMIT $5 {}) \
+         RETURNING id, kind, sev_id, due_at, payload",
+        store.skip_locked()
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&store.pool)
+        .await?;
+    let mut jobs: Vec<Job> = rows
+        .iter()
+        .map(|r| {
+            Ok(Job {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                sev_id: r.try_get::<Option<i64>, _>("sev_id")?.map(SevId),
+                due_at: r.try_get("due_at")?,
+                payload: r.try_get("payload")?,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    jobs.sort_by_key(|j| (j.due_at, j.id));
+    Ok(jobs)
+}
+
+/// Marks the job done if this owner still holds it; false means another replica took it
+/// over (our lease expired) and the caller must roll back.
+pub async fn complete(conn: &mut Conn, id: i64, owner: &str, now: i64) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE jobs SET done_at = $1 WHERE id = $2 AND lease_owner = $3 AND done_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(owner)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Gives a claimed job back for a later retry.
+pub async fn release(store: &Store, id: i64, owner: &str, retry_at: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL, due_at = $1 WHERE id = $2 AND lease_owner = $3 AND done_at IS NULL")
+        .bind(retry_at)
+        .bind(id)
+        .bind(owner)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE done_at IS NULL")
+            .fetch_one(&store.pool)
+            .await?,
+    )
+}
+
+/// Pending jobs and how late the most overdue one is (ms), for the auditor metric.
+pub async fn backlog(store: &Store, now: i64) -> anyhow::Result<(i64, i64)> {
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE done_at IS NULL")
+            .fetch_one(&store.pool)
+            .await?;
+    let n: i64 = row.try_get("n")?;
+    let oldest: Option<i64> = row.try_get("oldest")?;
+    Ok((n, oldest.map(|o| (now - o).max(0)).unwrap_or(0)))
+}

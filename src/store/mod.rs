@@ -1,0 +1,163 @@
+//! Storage: one `AnyPool` over SQLite (embedded default) or PostgreSQL, the same SQL on
+//! both. Every dialect difference lives in this file.
+
+pub mod incidents;
+pub mod jobs;
+pub mod outbox;
+pub mod subscriptions;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+pub type Conn = AnyConnection;
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl Store {
+    /// Connects and applies migrations. SQLite files are created when missing.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!(
+                "unsupported database URL (use sqlite://path or postgres://…): {}",
+                redact(url)
+            );
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains("mode=") || url.contains(":memory:") {
+                    url.to_string()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                // One connection: SQLite has one writer anyway, and a single connection
+                // never hits SQLITE_BUSY between our own transactions.
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+            }
+        }
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
+        }
+        .context("applying database migrations")
+    }
+
+    /// Readiness: the database answers and every migration is applied.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        let expected = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").iter().count(),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").iter().count(),
+        } as i64;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await
+                .context("database unreachable")?;
+        anyhow::ensure!(
+            applied >= expected,
+            "migrations applied: {applied} of {expected}"
+        );
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Row locking for claim queries: PostgreSQL lets replicas skip rows another replica is
+    /// claiming; SQLite serialises writers, so it needs nothing.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// Records an inbound delivery key; false when it was seen before (a platform retry).
+    pub async fn first_delivery(
+        &self,
+        conn: &mut Conn,
+        key: &str,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let r = sqlx::query("INSERT INTO inbound_seen (key, received_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(now)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
+
+/// A URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5/db"),
+            "postgres://u:***@h:5/db"
+        );
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}
