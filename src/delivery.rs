@@ -277,26 +277,23 @@ impl Delivery {
                 .await
                 .map_err(db_retry)?
         };
-        let posted = match existing {
-            Some(mid) => {
-                p.edit(channel, &mid, msg).await?;
-                None
-            }
+        match existing {
+            Some(mid) => p.edit(channel, &mid, msg).await?,
             None => {
                 let mid = p.post(channel, msg).await?;
+                // Recorded before anything else can fail, so a retry edits instead of
+                // posting a second card.
+                let mut conn = self.store.pool.acquire().await.map_err(db_retry)?;
+                sevs::set_message_id(&mut conn, sev, p.name(), channel, purpose, &mid)
+                    .await
+                    .map_err(db_retry)?;
+                drop(conn);
                 if purpose == "card" {
                     p.pin(channel, &mid).await?;
                 }
-                Some(mid)
             }
-        };
-        let mut tx = self.store.begin().await.map_err(db_retry)?;
-        if let Some(mid) = posted {
-            sevs::set_message_id(&mut tx, sev, p.name(), channel, purpose, &mid)
-                .await
-                .map_err(db_retry)?;
         }
-        Ok(tx)
+        self.store.begin().await.map_err(db_retry)
     }
 
     /// Delivers everything that is ready, for scripted runs and tests; stops when nothing

@@ -1,0 +1,256 @@
+//! The real binary, driven the way a newcomer would: a scripted console session, a restart,
+//! the HTTP endpoints, and the CLI.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
+
+fn example_config() -> String {
+    format!("{}/config/sevbot.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sevbot(dir: &tempfile::TempDir) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("sevbot.db").display()),
+        )
+        .env("SEVBOT_HTTP_ADDR", "127.0.0.1:0")
+        .env_remove("RUST_LOG")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("DISCORD_BOT_TOKEN")
+        .arg("--config")
+        .arg(example_config());
+    c
+}
+
+fn run_script(dir: &tempfile::TempDir, script: &str) -> String {
+    let mut child = sevbot(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sevbot");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "sevbot failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn scripted_console_session_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_script(
+        &dir,
+        "/sev declare availability 1 Checkout failing\n\
+         :in #sev-1-checkout-failing\n\
+         /sev update payments provider returns 502s\n\
+         /sev level 0 all regions\n\
+         /sev mitigated\n\
+         /sev resolved\n\
+         /sev close\n\
+         /sev close\n\
+         /sev frobnicate\n",
+    );
+    for expected in [
+        "alice@#general> /sev declare availability 1 Checkout failing",
+        "#general | sevbot: SEV-1 declared: SEV1 availability \"Checkout failing\". Channel #sev-1-checkout-failing.",
+        "+ sevbot created channel #sev-1-checkout-failing",
+        "#sev-1-checkout-failing | sevbot: @alice posted an update: payments provider returns 502s",
+        "#sev-1-checkout-failing | sevbot: @alice changed the level SEV1 → SEV0: all regions",
+        "#sev-1-checkout-failing | sevbot: @alice moved it resolved → closed",
+        "SEV-1 is closed; nothing more can change.",
+        "Unknown command \"frobnicate\".",
+        "(edited message",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    // The feed configured in config/sevbot.toml got one announcement, then edits.
+    assert_eq!(
+        out.matches("#sev-feed | sevbot: [feed] SEV-1").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("#sev-feed | sevbot (edited message"), "{out}");
+
+    let out = run_script(&dir, "/sev list\n/sev timeline SEV-1\n");
+    assert!(
+        out.contains("SEV-1 SEV0 availability · closed · Checkout failing"),
+        "{out}"
+    );
+    assert!(out.contains("@alice moved it resolved → closed"), "{out}");
+    assert!(
+        !out.contains("+ sevbot created"),
+        "nothing is re-sent after a restart:\n{out}"
+    );
+}
+
+#[test]
+fn console_switches_user_and_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_script(
+        &dir,
+        ":as bob\n:in #ops\n/sev declare security 2 Token leaked\n:channels\n:bogus\n/deploy now\n",
+    );
+    assert!(
+        out.contains("bob@#ops> /sev declare security 2 Token leaked"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ sevbot created private channel #sev-1-token-leaked"),
+        "{out}"
+    );
+    assert!(out.contains("channels: #sev-1-token-leaked"), "{out}");
+    assert!(out.contains("(unknown console command :bogus)"), "{out}");
+    assert!(
+        out.contains("(no such slash command /deploy; sevbot answers /sev)"),
+        "{out}"
+    );
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::get(format!("http://{addr}{path}"))
+            .await
+            .expect("http get");
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
+}
+
+#[test]
+fn http_health_readiness_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sevbot(&dir)
+        .env("RUST_LOG", "sevbot=info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            addr = Some(rest.split_whitespace().next().unwrap().to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("sevbot logs the address it listens on");
+    writeln!(stdin, "/sev declare availability 2 Search slow").unwrap();
+    writeln!(stdin, "/sev nonsense").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+
+    assert_eq!(http_get(&addr, "/healthz"), (200, "ok\n".into()));
+    assert_eq!(http_get(&addr, "/readyz"), (200, "ready\n".into()));
+    let (status, metrics) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    for m in [
+        "sevbot_commands_total{command=\"declare\"} 1",
+        "sevbot_commands_total{command=\"invalid\"} 1",
+        "sevbot_sevs_declared_total{type=\"availability\",level=\"SEV2\"} 1",
+        "sevbot_outbox_deliveries_total{platform=\"console\",effect=\"create_channel\",result=\"ok\"} 1",
+        "sevbot_jobs_pending",
+    ] {
+        assert!(metrics.contains(m), "missing {m} in:\n{metrics}");
+    }
+    assert_eq!(http_get(&addr, "/nope").0, 404);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sevbot(&dir).arg("check-config").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 people, 4 rotations, 1 feeds"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "admins = [\"ghost\"]\n[[people]]\nid = \"a\"\ntimezone = \"Nowhere/City\"\n[[rotations]]\nname = \"r\"\nrole = \"imoc\"\nmembers = [\"a\", \"b\"]\nstart_date = \"soon\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config"])
+        .arg(&bad)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "error: admins[0]: unknown person \"ghost\"",
+        "error: people[0] (a).timezone: unknown timezone \"Nowhere/City\"",
+        "error: rotations[0] (r).members[1]: unknown person \"b\"",
+        "error: rotations[0] (r).start_date: \"soon\" is not a date",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    std::fs::write(&bad, "[server]\nhttp_adr = \"x\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--config"])
+        .arg(&bad)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http_adr"));
+    let out = Command::new(BIN)
+        .args(["--config", "/nonexistent.toml", "check-config"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("file not found"));
+}
+
+#[test]
+fn help_documents_every_subcommand() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for s in ["run", "check-config", "--config", "--log-json"] {
+        assert!(text.contains(s), "{s} missing from --help:\n{text}");
+    }
+    let out = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--console"));
+}
+
+#[test]
+fn bad_database_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sevbot(&dir)
+        .env("DATABASE_URL", "mysql://u:hunter2@h/db")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported database URL"), "{err}");
+    assert!(
+        !err.contains("hunter2"),
+        "secrets must not be printed: {err}"
+    );
+}

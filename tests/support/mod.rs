@@ -1,0 +1,213 @@
+//! Test harness: the real engine, store, outbox worker and scheduler on a fresh SQLite file
+//! or a fresh PostgreSQL database, a manual clock, and a recording platform.
+#![allow(dead_code)]
+
+pub mod fake;
+pub mod pg;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sevbot::clock::ManualClock;
+use sevbot::config::{self, Config};
+use sevbot::delivery::Delivery;
+use sevbot::engine::{Engine, Invocation, Reply};
+use sevbot::scheduler::Scheduler;
+use sevbot::store::Store;
+
+pub use fake::{Call, Fake};
+
+pub const PLATFORM: &str = "test";
+
+/// 2026-03-02 10:00 UTC, a Monday.
+pub const T0: i64 = 1_772_445_600_000;
+
+pub const CONFIG: &str = r#"
+admins = ["dave"]
+[[people]]
+id = "alice"
+handles = { test = "U_ALICE" }
+[[people]]
+id = "bob"
+handles = { test = "U_BOB" }
+[[people]]
+id = "carol"
+handles = { test = "U_CAROL" }
+[[people]]
+id = "dave"
+handles = { test = "U_DAVE" }
+[[rotations]]
+name = "imoc"
+role = "imoc"
+members = ["alice"]
+start_date = "2026-01-05"
+[[rotations]]
+name = "tloc"
+role = "tloc"
+members = ["bob"]
+start_date = "2026-01-05"
+[[rotations]]
+name = "bmoc"
+role = "bmoc"
+members = ["carol"]
+start_date = "2026-01-05"
+[reminders]
+update_cadence_minutes = [15, 30, 60, 0]
+"#;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn test_config(extra: &str) -> Arc<Config> {
+    use figment::providers::{Format, Toml};
+    let raw: config::RawConfig = figment::Figment::new()
+        .merge(Toml::string(&format!("{CONFIG}\n{extra}")))
+        .extract()
+        .expect("test config parses");
+    let (cfg, problems) = config::validate(raw);
+    Arc::new(cfg.unwrap_or_else(|| panic!("test config invalid: {problems:?}")))
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub engine: Engine,
+    pub delivery: Arc<Delivery>,
+    pub scheduler: Scheduler,
+    pub clock: Arc<ManualClock>,
+    pub fake: Arc<Fake>,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_config(backend, "").await
+    }
+
+    pub async fn with_config(backend: Backend, extra: &str) -> TestApp {
+        let (url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                (
+                    format!("sqlite://{}", dir.path().join("sevbot.db").display()),
+                    Some(Arc::new(dir)),
+                )
+            }
+            Backend::Postgres => (pg::fresh_database().await, None),
+        };
+        let clock = Arc::new(ManualClock::new(T0));
+        let fake = Arc::new(Fake::new(PLATFORM));
+        Self::assemble(url, dir, clock, fake, test_config(extra), "replica-a").await
+    }
+
+    async fn assemble(
+        url: String,
+        dir: Option<Arc<tempfile::TempDir>>,
+        clock: Arc<ManualClock>,
+        fake: Arc<Fake>,
+        cfg: Arc<Config>,
+        owner: &str,
+    ) -> TestApp {
+        let store = Store::connect(&url)
+            .await
+            .expect("store connects and migrates");
+        let engine = Engine::new(store.clone(), clock.clone(), cfg);
+        let delivery = Arc::new(Delivery::new(
+            store,
+            clock.clone(),
+            vec![fake.clone()],
+            owner.into(),
+        ));
+        let scheduler = Scheduler {
+            engine: engine.clone(),
+            owner: owner.into(),
+        };
+        TestApp {
+            url,
+            engine,
+            delivery,
+            scheduler,
+            clock,
+            fake,
+            _dir: dir,
+        }
+    }
+
+    /// The same database, clock and platform, as a freshly started process named `owner`.
+    pub async fn restart(&self, owner: &str) -> TestApp {
+        Self::assemble(
+            self.url.clone(),
+            self._dir.clone(),
+            self.clock.clone(),
+            self.fake.clone(),
+            self.engine.cfg.clone(),
+            owner,
+        )
+        .await
+    }
+
+    pub async fn cmd(&self, user: &str, channel: &str, text: &str) -> Reply {
+        let inv = Invocation {
+            platform: PLATFORM.into(),
+            user: user.into(),
+            channel: channel.into(),
+        };
+        self.engine.handle(&inv, text).await
+    }
+
+    /// Delivers everything ready now.
+    pub async fn deliver(&self) {
+        self.delivery
+            .drain(Duration::from_secs(20))
+            .await
+            .expect("delivery");
+    }
+
+    pub async fn tick(&self) -> usize {
+        self.scheduler.tick().await.expect("scheduler tick")
+    }
+
+    pub fn advance_minutes(&self, m: u64) {
+        self.clock.advance(Duration::from_secs(m * 60));
+    }
+
+    pub async fn pending_outbox(&self) -> i64 {
+        sevbot::store::outbox::pending(&self.engine.store)
+            .await
+            .unwrap()
+            .0
+    }
+
+    pub fn posts_in(&self, channel: &str) -> Vec<String> {
+        self.fake
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Post {
+                    channel: ch, text, ..
+                } if ch == channel => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Runs an async test body against both storage backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)(Backend::Postgres).await
+            }
+        }
+    };
+}
