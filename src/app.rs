@@ -108,14 +108,6 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     let out = console::stdout();
     let app = App::build(cfg.clone(), Arc::new(SystemClock), out.clone()).await?;
     let (stop_tx, stop) = watch::channel(false);
-    let (addr, http) = crate::http::serve(
-        app.engine.store.clone(),
-        &cfg.raw.server.http_addr,
-        stop.clone(),
-    )
-    .await?;
-    tracing::info!(%addr, database = redact(&cfg.raw.database.url), "sevbot started");
-    let workers = app.spawn_workers(&stop);
     let platforms_configured = ["SLACK_BOT_TOKEN", "DISCORD_BOT_TOKEN"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
@@ -129,10 +121,30 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         ConsoleMode::Off => false,
         ConsoleMode::Auto => !platforms_configured,
     };
+    let http = crate::http::serve(
+        app.engine.store.clone(),
+        &cfg.raw.server.http_addr,
+        stop.clone(),
+    )
+    .await;
+    let http = match http {
+        Ok((addr, task)) => {
+            tracing::info!(%addr, database = redact(&cfg.raw.database.url), "sevbot started");
+            Some((addr, task))
+        }
+        // Trying the console must not fail because something else holds port 8080; a
+        // server without its health endpoint must.
+        Err(e) if console => {
+            eprintln!("warning: {e:#}; continuing without the HTTP endpoints");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let workers = app.spawn_workers(&stop);
     if console {
         let interactive = std::io::stdin().is_terminal();
-        if interactive {
-            console_banner(&out, addr);
+        if interactive && let Some((addr, _)) = &http {
+            console_banner(&out, *addr);
         }
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         console::run(
@@ -152,7 +164,9 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     for w in workers {
         let _ = w.await;
     }
-    let _ = http.await;
+    if let Some((_, task)) = http {
+        let _ = task.await;
+    }
     Ok(())
 }
 

@@ -302,7 +302,11 @@ impl Delivery {
         let deadline = tokio::time::Instant::now() + limit;
         while tokio::time::Instant::now() < deadline {
             if self.tick().await? == Progress::Idle {
-                return Ok(());
+                // Another worker may hold a ready row; wait for it rather than return early.
+                if outbox::ready(&self.store, self.clock.now_ms()).await? == 0 {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
         Ok(())

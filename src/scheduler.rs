@@ -9,6 +9,8 @@ use crate::engine::Engine;
 use crate::store::jobs;
 
 const LEASE_MS: i64 = 30_000;
+/// Never spin: even an overdue job waits this long between claim attempts.
+const MIN_SLEEP_MS: i64 = 5;
 
 pub struct Scheduler {
     pub engine: Engine,
@@ -64,9 +66,9 @@ impl Scheduler {
             }
             let now = self.engine.clock.now_ms();
             let sleep = match jobs::next_due(&self.engine.store).await {
-                Ok(Some(due)) => {
-                    Duration::from_millis((due - now).clamp(0, poll.as_millis() as i64) as u64)
-                }
+                Ok(Some(due)) => Duration::from_millis(
+                    (due - now).clamp(MIN_SLEEP_MS, poll.as_millis() as i64) as u64,
+                ),
                 _ => poll,
             };
             tokio::select! {

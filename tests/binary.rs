@@ -254,3 +254,27 @@ fn bad_database_url_is_a_clear_error() {
         "secrets must not be printed: {err}"
     );
 }
+
+#[test]
+fn a_busy_http_port_only_warns_in_the_console_but_stops_a_server() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sevbot(&dir)
+        .env("SEVBOT_HTTP_ADDR", &addr)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"/sev list\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No open SEVs."));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("warning: cannot listen on {addr}")), "{err}");
+
+    let out = sevbot(&dir).env("SEVBOT_HTTP_ADDR", &addr).args(["run", "--console", "off"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+}

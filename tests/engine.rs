@@ -647,3 +647,24 @@ both_backends!(a_failed_pin_does_not_duplicate_the_card, |b| async move {
         .count();
     assert_eq!(cards, 1, "{:?}", app.fake.calls());
 });
+
+both_backends!(a_held_lease_pushes_the_next_wake_up_back, |b| async move {
+    let app = TestApp::new(b).await;
+    declare(&app).await; // reminder due 30 min after declare
+    let store = &app.engine.store;
+    let due = sevbot::store::jobs::next_due(store).await.unwrap().unwrap();
+    assert_eq!(due, support::T0 + 30 * 60_000);
+    app.advance_minutes(31);
+    let now = app.clock.now_ms();
+    assert_eq!(
+        sevbot::store::jobs::claim_due(store, "other", now, 30_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        sevbot::store::jobs::next_due(store).await.unwrap(),
+        Some(now + 30_000)
+    );
+});

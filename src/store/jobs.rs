@@ -112,9 +112,14 @@ pub async fn release(store: &Store, id: i64, owner: &str, retry_at: i64) -> anyh
     Ok(())
 }
 
+/// When the next pending job can be claimed: its due time, or later while another
+/// replica's lease on it runs (so a held lease is not polled in a tight loop).
 pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE done_at IS NULL")
+        sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN lease_until IS NULL OR lease_until < due_at THEN due_at ELSE lease_until END) \
+             FROM jobs WHERE done_at IS NULL",
+        )
             .fetch_one(&store.pool)
             .await?,
     )

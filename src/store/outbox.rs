@@ -141,3 +141,13 @@ pub async fn pending(store: &Store) -> anyhow::Result<(i64, Option<i64>)> {
     .await?;
     Ok((row.try_get("n")?, row.try_get("next")?))
 }
+
+/// Rows that are due now, whoever holds them.
+pub async fn ready(store: &Store, now: i64) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1",
+    )
+    .bind(now)
+    .fetch_one(&store.pool)
+    .await?)
+}
