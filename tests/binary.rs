@@ -267,14 +267,26 @@ fn a_busy_http_port_only_warns_in_the_console_but_stops_a_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"/sev list\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/sev list\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("No open SEVs."));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("warning: cannot listen on {addr}")), "{err}");
+    assert!(
+        err.contains(&format!("warning: cannot listen on {addr}")),
+        "{err}"
+    );
 
-    let out = sevbot(&dir).env("SEVBOT_HTTP_ADDR", &addr).args(["run", "--console", "off"]).output().unwrap();
+    let out = sevbot(&dir)
+        .env("SEVBOT_HTTP_ADDR", &addr)
+        .args(["run", "--console", "off"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
 }

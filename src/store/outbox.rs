@@ -142,10 +142,12 @@ pub async fn pending(store: &Store) -> anyhow::Result<(i64, Option<i64>)> {
     Ok((row.try_get("n")?, row.try_get("next")?))
 }
 
-/// Rows that are due now, whoever holds them.
+/// Queue heads that are due now, whoever holds them (rows waiting behind a head in
+/// backoff are not ready).
 pub async fn ready(store: &Store, now: i64) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1",
+        "SELECT COUNT(*) FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.status = 'pending' AND p.id < o.id)",
     )
     .bind(now)
     .fetch_one(&store.pool)
