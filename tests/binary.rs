@@ -290,3 +290,29 @@ fn a_busy_http_port_only_warns_in_the_console_but_stops_a_server() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
 }
+
+#[test]
+fn environment_overrides_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sevbot(&dir)
+        .env("SEVBOT_CONSOLE__USER", "bob")
+        .env("SEVBOT_CONSOLE__CHANNEL", "#ops")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/sev list\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bob@#ops> /sev list"), "{stdout}");
+    assert!(
+        dir.path().join("sevbot.db").exists(),
+        "DATABASE_URL chose the file"
+    );
+}
