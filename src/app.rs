@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::adapters::console::{self, ConsolePlatform, Output};
+use crate::adapters::slack::{self, SlackPlatform, SlackSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::delivery::Delivery;
@@ -30,6 +31,7 @@ pub struct App {
     pub engine: Engine,
     pub delivery: Arc<Delivery>,
     pub scheduler: Arc<Scheduler>,
+    pub slack: Option<SlackSettings>,
 }
 
 /// A name unique to this process, for leases.
@@ -48,13 +50,17 @@ impl App {
         cfg: Arc<Config>,
         clock: Arc<dyn Clock>,
         out: Output,
+        slack: Option<SlackSettings>,
     ) -> anyhow::Result<App> {
         let store = Store::connect(&cfg.raw.database.url).await?;
-        let platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
+        let mut platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
             store.clone(),
             cfg.clone(),
             out,
         ))];
+        if let Some(s) = &slack {
+            platforms.push(Arc::new(SlackPlatform::new(s, cfg.clone())?));
+        }
         let engine = Engine::new(store.clone(), clock.clone(), cfg);
         let owner = owner_id();
         let delivery = Arc::new(Delivery::new(store, clock, platforms, owner.clone()));
@@ -66,7 +72,21 @@ impl App {
             engine,
             delivery,
             scheduler,
+            slack,
         })
+    }
+
+    /// Health, readiness and metrics, plus the endpoints of each configured platform.
+    pub fn router(&self) -> axum::Router {
+        let mut r = crate::http::router(self.engine.store.clone());
+        if let Some(secret) = self
+            .slack
+            .as_ref()
+            .and_then(|s| s.signing_secret.as_deref())
+        {
+            r = r.merge(slack::inbound::routes(self.engine.clone(), secret));
+        }
+        r
     }
 
     /// Starts the outbox worker and the scheduler.
@@ -106,27 +126,28 @@ impl App {
 pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let out = console::stdout();
-    let app = App::build(cfg.clone(), Arc::new(SystemClock), out.clone()).await?;
-    let (stop_tx, stop) = watch::channel(false);
-    let platforms_configured = ["SLACK_BOT_TOKEN", "DISCORD_BOT_TOKEN"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    if platforms_configured {
+    let slack = SlackSettings::from_env();
+    if let Some(s) = &slack
+        && s.signing_secret.is_none()
+    {
         tracing::warn!(
-            "Slack and Discord adapters are not part of this build yet; their credentials are ignored"
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: sevbot can post to Slack but will not accept slash commands"
         );
     }
+    let app = App::build(cfg.clone(), Arc::new(SystemClock), out.clone(), slack).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    if std::env::var_os("DISCORD_BOT_TOKEN").is_some() {
+        tracing::warn!(
+            "the Discord adapter is not part of this build yet; DISCORD_BOT_TOKEN is ignored"
+        );
+    }
+    let platforms_configured = app.slack.is_some();
     let console = match mode {
         ConsoleMode::On => true,
         ConsoleMode::Off => false,
         ConsoleMode::Auto => !platforms_configured,
     };
-    let http = crate::http::serve(
-        app.engine.store.clone(),
-        &cfg.raw.server.http_addr,
-        stop.clone(),
-    )
-    .await;
+    let http = crate::http::serve(app.router(), &cfg.raw.server.http_addr, stop.clone()).await;
     let http = match http {
         Ok((addr, task)) => {
             tracing::info!(%addr, database = redact(&cfg.raw.database.url), "sevbot started");

@@ -90,7 +90,7 @@ async fn metrics_text(State(h): State<Http>) -> ([(&'static str, &'static str); 
 
 /// Binds and serves until `stop` fires; returns the bound address (port 0 picks one).
 pub async fn serve(
-    store: Store,
+    app: Router,
     addr: &str,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
@@ -98,7 +98,6 @@ pub async fn serve(
         anyhow::anyhow!("cannot listen on {addr}: {e} (set server.http_addr or SEVBOT_HTTP_ADDR)")
     })?;
     let bound = listener.local_addr()?;
-    let app = router(store);
     let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.changed().await;

@@ -2,3 +2,4 @@
 //! platform-neutral effects in its own format.
 
 pub mod console;
+pub mod slack;

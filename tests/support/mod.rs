@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod fake_slack;
 pub mod pg;
 
 use std::sync::Arc;
@@ -26,16 +27,16 @@ pub const CONFIG: &str = r#"
 admins = ["dave"]
 [[people]]
 id = "alice"
-handles = { test = "U_ALICE" }
+handles = { test = "U_ALICE", slack = "U_ALICE" }
 [[people]]
 id = "bob"
-handles = { test = "U_BOB" }
+handles = { test = "U_BOB", slack = "U_BOB" }
 [[people]]
 id = "carol"
-handles = { test = "U_CAROL" }
+handles = { test = "U_CAROL", slack = "U_CAROL" }
 [[people]]
 id = "dave"
-handles = { test = "U_DAVE" }
+handles = { test = "U_DAVE", slack = "U_DAVE" }
 [[rotations]]
 name = "imoc"
 role = "imoc"

@@ -1,0 +1,151 @@
+//! Block Kit rendering of sevbot's messages, within Slack's limits (header ≤ 150 chars,
+//! section text ≤ 3000, ≤ 50 blocks per message).
+
+use serde_json::{Value, json};
+
+use crate::domain::incident::{card_text, describe, fmt_time};
+use crate::domain::{Incident, Role};
+use crate::effects::Message;
+
+pub const MAX_HEADER: usize = 150;
+pub const MAX_SECTION: usize = 3000;
+pub const MAX_BLOCKS: usize = 50;
+pub const MAX_TOPIC: usize = 250;
+
+/// Cuts to at most `max` characters, marking the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Escapes the three characters Slack's mrkdwn treats as control characters.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn section(text: &str) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": clip(text, MAX_SECTION) } })
+}
+
+fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> Vec<Value> {
+    let roles: Vec<String> = Role::ALL
+        .iter()
+        .map(|r| match inc.roles.get(r) {
+            Some(p) => format!("*{r}* {}", mention(p)),
+            None if inc.required_roles().contains(r) => format!("*{r}* _unassigned_"),
+            None => String::new(),
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": clip(&format!("{} · {} {} · {}", inc.id, inc.level, inc.sev_type, inc.title), MAX_HEADER) } }),
+        section(&format!(
+            "*Stage:* {}{}\n{}",
+            inc.stage,
+            if inc.customer_impact {
+                " · *customer impact*"
+            } else {
+                ""
+            },
+            roles.join(" · ")
+        )),
+    ];
+    if let Some(u) = &inc.latest_update {
+        blocks.push(section(&format!("*Latest update:* {}", escape(u))));
+    }
+    let where_ = if feed {
+        format!("Channel #{}", inc.channel_name)
+    } else {
+        String::new()
+    };
+    blocks.push(
+        json!({ "type": "context", "elements": [ { "type": "mrkdwn", "text": clip(&format!(
+        "Declared {} by {}{}{}", fmt_time(inc.declared_at), mention(&inc.declared_by),
+        if where_.is_empty() { "" } else { " · " }, where_
+    ), MAX_SECTION) } ] }),
+    );
+    blocks.truncate(MAX_BLOCKS);
+    blocks
+}
+
+/// Fallback text (notifications, screen readers) and blocks for one message.
+pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Vec<Value>) {
+    match msg {
+        Message::Card(inc) => (
+            clip(&card_text(inc, mention), MAX_SECTION),
+            card_blocks(inc, mention, false),
+        ),
+        Message::FeedAnnouncement(inc) => (
+            clip(&card_text(inc, mention), MAX_SECTION),
+            card_blocks(inc, mention, true),
+        ),
+        Message::Event(_, ev) => {
+            let text = describe(&ev.event, &ev.actor, mention);
+            (clip(&text, MAX_SECTION), vec![section(&escape(&text))])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Level, SevId, SevType, Stage};
+
+    fn inc(title: &str, update: Option<String>) -> Incident {
+        Incident {
+            id: SevId(3),
+            sev_type: SevType::Availability,
+            level: Level::new(1).unwrap(),
+            stage: Stage::Investigating,
+            title: title.into(),
+            customer_impact: true,
+            declared_by: "alice".into(),
+            declared_at: 0,
+            platform: "slack".into(),
+            channel_name: "sev-3-x".into(),
+            roles: [(Role::Imoc, "alice".to_string())].into_iter().collect(),
+            latest_update: update,
+        }
+    }
+
+    #[test]
+    fn limits_hold_for_huge_content() {
+        let i = inc(&"t".repeat(400), Some("u".repeat(10_000)));
+        let m = |p: &str| format!("<@{p}>");
+        let (text, blocks) = render(Message::Card(&i), &m);
+        assert!(text.chars().count() <= MAX_SECTION);
+        assert!(blocks.len() <= MAX_BLOCKS);
+        let header = blocks[0]["text"]["text"].as_str().unwrap();
+        assert_eq!(header.chars().count(), MAX_HEADER);
+        assert!(header.ends_with('…'));
+        for b in &blocks {
+            if b["type"] == "section" {
+                assert!(b["text"]["text"].as_str().unwrap().chars().count() <= MAX_SECTION);
+            }
+        }
+        // The blocks are valid for slack-morphism's own Block Kit model.
+        let parsed: Vec<slack_morphism::prelude::SlackBlock> =
+            serde_json::from_value(Value::Array(blocks)).unwrap();
+        assert_eq!(parsed.len(), 4);
+    }
+
+    #[test]
+    fn card_shows_roles_and_unassigned_ones() {
+        let i = inc("Checkout <failing> & more", None);
+        let m = |p: &str| format!("<@{p}>");
+        let (_, blocks) = render(Message::FeedAnnouncement(&i), &m);
+        let body = blocks[1]["text"]["text"].as_str().unwrap();
+        assert!(body.contains("*IMOC* <@alice>"), "{body}");
+        assert!(body.contains("*TLOC* _unassigned_"), "{body}");
+        assert!(body.contains("*BMOC* _unassigned_"), "{body}");
+        assert!(body.contains("customer impact"));
+        assert_eq!(clip("abc", 2), "a…");
+        assert_eq!(escape("a<b>&"), "a&lt;b&gt;&amp;");
+    }
+}

@@ -1,0 +1,342 @@
+//! Slack: the Web API through slack-morphism for everything sevbot sends (channels,
+//! invites, topics, cards edited in place, pins), and signed HTTP endpoints for what Slack
+//! sends (`inbound`).
+
+pub mod blocks;
+pub mod inbound;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::config::Config;
+use crate::effects::{DeliveryError, Message, Platform};
+use crate::engine::SYSTEM_ACTOR;
+
+pub const PLATFORM: &str = "slack";
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+/// A Slack call that takes longer than this is retried later rather than holding the worker.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Credentials and endpoints, from the environment only (secrets never come from the file).
+#[derive(Clone)]
+pub struct SlackSettings {
+    pub bot_token: String,
+    pub signing_secret: Option<String>,
+    pub app_token: Option<String>,
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSettings")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackSettings {
+    /// `SLACK_BOT_TOKEN` (required), `SLACK_SIGNING_SECRET`, `SLACK_APP_TOKEN`, `SLACK_API_URL`.
+    pub fn from_env() -> Option<SlackSettings> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Some(SlackSettings {
+            bot_token: var("SLACK_BOT_TOKEN")?,
+            signing_secret: var("SLACK_SIGNING_SECRET"),
+            app_token: var("SLACK_APP_TOKEN"),
+            api_url: var("SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+        })
+    }
+}
+
+pub struct SlackPlatform {
+    client: SlackHyperClient,
+    token: SlackApiToken,
+    cfg: Arc<Config>,
+}
+
+impl SlackPlatform {
+    pub fn new(settings: &SlackSettings, cfg: Arc<Config>) -> anyhow::Result<SlackPlatform> {
+        // slack-morphism's default connector is https-only; tests and proxies use http.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        // slack-morphism joins the base and the method with a '/'.
+        let url = settings.api_url.trim_end_matches('/');
+        let connector = SlackClientHyperConnector::from(https).with_slack_api_url(url);
+        Ok(SlackPlatform {
+            client: SlackClient::new(connector),
+            token: SlackApiToken::new(settings.bot_token.clone().into()),
+            cfg,
+        })
+    }
+
+    /// Slack user id for a person id or `@U123` handle.
+    fn user_id(&self, who: &str) -> Option<String> {
+        match who.strip_prefix('@') {
+            Some(h) => Some(h.to_string()),
+            None => self.cfg.handle(who, PLATFORM).map(str::to_string),
+        }
+    }
+
+    async fn call<T, F>(&self, what: &'static str, fut: F) -> Result<T, DeliveryError>
+    where
+        F: std::future::Future<Output = ClientResult<T>>,
+    {
+        match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+            Err(_) => Err(DeliveryError::Retry {
+                reason: format!("{what}: timed out"),
+                after: None,
+            }),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(classify(what, e)),
+        }
+    }
+
+    fn content(&self, msg: Message<'_>) -> Result<SlackMessageContent, DeliveryError> {
+        let mention = |w: &str| self.mention(w);
+        let (text, blocks) = blocks::render(msg, &mention);
+        let blocks: Vec<SlackBlock> = serde_json::from_value(serde_json::Value::Array(blocks))
+            .map_err(|e| DeliveryError::Permanent(format!("bad Block Kit: {e}")))?;
+        Ok(SlackMessageContent::new()
+            .with_text(text)
+            .with_blocks(blocks))
+    }
+}
+
+/// Sorts Slack's answers into retry-later and needs-a-human.
+pub fn classify(what: &str, e: SlackClientError) -> DeliveryError {
+    match e {
+        SlackClientError::RateLimitError(r) => DeliveryError::Retry {
+            reason: format!("{what}: rate limited"),
+            after: r.retry_after,
+        },
+        SlackClientError::ApiError(a) => match a.code.as_str() {
+            "name_taken" => DeliveryError::NameTaken,
+            "already_pinned" | "already_in_channel" | "cant_invite_self" => DeliveryError::Retry {
+                reason: "benign".into(),
+                after: Some(Duration::ZERO),
+            },
+            "ratelimited"
+            | "rate_limited"
+            | "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout"
+            | "team_added_to_org" => DeliveryError::Retry {
+                reason: format!("{what}: {}", a.code),
+                after: None,
+            },
+            code => DeliveryError::Permanent(format!("{what}: {code}{}", hint(code))),
+        },
+        SlackClientError::HttpError(h)
+            if h.status_code.as_u16() == 429 || h.status_code.is_server_error() =>
+        {
+            DeliveryError::Retry {
+                reason: format!("{what}: HTTP {}", h.status_code),
+                after: None,
+            }
+        }
+        SlackClientError::HttpError(h) => {
+            DeliveryError::Permanent(format!("{what}: HTTP {}", h.status_code))
+        }
+        other => DeliveryError::Retry {
+            reason: format!("{what}: {other}"),
+            after: None,
+        },
+    }
+}
+
+/// What the operator should do about a permanent Slack error.
+fn hint(code: &str) -> &'static str {
+    match code {
+        "missing_scope" => {
+            " (add the scope to the Slack app, see config/slack-app-manifest.yml, and reinstall it)"
+        }
+        "not_authed" | "invalid_auth" | "token_revoked" | "account_inactive" => {
+            " (check SLACK_BOT_TOKEN)"
+        }
+        "channel_not_found" => " (the channel was deleted, or the bot is not in it)",
+        "is_archived" => " (the channel is archived; unarchive it or start a new SEV channel)",
+        "not_in_channel" => " (invite the bot to the channel)",
+        "restricted_action" => " (a workspace admin restricts this action)",
+        _ => "",
+    }
+}
+
+/// Treats the benign answers (already pinned, already a member) as success.
+fn benign(r: Result<(), DeliveryError>) -> Result<(), DeliveryError> {
+    match r {
+        Err(DeliveryError::Retry { reason, .. }) if reason == "benign" => Ok(()),
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Platform for SlackPlatform {
+    fn name(&self) -> &str {
+        PLATFORM
+    }
+
+    fn mention(&self, who: &str) -> String {
+        if who == SYSTEM_ACTOR {
+            return "sevbot".into();
+        }
+        match self.user_id(who) {
+            Some(id) => format!("<@{id}>"),
+            None => self
+                .cfg
+                .person(who)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| who.to_string()),
+        }
+    }
+
+    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req =
+            SlackApiConversationsCreateRequest::new(name.to_string()).with_is_private(private);
+        let r = self
+            .call("conversations.create", session.conversations_create(&req))
+            .await?;
+        Ok(r.channel.id.to_string())
+    }
+
+    async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError> {
+        let users: Vec<SlackUserId> = people
+            .iter()
+            .filter_map(|p| self.user_id(p))
+            .map(SlackUserId::new)
+            .collect();
+        if users.is_empty() {
+            return Ok(());
+        }
+        let session = self.client.open_session(&self.token);
+        let req =
+            SlackApiConversationsInviteRequest::new(SlackChannelId::new(channel.into()), users);
+        benign(
+            self.call("conversations.invite", session.conversations_invite(&req))
+                .await
+                .map(|_| ()),
+        )
+    }
+
+    async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsSetTopicRequest::new(
+            SlackChannelId::new(channel.into()),
+            blocks::clip(topic, blocks::MAX_TOPIC),
+        );
+        self.call(
+            "conversations.setTopic",
+            session.conversations_set_topic(&req),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(channel.into()),
+            self.content(msg)?,
+        );
+        let r = self
+            .call("chat.postMessage", session.chat_post_message(&req))
+            .await?;
+        Ok(r.ts.to_string())
+    }
+
+    async fn edit(
+        &self,
+        channel: &str,
+        message_id: &str,
+        msg: Message<'_>,
+    ) -> Result<(), DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId::new(channel.into()),
+            self.content(msg)?,
+            SlackTs::new(message_id.into()),
+        );
+        self.call("chat.update", session.chat_update(&req))
+            .await
+            .map(|_| ())
+    }
+
+    async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiPinsAddRequest::new(
+            SlackChannelId::new(channel.into()),
+            SlackTs::new(message_id.into()),
+        );
+        benign(
+            self.call("pins.add", session.pins_add(&req))
+                .await
+                .map(|_| ()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slack_morphism::errors::{SlackClientApiError, SlackRateLimitError};
+
+    fn api(code: &str) -> SlackClientError {
+        SlackClientError::ApiError(SlackClientApiError {
+            code: code.into(),
+            errors: None,
+            warnings: None,
+            http_response_body: None,
+        })
+    }
+
+    #[test]
+    fn slack_errors_are_sorted_into_retry_and_fix() {
+        assert_eq!(
+            classify("conversations.create", api("name_taken")),
+            DeliveryError::NameTaken
+        );
+        assert!(matches!(
+            classify("x", api("ratelimited")),
+            DeliveryError::Retry { .. }
+        ));
+        assert!(matches!(
+            classify("x", api("internal_error")),
+            DeliveryError::Retry { .. }
+        ));
+        let rl = SlackClientError::RateLimitError(SlackRateLimitError {
+            retry_after: Some(Duration::from_secs(7)),
+            code: None,
+            warnings: None,
+            http_response_body: None,
+        });
+        assert_eq!(
+            classify("chat.postMessage", rl),
+            DeliveryError::Retry {
+                reason: "chat.postMessage: rate limited".into(),
+                after: Some(Duration::from_secs(7))
+            }
+        );
+        assert_eq!(
+            classify("pins.add", api("missing_scope")),
+            DeliveryError::Permanent(
+                "pins.add: missing_scope (add the scope to the Slack app, see config/slack-app-manifest.yml, and reinstall it)".into()
+            )
+        );
+        assert_eq!(
+            classify("chat.postMessage", api("channel_not_found")),
+            DeliveryError::Permanent("chat.postMessage: channel_not_found (the channel was deleted, or the bot is not in it)".into())
+        );
+        assert_eq!(
+            benign(Err(classify("pins.add", api("already_pinned")))),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! Slack end to end: signed requests in over HTTP, the real engine and outbox, and a fake
+//! Slack Web API that speaks Slack's wire format.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sevbot::adapters::console;
+use sevbot::adapters::slack::SlackSettings;
+use sevbot::adapters::slack::verify::sign;
+use sevbot::app::App;
+use sevbot::clock::{Clock, ManualClock};
+use support::fake_slack::{FakeSlack, Fault, TOKEN};
+use support::{Backend, T0};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+struct SlackApp {
+    app: App,
+    clock: Arc<ManualClock>,
+    slack: FakeSlack,
+    base: String,
+    http: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl SlackApp {
+    async fn start(b: Backend) -> SlackApp {
+        let (slack, slack_addr) = FakeSlack::start().await;
+        let (url, dir) = match b {
+            Backend::Sqlite => {
+                let d = tempfile::tempdir().unwrap();
+                (
+                    format!("sqlite://{}", d.path().join("s.db").display()),
+                    Some(d),
+                )
+            }
+            Backend::Postgres => (support::pg::fresh_database().await, None),
+        };
+        let mut cfg = (*support::test_config("")).clone();
+        cfg.raw.database.url = url;
+        let settings = SlackSettings {
+            bot_token: TOKEN.into(),
+            signing_secret: Some(SECRET.into()),
+            app_token: None,
+            api_url: format!("http://{slack_addr}/api"),
+        };
+        let clock = Arc::new(ManualClock::new(T0));
+        let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
+        let app = App::build(Arc::new(cfg), clock.clone(), out, Some(settings))
+            .await
+            .unwrap();
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        std::mem::forget(_stop_tx);
+        let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop)
+            .await
+            .unwrap();
+        SlackApp {
+            app,
+            clock,
+            slack,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    async fn signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        ts: i64,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header(
+                "x-slack-signature",
+                sign(SECRET.as_bytes(), ts, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A slash command built like Slack's (see fixtures/slack/payloads/SlashCommandPayload.json).
+    async fn command(&self, user: &str, channel: &str, text: &str) -> Value {
+        let form = serde_urlencoded::to_string([
+            ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+            ("team_id", "T0001"),
+            ("team_domain", "example"),
+            ("channel_id", channel),
+            ("channel_name", "whatever"),
+            ("user_id", user),
+            ("user_name", "someone"),
+            ("command", "/sev"),
+            ("text", text),
+            ("api_app_id", "A123"),
+            ("is_enterprise_install", "false"),
+            ("response_url", "https://hooks.slack.com/commands/1234/5678"),
+            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+        ])
+        .unwrap();
+        let r = self
+            .signed(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                form,
+                self.now(),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms() / 1000
+    }
+
+    async fn deliver(&self) {
+        self.app
+            .delivery
+            .drain(Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.app.engine.store.pool)
+            .await
+            .unwrap()
+    }
+}
+
+both_backends!(
+    declare_by_text_and_run_the_lifecycle_in_slack,
+    |b| async move {
+        let s = SlackApp::start(b).await;
+        let r = s
+            .command(
+                "U_ALICE",
+                "C_GENERAL",
+                "declare availability 1 Checkout failing",
+            )
+            .await;
+        assert_eq!(r["response_type"], "in_channel");
+        assert!(
+            r["text"].as_str().unwrap().starts_with("SEV-1 declared"),
+            "{r}"
+        );
+        // Acked with the SEV stored and no Web API call made yet.
+        assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 1);
+        assert!(s.slack.calls().is_empty());
+
+        s.deliver().await;
+        let create = s.slack.calls_to("conversations.create");
+        assert_eq!(create.len(), 1);
+        assert_eq!(create[0]["name"], "sev-1-checkout-failing");
+        let ch = s.slack.channel_id("sev-1-checkout-failing").unwrap();
+        let invite = s.slack.calls_to("conversations.invite");
+        assert_eq!(invite[0]["channel"], json!(ch));
+        let users: Vec<String> = invite[0]["users"]
+            .as_str()
+            .map(|u| u.split(',').map(String::from).collect())
+            .unwrap_or_else(|| {
+                invite[0]["users"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u.as_str().unwrap().to_string())
+                    .collect()
+            });
+        assert_eq!(users, vec!["U_ALICE", "U_BOB", "U_CAROL"]);
+        let posts = s.slack.calls_to("chat.postMessage");
+        let card = posts
+            .iter()
+            .find(|p| p["blocks"][0]["type"] == "header")
+            .expect("card posted with Block Kit");
+        assert!(
+            card["blocks"][1]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("*IMOC* <@U_ALICE>"),
+            "{card}"
+        );
+        let pins = s.slack.calls_to("pins.add");
+        assert_eq!(pins.len(), 1);
+        let card_ts = pins[0]["timestamp"].as_str().unwrap().to_string();
+        let topic = s.slack.calls_to("conversations.setTopic");
+        assert!(
+            topic[0]["topic"]
+                .as_str()
+                .unwrap()
+                .contains("IMOC <@U_ALICE>"),
+            "{topic:?}"
+        );
+
+        // In the incident channel, by its Slack id.
+        let r = s.command("U_BOB", &ch, "update failover started").await;
+        assert_eq!(r["response_type"], "ephemeral");
+        s.deliver().await;
+        let updates = s.slack.calls_to("chat.update");
+        let edited = updates
+            .iter()
+            .find(|u| u["ts"] == json!(card_ts))
+            .expect("card edited in place");
+        assert!(edited["blocks"].to_string().contains("failover started"));
+        for cmd in ["mitigated", "resolved", "close"] {
+            s.command("U_ALICE", &ch, cmd).await;
+        }
+        s.deliver().await;
+        let last = s
+            .slack
+            .calls_to("chat.update")
+            .into_iter()
+            .rfind(|u| u["ts"] == json!(card_ts))
+            .unwrap();
+        assert!(
+            last["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("SEV-1")
+        );
+        assert!(
+            last["blocks"][1]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("*Stage:* closed"),
+            "{last}"
+        );
+        assert_eq!(
+            s.slack
+                .calls_to("chat.postMessage")
+                .iter()
+                .filter(|p| p["blocks"][0]["type"] == "header")
+                .count(),
+            1
+        );
+
+        // Mistakes are answered only to the invoker.
+        let r = s
+            .command("U_ALICE", "C_GENERAL", "declare availability 7 x")
+            .await;
+        assert_eq!(r["response_type"], "ephemeral");
+        assert!(
+            r["text"]
+                .as_str()
+                .unwrap()
+                .contains("Level 7 does not exist")
+        );
+    }
+);
+
+both_backends!(feeds_in_slack_are_edited_in_place, |b| async move {
+    let s = SlackApp::start(b).await;
+    let r = s.command("U_CAROL", "C_FEED", "subscribe level<=1").await;
+    assert!(r["text"].as_str().unwrap().contains("Subscribed"), "{r}");
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    let feed_posts: Vec<_> = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["channel"] == "C_FEED")
+        .collect();
+    assert_eq!(feed_posts.len(), 1);
+    let ch = s.slack.channel_id("sev-1-checkout-failing").unwrap();
+    s.command("U_ALICE", &ch, "level 0").await;
+    s.deliver().await;
+    let feed_edits: Vec<_> = s
+        .slack
+        .calls_to("chat.update")
+        .into_iter()
+        .filter(|p| p["channel"] == "C_FEED")
+        .collect();
+    assert_eq!(feed_edits.len(), 1);
+    assert!(
+        feed_edits[0]["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("SEV0")
+    );
+    assert_eq!(
+        s.slack
+            .calls_to("chat.postMessage")
+            .into_iter()
+            .filter(|p| p["channel"] == "C_FEED")
+            .count(),
+        1
+    );
+});
+
+#[tokio::test]
+async fn bad_stale_and_oversized_requests_are_refused_and_nothing_is_processed() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    let body = "channel_id=C1&user_id=U_ALICE&text=declare+availability+1+x".to_string();
+    // Wrong signature.
+    let r = s
+        .http
+        .post(format!("{}/slack/commands", s.base))
+        .header("x-slack-request-timestamp", s.now().to_string())
+        .header("x-slack-signature", "v0=deadbeef")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // No signature at all.
+    let r = s
+        .http
+        .post(format!("{}/slack/commands", s.base))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Correctly signed, but six minutes old: a replay.
+    let r = s
+        .signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+            s.now() - 360,
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "request timestamp outside the 300 s window"
+    );
+    // Oversized.
+    let big = format!("{body}{}", "x".repeat(100_000));
+    let r = s
+        .signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            big,
+            s.now(),
+        )
+        .await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 0);
+    s.deliver().await;
+    assert!(s.slack.calls().is_empty());
+    // Signed but not a slash command.
+    let r = s
+        .signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "hello".into(),
+            s.now(),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn events_verify_urls_and_drop_retries() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    let r = s.signed("/slack/events", "application/json", json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string(), s.now()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    let ev = json!({
+        "token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev08MFMKH6", "event_time": 1234567890,
+        "event": {"type": "member_joined_channel", "user": "U_BOB", "channel": "C1", "channel_type": "C", "team": "T1"}
+    })
+    .to_string();
+    for retry in [None, Some("1"), Some("2")] {
+        let mut req = s
+            .http
+            .post(format!("{}/slack/events", s.base))
+            .header("content-type", "application/json")
+            .header("x-slack-request-timestamp", s.now().to_string())
+            .header(
+                "x-slack-signature",
+                sign(SECRET.as_bytes(), s.now(), ev.as_bytes()),
+            );
+        if let Some(n) = retry {
+            req = req
+                .header("x-slack-retry-num", n)
+                .header("x-slack-retry-reason", "http_timeout");
+        }
+        assert_eq!(req.body(ev.clone()).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(s.count("SELECT COUNT(*) FROM inbound_seen").await, 1);
+    let r = s
+        .signed(
+            "/slack/events",
+            "application/json",
+            "{\"type\":\"event_callback\"}".into(),
+            s.now(),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn slack_faults_name_taken_rate_limits_outages_and_missing_scopes() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.slack.existing_channel("sev-1-checkout-failing");
+    s.slack.inject(
+        "chat.postMessage",
+        Fault::Http429 {
+            retry_after_secs: 30,
+        },
+    );
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    let names: Vec<_> = s
+        .slack
+        .calls_to("conversations.create")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["sev-1-checkout-failing", "sev-1-checkout-failing-2"]
+    );
+    let posted = s.slack.calls_to("chat.postMessage").len();
+    s.clock.advance(Duration::from_secs(29));
+    s.deliver().await;
+    assert_eq!(
+        s.slack.calls_to("chat.postMessage").len(),
+        posted,
+        "Retry-After is honoured"
+    );
+    s.clock.advance(Duration::from_secs(2));
+    s.deliver().await;
+    assert!(s.slack.calls_to("chat.postMessage").len() > posted);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            .await,
+        0
+    );
+
+    // A 500 is retried; a missing scope is kept as a failure with what to fix.
+    let ch = s.slack.channel_id("sev-1-checkout-failing-2").unwrap();
+    s.slack.inject("chat.postMessage", Fault::Http500);
+    s.command("U_ALICE", &ch, "update one").await;
+    s.deliver().await;
+    s.clock.advance(Duration::from_secs(5));
+    s.deliver().await;
+    assert!(
+        s.slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .any(|p| p["text"].as_str().unwrap().ends_with("update: one"))
+    );
+    s.slack
+        .inject("chat.postMessage", Fault::Error("is_archived"));
+    s.command("U_ALICE", &ch, "update two").await;
+    s.deliver().await;
+    let err: String = sqlx::query_scalar("SELECT last_error FROM outbox WHERE status = 'failed'")
+        .fetch_one(&s.app.engine.store.pool)
+        .await
+        .unwrap();
+    assert!(
+        err.starts_with("chat.postMessage: is_archived (the channel is archived"),
+        "{err}"
+    );
+}
