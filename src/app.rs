@@ -31,7 +31,7 @@ pub struct App {
     pub engine: Engine,
     pub delivery: Arc<Delivery>,
     pub scheduler: Arc<Scheduler>,
-    pub slack: Option<SlackSettings>,
+    pub slack: Option<(SlackSettings, Arc<SlackPlatform>)>,
 }
 
 /// A name unique to this process, for leases.
@@ -58,9 +58,14 @@ impl App {
             cfg.clone(),
             out,
         ))];
-        if let Some(s) = &slack {
-            platforms.push(Arc::new(SlackPlatform::new(s, cfg.clone())?));
-        }
+        let slack = match slack {
+            Some(s) => {
+                let p = Arc::new(SlackPlatform::new(&s, cfg.clone())?);
+                platforms.push(p.clone());
+                Some((s, p))
+            }
+            None => None,
+        };
         let engine = Engine::new(store.clone(), clock.clone(), cfg);
         let owner = owner_id();
         let delivery = Arc::new(Delivery::new(store, clock, platforms, owner.clone()));
@@ -79,12 +84,14 @@ impl App {
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(self.engine.store.clone());
-        if let Some(secret) = self
-            .slack
-            .as_ref()
-            .and_then(|s| s.signing_secret.as_deref())
+        if let Some((settings, platform)) = &self.slack
+            && let Some(secret) = settings.signing_secret.as_deref()
         {
-            r = r.merge(slack::inbound::routes(self.engine.clone(), secret));
+            r = r.merge(slack::inbound::routes(
+                self.engine.clone(),
+                secret,
+                platform.clone(),
+            ));
         }
         r
     }

@@ -104,6 +104,7 @@ impl Delivery {
             Effect::UpsertCard { .. } => "card",
             Effect::UpsertFeed { .. } => "feed",
             Effect::PostEvent { .. } => "post",
+            Effect::Reply { .. } => "reply",
         };
         match self.apply(platform.as_ref(), &row, &effect).await {
             Ok(()) => {
@@ -227,6 +228,14 @@ impl Delivery {
             Effect::PostEvent { sev, event } => {
                 let ch = self.incident_channel(*sev).await?;
                 p.post(&ch, Message::Event(*sev, event)).await?;
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::Reply {
+                channel,
+                user,
+                text,
+            } => {
+                p.reply(channel, user.as_deref(), text).await?;
                 self.store.begin().await.map_err(db_retry)?
             }
             Effect::UpsertCard { incident } => {

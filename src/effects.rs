@@ -34,6 +34,12 @@ pub enum Effect {
         channel: String,
         incident: Incident,
     },
+    /// An answer to someone's command, sent later (to `user` only, where the platform allows).
+    Reply {
+        channel: String,
+        user: Option<String>,
+        text: String,
+    },
     /// A timeline event told in the incident channel.
     PostEvent {
         sev: SevId,
@@ -46,7 +52,9 @@ impl Effect {
     /// shares one queue, so nothing is posted before the channel exists.
     pub fn queue(&self, platform: &str) -> String {
         match self {
-            Effect::UpsertFeed { channel, .. } => format!("{platform}:#{channel}"),
+            Effect::UpsertFeed { channel, .. } | Effect::Reply { channel, .. } => {
+                format!("{platform}:#{channel}")
+            }
             Effect::CreateChannel { sev, .. }
             | Effect::Invite { sev, .. }
             | Effect::PostEvent { sev, .. } => {
@@ -104,4 +112,11 @@ pub trait Platform: Send + Sync {
         msg: Message<'_>,
     ) -> Result<(), DeliveryError>;
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError>;
+    /// A plain-text answer; `user` set means only that user (a platform handle) sees it.
+    async fn reply(
+        &self,
+        channel: &str,
+        user: Option<&str>,
+        text: &str,
+    ) -> Result<(), DeliveryError>;
 }

@@ -40,11 +40,14 @@ pub struct Reply {
     pub text: String,
     /// Only the invoker sees it (where the platform allows).
     pub ephemeral: bool,
+    /// The SEV a declare opened, so adapters can follow up on it.
+    pub declared: Option<SevId>,
 }
 
 impl Reply {
     fn private(text: impl Into<String>) -> Reply {
         Reply {
+            declared: None,
             text: text.into(),
             ephemeral: true,
         }
@@ -82,21 +85,38 @@ impl Engine {
     /// Handles one `/sev` command. Internal failures are logged and answered with what to do,
     /// never swallowed.
     pub async fn handle(&self, inv: &Invocation, text: &str) -> Reply {
+        self.handle_inner(inv, text, false).await
+    }
+
+    /// Like `handle`, for inputs that cannot be answered in their own response (modal
+    /// submissions, buttons): the reply goes through the outbox, in the same transaction
+    /// as the change it reports.
+    pub async fn handle_deferred(&self, inv: &Invocation, text: &str) -> Reply {
+        self.handle_inner(inv, text, true).await
+    }
+
+    async fn handle_inner(&self, inv: &Invocation, text: &str, deferred: bool) -> Reply {
         let cmd = match grammar::parse(text) {
             Ok(c) => c,
             Err(e) => {
                 metrics::counter!("sevbot_commands_total", "command" => "invalid").increment(1);
-                return Reply::private(e.to_string());
+                let reply = Reply::private(e.to_string());
+                if deferred && let Err(e) = self.enqueue_reply(inv, &reply).await {
+                    tracing::error!(error = format!("{e:#}"), "could not queue a reply");
+                }
+                return reply;
             }
         };
         metrics::counter!("sevbot_commands_total", "command" => cmd.name()).increment(1);
-        match self.run(inv, cmd).await {
-            Ok(Outcome::Done(r)) => {
+        match self.run(inv, cmd, deferred).await {
+            Ok(out) => {
                 self.wake_outbox.notify_one();
                 self.wake_jobs.notify_one();
-                r
+                match out {
+                    Outcome::Done(r) => r,
+                    Outcome::Refused(why) => Reply::private(why),
+                }
             }
-            Ok(Outcome::Refused(why)) => Reply::private(why),
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), command = text, "command failed");
                 Reply::private(
@@ -107,6 +127,25 @@ impl Engine {
         }
     }
 
+    /// Queues an answer for someone outside any command (for example a modal that failed).
+    pub async fn send_reply(&self, inv: &Invocation, reply: &Reply) -> anyhow::Result<()> {
+        self.enqueue_reply(inv, reply).await
+    }
+
+    async fn enqueue_reply(&self, inv: &Invocation, reply: &Reply) -> anyhow::Result<()> {
+        let mut tx = self.store.begin().await?;
+        self.enqueue(
+            &mut tx,
+            &inv.platform,
+            reply_effect(inv, reply),
+            self.clock.now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_outbox.notify_one();
+        Ok(())
+    }
+
     fn actor(&self, inv: &Invocation) -> String {
         self.cfg
             .person_by_handle(&inv.platform, &inv.user)
@@ -114,7 +153,7 @@ impl Engine {
             .unwrap_or_else(|| format!("@{}", inv.user))
     }
 
-    async fn run(&self, inv: &Invocation, cmd: Command) -> anyhow::Result<Outcome> {
+    async fn run(&self, inv: &Invocation, cmd: Command, deferred: bool) -> anyhow::Result<Outcome> {
         let now = self.clock.now_ms();
         let actor = self.actor(inv);
         let mut tx = self.store.begin().await?;
@@ -155,6 +194,7 @@ impl Engine {
                     "Updated the subscription of"
                 };
                 Outcome::Done(Reply {
+                    declared: None,
                     text: format!(
                         "{verb} #{} to SEVs: {}. Announcements here are edited in place as SEVs change.",
                         inv.channel,
@@ -166,6 +206,7 @@ impl Engine {
             Command::Unsubscribe => {
                 if subscriptions::remove(&mut tx, &inv.platform, &inv.channel).await? {
                     Outcome::Done(Reply {
+                        declared: None,
                         text: format!("#{} will no longer get new SEV announcements.", inv.channel),
                         ephemeral: false,
                     })
@@ -178,6 +219,14 @@ impl Engine {
             }
             other => self.on_sev(&mut tx, inv, &actor, other, now).await?,
         };
+        if deferred {
+            let reply = match &out {
+                Outcome::Done(r) => r.clone(),
+                Outcome::Refused(why) => Reply::private(why.clone()),
+            };
+            self.enqueue(&mut tx, &inv.platform, reply_effect(inv, &reply), now)
+                .await?;
+        }
         tx.commit().await.context("commit")?;
         Ok(out)
     }
@@ -321,6 +370,7 @@ impl Engine {
             .map(|d| format!("\n{} means: {}", inc.level, d.summary))
             .unwrap_or_default();
         Ok(Reply {
+            declared: Some(id),
             text: format!(
                 "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}\nDeclared by mistake? `/sev cancel {id} <reason>`.",
                 inc.level,
@@ -617,6 +667,7 @@ impl Engine {
             .collect::<Vec<_>>()
             .join("; ");
         Ok(Outcome::Done(Reply {
+            declared: None,
             text: format!("{id}: {summary}."),
             ephemeral: true,
         }))
@@ -697,6 +748,14 @@ impl Engine {
             jobs::schedule(tx, JOB_UPDATE_REMINDER, Some(id), now + cadence, "{}", now).await?;
         }
         Ok(())
+    }
+}
+
+fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {
+    Effect::Reply {
+        channel: inv.channel.clone(),
+        user: reply.ephemeral.then(|| inv.user.clone()),
+        text: reply.text.clone(),
     }
 }
 

@@ -478,3 +478,202 @@ async fn slack_faults_name_taken_rate_limits_outages_and_missing_scopes() {
         "{err}"
     );
 }
+
+impl SlackApp {
+    async fn interaction(&self, payload: Value) -> reqwest::Response {
+        let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            form,
+            self.now(),
+        )
+        .await
+    }
+
+    async fn wait_for_calls(&self, method: &str, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let calls = self.slack.calls_to(method);
+            if calls.len() >= n {
+                return calls;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {n} {method} calls");
+    }
+}
+
+#[tokio::test]
+async fn declare_by_modal_and_act_with_the_card_buttons() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    // `/sev` alone: acknowledged empty, then the modal opens with the trigger.
+    let form = serde_urlencoded::to_string([
+        ("channel_id", "C_GENERAL"),
+        ("user_id", "U_ALICE"),
+        ("command", "/sev"),
+        ("text", ""),
+        ("trigger_id", "12345.98765.abcd"),
+    ])
+    .unwrap();
+    let r = s
+        .signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            form,
+            s.now(),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    let opened = s.wait_for_calls("views.open", 1).await;
+    assert_eq!(opened[0]["trigger_id"], "12345.98765.abcd");
+    let view: Value = match &opened[0]["view"] {
+        Value::String(v) => serde_json::from_str(v).unwrap(),
+        v => v.clone(),
+    };
+    assert_eq!(view["callback_id"], "sev_declare");
+    assert!(
+        view.to_string().contains("SEV1: Major"),
+        "definitions in view: {view}"
+    );
+
+    // Submitting it declares, with the details as a timeline note.
+    let submission = json!({
+        "type": "view_submission", "team": { "id": "T0001" }, "user": { "id": "U_ALICE", "name": "alice" },
+        "api_app_id": "A123", "token": "x", "trigger_id": "1.2.3",
+        "view": { "id": "V1", "type": "modal", "callback_id": "sev_declare", "private_metadata": "C_GENERAL", "hash": "1.abc",
+            "state": { "values": {
+                "type": { "v": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "durability" }, "value": "durability" } } },
+                "level": { "v": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "SEV2" }, "value": "2" } } },
+                "title": { "v": { "type": "plain_text_input", "value": "Backups lagging" } },
+                "description": { "v": { "type": "plain_text_input", "value": "last good backup 6 hours ago" } },
+                "impact": { "v": { "type": "checkboxes", "selected_options": [] } }
+            } } }
+    });
+    let r = s.interaction(submission).await;
+    assert_eq!(r.status(), 200);
+    s.deliver().await;
+    assert_eq!(
+        s.slack.calls_to("conversations.create")[0]["name"],
+        "sev-1-backups-lagging"
+    );
+    let said: Vec<_> = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["channel"] == "C_GENERAL")
+        .collect();
+    assert!(
+        said[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 declared: SEV2 durability"),
+        "{said:?}"
+    );
+    let ch = s.slack.channel_id("sev-1-backups-lagging").unwrap();
+    let r = s.command("U_BOB", &ch, "timeline").await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("noted: last good backup 6 hours ago"),
+        "{r}"
+    );
+
+    // The card carries buttons; pressing them acts as the presser.
+    let card = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|p| p["blocks"][0]["type"] == "header")
+        .unwrap();
+    let buttons: Vec<String> = card["blocks"].as_array().unwrap().last().unwrap()["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["action_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        buttons,
+        vec![
+            "sev_role_imoc",
+            "sev_role_tloc",
+            "sev_update",
+            "sev_mitigated",
+            "sev_resolved"
+        ]
+    );
+    let click = |action: &str, user: &str| {
+        json!({
+            "type": "block_actions", "user": { "id": user }, "channel": { "id": ch }, "trigger_id": "55.66.77", "team": { "id": "T0001" },
+            "actions": [ { "action_id": action, "block_id": "sev_card_actions", "value": "SEV-1", "type": "button", "action_ts": "1" } ]
+        })
+    };
+    assert_eq!(
+        s.interaction(click("sev_role_imoc", "U_CAROL"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        s.interaction(click("sev_mitigated", "U_CAROL"))
+            .await
+            .status(),
+        200
+    );
+    s.deliver().await;
+    let status = s.command("U_BOB", &ch, "status").await;
+    let status = status["text"].as_str().unwrap();
+    assert!(status.contains("IMOC @carol"), "{status}");
+    assert!(status.contains("mitigated"), "{status}");
+    let eph = s.slack.calls_to("chat.postEphemeral");
+    assert!(
+        eph.iter()
+            .any(|e| e["user"] == "U_CAROL"
+                && e["text"].as_str().unwrap().contains("made @carol IMOC")),
+        "{eph:?}"
+    );
+    // A refused click is explained to the presser only.
+    s.interaction(click("sev_mitigated", "U_BOB")).await;
+    s.deliver().await;
+    let eph = s.slack.calls_to("chat.postEphemeral");
+    assert!(
+        eph.iter()
+            .any(|e| e["user"] == "U_BOB"
+                && e["text"].as_str().unwrap().contains("already mitigated")),
+        "{eph:?}"
+    );
+
+    // "Post update" opens the update modal; submitting it posts the update.
+    s.interaction(click("sev_update", "U_BOB")).await;
+    let opened = s.wait_for_calls("views.open", 2).await;
+    assert!(
+        opened[1]["view"]
+            .to_string()
+            .contains(&format!("SEV-1|{ch}"))
+    );
+    let submit = json!({ "type": "view_submission", "user": { "id": "U_BOB" },
+        "view": { "callback_id": "sev_update", "private_metadata": format!("SEV-1|{ch}"), "state": { "values": { "text": { "v": { "type": "plain_text_input", "value": "replica caught up" } } } } } });
+    assert_eq!(s.interaction(submit).await.status(), 200);
+    s.deliver().await;
+    assert!(s.slack.calls_to("chat.postMessage").iter().any(|p| {
+        p["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("posted an update: replica caught up")
+    }));
+
+    // A modal missing a field is answered inside the modal.
+    let bad = json!({ "type": "view_submission", "user": { "id": "U_BOB" }, "view": { "callback_id": "sev_declare", "private_metadata": "C1", "state": { "values": {} } } });
+    let r: Value = s.interaction(bad).await.json().await.unwrap();
+    assert_eq!(r["response_action"], "errors");
+    // Unsigned interactions are refused.
+    let r = s
+        .http
+        .post(format!("{}/slack/interactions", s.base))
+        .body("payload=%7B%7D")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

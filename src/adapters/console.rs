@@ -137,6 +137,22 @@ impl Platform for ConsolePlatform {
         Ok(())
     }
 
+    async fn reply(
+        &self,
+        channel: &str,
+        user: Option<&str>,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        let to = user
+            .map(|u| format!(" → @{u} (only you)"))
+            .unwrap_or_default();
+        say(
+            &self.out,
+            &format!("#{channel} | sevbot{to}: {}", text.replace('\n', "\n    ")),
+        );
+        Ok(())
+    }
+
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {
         say(
             &self.out,

@@ -11,6 +11,11 @@ use sevbot::effects::{DeliveryError, Message, Platform};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
+    Reply {
+        channel: String,
+        user: Option<String>,
+        text: String,
+    },
     Create {
         name: String,
         private: bool,
@@ -47,7 +52,8 @@ impl Call {
             | Call::Topic { channel, .. }
             | Call::Post { channel, .. }
             | Call::Edit { channel, .. }
-            | Call::Pin { channel, .. } => channel,
+            | Call::Pin { channel, .. }
+            | Call::Reply { channel, .. } => channel,
         }
     }
 }
@@ -190,6 +196,21 @@ impl Platform for Fake {
             channel: channel.into(),
             id: message_id.into(),
             text: self.render(msg),
+        });
+        Ok(())
+    }
+
+    async fn reply(
+        &self,
+        channel: &str,
+        user: Option<&str>,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        self.gate()?;
+        self.record(Call::Reply {
+            channel: channel.into(),
+            user: user.map(String::from),
+            text: text.into(),
         });
         Ok(())
     }

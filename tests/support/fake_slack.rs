@@ -221,9 +221,26 @@ async fn handle(
             v["channel"]["id"] = body["channel"].clone();
             v
         }
-        "conversations.setTopic" | "pins.add" | "users.lookupByEmail" | "chat.postEphemeral" => {
-            sample(&method)
+        "views.open" => {
+            if body["trigger_id"].as_str().is_none_or(|t| t.is_empty()) {
+                return ok_error("invalid_trigger_id");
+            }
+            let mut v: Value = match &body["view"] {
+                Value::String(v) => serde_json::from_str(v).unwrap_or(Value::Null),
+                v => v.clone(),
+            };
+            for (k, val) in [
+                ("id", json!(format!("V{n}"))),
+                ("team_id", json!("T0001")),
+                ("hash", json!("1.abc")),
+                ("state", json!({"values": {}})),
+            ] {
+                v[k] = val;
+            }
+            json!({ "ok": true, "view": v })
         }
+        "chat.postEphemeral" => json!({ "ok": true, "message_ts": format!("1700000000.{n:06}") }),
+        "conversations.setTopic" | "pins.add" | "users.lookupByEmail" => sample(&method),
         _ => return ok_error("unknown_method"),
     };
     axum::Json(resp).into_response()

@@ -77,10 +77,13 @@ fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> 
 /// Fallback text (notifications, screen readers) and blocks for one message.
 pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Vec<Value>) {
     match msg {
-        Message::Card(inc) => (
-            clip(&card_text(inc, mention), MAX_SECTION),
-            card_blocks(inc, mention, false),
-        ),
+        Message::Card(inc) => {
+            let mut blocks = card_blocks(inc, mention, false);
+            if let Some(actions) = super::views::card_actions(inc) {
+                blocks.push(actions);
+            }
+            (clip(&card_text(inc, mention), MAX_SECTION), blocks)
+        }
         Message::FeedAnnouncement(inc) => (
             clip(&card_text(inc, mention), MAX_SECTION),
             card_blocks(inc, mention, true),
@@ -132,7 +135,11 @@ mod tests {
         // The blocks are valid for slack-morphism's own Block Kit model.
         let parsed: Vec<slack_morphism::prelude::SlackBlock> =
             serde_json::from_value(Value::Array(blocks)).unwrap();
-        assert_eq!(parsed.len(), 4);
+        assert_eq!(
+            parsed.len(),
+            5,
+            "header, stage and roles, update, context, buttons"
+        );
     }
 
     #[test]

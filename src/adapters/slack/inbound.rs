@@ -13,8 +13,9 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::PLATFORM;
 use super::verify::{self, VerifyError};
+use super::views::{self, Intent};
+use super::{PLATFORM, SlackPlatform};
 use crate::engine::{Engine, Invocation};
 
 /// Slack's own payloads are a few KiB; anything far larger is not Slack.
@@ -24,15 +25,18 @@ pub const MAX_BODY: usize = 64 * 1024;
 struct Inbound {
     engine: Engine,
     secret: Arc<[u8]>,
+    slack: Arc<SlackPlatform>,
 }
 
-pub fn routes(engine: Engine, signing_secret: &str) -> Router {
+pub fn routes(engine: Engine, signing_secret: &str, slack: Arc<SlackPlatform>) -> Router {
     let state = Inbound {
         engine,
         secret: signing_secret.as_bytes().into(),
+        slack,
     };
     Router::new()
         .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
         .route("/slack/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -68,6 +72,30 @@ struct SlashCommand {
     text: String,
     user_id: String,
     channel_id: String,
+    #[serde(default)]
+    trigger_id: String,
+}
+
+/// Opens a modal after the request that carried its trigger was answered; the trigger
+/// expires in 3 s, so a failure is reported to the user rather than retried.
+fn open_view_soon(s: &Inbound, trigger_id: String, view: serde_json::Value, inv: Invocation) {
+    let s = s.clone();
+    tokio::spawn(async move {
+        if let Err(e) = s.slack.open_view(&trigger_id, view).await {
+            tracing::warn!(error = %e, "could not open a Slack modal");
+            let text = format!(
+                "sevbot could not open the form ({e}). Type the command instead, e.g. `/sev declare availability 1 Checkout failing`."
+            );
+            let reply = crate::engine::Reply {
+                text,
+                ephemeral: true,
+                declared: None,
+            };
+            if let Err(e) = s.engine.send_reply(&inv, &reply).await {
+                tracing::error!(error = format!("{e:#}"), "could not queue a reply");
+            }
+        }
+    });
 }
 
 async fn commands(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
@@ -89,6 +117,11 @@ async fn commands(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         user: cmd.user_id,
         channel: cmd.channel_id,
     };
+    if cmd.text.trim().is_empty() && !cmd.trigger_id.is_empty() {
+        let view = views::declare_modal(&s.engine.cfg.raw.definitions, &inv.channel);
+        open_view_soon(&s, cmd.trigger_id, view, inv);
+        return StatusCode::OK.into_response();
+    }
     let reply = s.engine.handle(&inv, &cmd.text).await;
     let response_type = if reply.ephemeral {
         "ephemeral"
@@ -146,5 +179,78 @@ async fn events(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Re
             }
         }
         _ => (StatusCode::BAD_REQUEST, "unknown Slack event envelope").into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+async fn interactions(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = s.check(&headers, &body) {
+        return r.into_response();
+    }
+    let payload: serde_json::Value = match serde_urlencoded::from_bytes::<InteractionForm>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("not an interaction payload: {e}"),
+            )
+                .into_response();
+        }
+    };
+    match views::interpret(&payload) {
+        Ok(Intent::Command {
+            user,
+            channel,
+            text,
+            note,
+        }) => {
+            let inv = Invocation {
+                platform: PLATFORM.into(),
+                user,
+                channel,
+            };
+            // The reply travels through the outbox with the change it reports.
+            let reply = s.engine.handle_deferred(&inv, &text).await;
+            if let (Some(id), Some(note)) = (reply.declared, note) {
+                s.engine
+                    .handle_deferred(&inv, &format!("{id} timeline note {note}"))
+                    .await;
+            }
+            StatusCode::OK.into_response()
+        }
+        Ok(Intent::OpenUpdateModal {
+            trigger_id,
+            sev,
+            channel,
+        }) => {
+            let user = payload["user"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let inv = Invocation {
+                platform: PLATFORM.into(),
+                user,
+                channel: channel.clone(),
+            };
+            open_view_soon(&s, trigger_id, views::update_modal(sev, &channel), inv);
+            StatusCode::OK.into_response()
+        }
+        Ok(Intent::Nothing) => StatusCode::OK.into_response(),
+        Err(why) => {
+            // For a modal, Slack shows this under the form instead of closing it.
+            if payload["type"] == "view_submission" {
+                Json(json!({ "response_action": "errors", "errors": { "title": why } }))
+                    .into_response()
+            } else {
+                (StatusCode::BAD_REQUEST, why).into_response()
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod inbound;
 pub mod verify;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +97,22 @@ impl SlackPlatform {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(classify(what, e)),
         }
+    }
+
+    /// Opens a modal. Called right after an interaction is acknowledged: its trigger_id
+    /// lives 3 s, so there is nothing to retry later.
+    pub async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: serde_json::Value,
+    ) -> Result<(), DeliveryError> {
+        let view: SlackView = serde_json::from_value(view)
+            .map_err(|e| DeliveryError::Permanent(format!("bad view: {e}")))?;
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.into()), view);
+        self.call("views.open", session.views_open(&req))
+            .await
+            .map(|_| ())
     }
 
     fn content(&self, msg: Message<'_>) -> Result<SlackMessageContent, DeliveryError> {
@@ -267,6 +284,35 @@ impl Platform for SlackPlatform {
         self.call("chat.update", session.chat_update(&req))
             .await
             .map(|_| ())
+    }
+
+    async fn reply(
+        &self,
+        channel: &str,
+        user: Option<&str>,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let content = SlackMessageContent::new().with_text(blocks::clip(text, blocks::MAX_SECTION));
+        let channel = SlackChannelId::new(channel.into());
+        match user {
+            Some(u) => {
+                let req = SlackApiChatPostEphemeralRequest::new(
+                    channel,
+                    SlackUserId::new(u.into()),
+                    content,
+                );
+                self.call("chat.postEphemeral", session.chat_post_ephemeral(&req))
+                    .await
+                    .map(|_| ())
+            }
+            None => {
+                let req = SlackApiChatPostMessageRequest::new(channel, content);
+                self.call("chat.postMessage", session.chat_post_message(&req))
+                    .await
+                    .map(|_| ())
+            }
+        }
     }
 
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {

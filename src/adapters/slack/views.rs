@@ -1,0 +1,323 @@
+//! Modals and buttons: the declare modal (with the SEV definitions table in view), the
+//! update modal, and what each button and submission means as a `/sev` command. Pure:
+//! JSON in, JSON or a command out.
+
+use serde_json::{Value, json};
+
+use super::blocks::{MAX_SECTION, clip};
+use crate::domain::definitions::{SevDefinition, render_table};
+use crate::domain::{Incident, Role, SevId, SevType, Stage};
+
+pub const DECLARE: &str = "sev_declare";
+pub const UPDATE: &str = "sev_update";
+
+fn plain(t: &str) -> Value {
+    json!({ "type": "plain_text", "text": t })
+}
+
+fn option(text: &str, value: &str) -> Value {
+    json!({ "text": plain(&clip(text, 75)), "value": value })
+}
+
+/// The modal `/sev` alone opens. `channel` is where the declare was started.
+pub fn declare_modal(defs: &[SevDefinition], channel: &str) -> Value {
+    let types: Vec<Value> = SevType::ALL
+        .iter()
+        .map(|t| option(t.as_str(), t.as_str()))
+        .collect();
+    let mut sorted: Vec<&SevDefinition> = defs.iter().collect();
+    sorted.sort_by_key(|d| d.level);
+    let levels: Vec<Value> = sorted
+        .iter()
+        .map(|d| {
+            option(
+                &format!("{} — {}", d.level, d.summary),
+                &d.level.get().to_string(),
+            )
+        })
+        .collect();
+    json!({
+        "type": "modal",
+        "callback_id": DECLARE,
+        "private_metadata": channel,
+        "title": plain("Declare a SEV"),
+        "submit": plain("Declare"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "input", "block_id": "type", "label": plain("Type"),
+              "element": { "type": "static_select", "action_id": "v", "options": types } },
+            { "type": "input", "block_id": "level", "label": plain("Level"),
+              "element": { "type": "static_select", "action_id": "v", "options": levels } },
+            { "type": "input", "block_id": "title", "label": plain("What is broken?"),
+              "element": { "type": "plain_text_input", "action_id": "v", "max_length": 150,
+                           "placeholder": plain("Checkout failing for EU users") } },
+            { "type": "input", "block_id": "description", "optional": true, "label": plain("Details"),
+              "element": { "type": "plain_text_input", "action_id": "v", "multiline": true, "max_length": 2900 } },
+            { "type": "input", "block_id": "impact", "optional": true, "label": plain("Customer impact"),
+              "element": { "type": "checkboxes", "action_id": "v",
+                           "options": [ option("Customers are affected (a BMOC is paged)", "yes") ] } },
+            { "type": "context", "elements": [ { "type": "mrkdwn",
+              "text": clip(&format!("*SEV levels*\n{}", render_table(defs)), MAX_SECTION) } ] }
+        ]
+    })
+}
+
+pub fn update_modal(sev: SevId, channel: &str) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": UPDATE,
+        "private_metadata": format!("{sev}|{channel}"),
+        "title": plain(&format!("Update {sev}")),
+        "submit": plain("Post update"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "input", "block_id": "text", "label": plain("What changed? What is next?"),
+              "element": { "type": "plain_text_input", "action_id": "v", "multiline": true, "max_length": 2900 } }
+        ]
+    })
+}
+
+/// Buttons under the incident card while the SEV is open.
+pub fn card_actions(inc: &Incident) -> Option<Value> {
+    if !inc.stage.is_open() {
+        return None;
+    }
+    let id = inc.id.to_string();
+    let mut buttons: Vec<Value> = inc
+        .required_roles()
+        .into_iter()
+        .map(|r| json!({ "type": "button", "action_id": format!("sev_role_{}", r.as_str()), "value": id, "text": plain(&format!("Take {r}")) }))
+        .collect();
+    buttons.push(json!({ "type": "button", "action_id": "sev_update", "value": id, "text": plain("Post update"), "style": "primary" }));
+    if inc.stage != Stage::Mitigated {
+        buttons.push(json!({ "type": "button", "action_id": "sev_mitigated", "value": id, "text": plain("Mitigated") }));
+    }
+    buttons.push(json!({ "type": "button", "action_id": "sev_resolved", "value": id, "text": plain("Resolved") }));
+    Some(json!({ "type": "actions", "block_id": "sev_card_actions", "elements": buttons }))
+}
+
+/// What an interaction asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Run a `/sev` command as `user` in `channel`; `note` follows a declare as a timeline note.
+    Command {
+        user: String,
+        channel: String,
+        text: String,
+        note: Option<String>,
+    },
+    OpenUpdateModal {
+        trigger_id: String,
+        sev: SevId,
+        channel: String,
+    },
+    Nothing,
+}
+
+/// Reads a `block_actions` or `view_submission` payload.
+pub fn interpret(p: &Value) -> Result<Intent, String> {
+    let user = p["user"]["id"]
+        .as_str()
+        .ok_or("payload without user.id")?
+        .to_string();
+    match p["type"].as_str() {
+        Some("block_actions") => {
+            let action = &p["actions"][0];
+            let id = action["action_id"].as_str().unwrap_or_default();
+            let sev = action["value"]
+                .as_str()
+                .and_then(SevId::parse)
+                .ok_or("button without a SEV id")?;
+            let channel = p["channel"]["id"]
+                .as_str()
+                .ok_or("button outside a channel")?
+                .to_string();
+            let text = match id {
+                "sev_mitigated" => format!("{sev} mitigated"),
+                "sev_resolved" => format!("{sev} resolved"),
+                "sev_update" => {
+                    let trigger_id = p["trigger_id"]
+                        .as_str()
+                        .ok_or("button without trigger_id")?
+                        .to_string();
+                    return Ok(Intent::OpenUpdateModal {
+                        trigger_id,
+                        sev,
+                        channel,
+                    });
+                }
+                other => match other.strip_prefix("sev_role_").and_then(Role::parse) {
+                    Some(role) => format!("{sev} role {} <@{user}>", role.as_str()),
+                    None => return Ok(Intent::Nothing),
+                },
+            };
+            Ok(Intent::Command {
+                user,
+                channel,
+                text,
+                note: None,
+            })
+        }
+        Some("view_submission") => {
+            let view = &p["view"];
+            let values = &view["state"]["values"];
+            let field = |block: &str| -> Option<String> {
+                let v = &values[block]["v"];
+                v["selected_option"]["value"]
+                    .as_str()
+                    .or(v["value"].as_str())
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+            };
+            match view["callback_id"].as_str() {
+                Some(DECLARE) => {
+                    let channel = view["private_metadata"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    let impact = values["impact"]["v"]["selected_options"]
+                        .as_array()
+                        .is_some_and(|o| !o.is_empty());
+                    let text = format!(
+                        "declare {} {} {}{}",
+                        field("type").ok_or("no type chosen")?,
+                        field("level").ok_or("no level chosen")?,
+                        field("title").ok_or("no title given")?,
+                        if impact { " --customer-impact" } else { "" }
+                    );
+                    Ok(Intent::Command {
+                        user,
+                        channel,
+                        text,
+                        note: field("description"),
+                    })
+                }
+                Some(UPDATE) => {
+                    let meta = view["private_metadata"].as_str().unwrap_or_default();
+                    let (sev, channel) =
+                        meta.split_once('|').ok_or("update modal without its SEV")?;
+                    let text = format!(
+                        "{sev} update {}",
+                        field("text").ok_or("the update is empty")?
+                    );
+                    Ok(Intent::Command {
+                        user,
+                        channel: channel.to_string(),
+                        text,
+                        note: None,
+                    })
+                }
+                _ => Ok(Intent::Nothing),
+            }
+        }
+        _ => Ok(Intent::Nothing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::default_definitions;
+
+    #[test]
+    fn modals_fit_slack_limits_and_its_model() {
+        let m = declare_modal(&default_definitions(), "C1");
+        assert!(m["title"]["text"].as_str().unwrap().chars().count() <= 24);
+        let v: slack_morphism::prelude::SlackView = serde_json::from_value(m.clone()).unwrap();
+        assert!(matches!(v, slack_morphism::prelude::SlackView::Modal(_)));
+        assert!(
+            m.to_string().contains("SEV0: Critical"),
+            "the definitions table is in view"
+        );
+        let u = update_modal(SevId(12), "C1");
+        assert!(u["title"]["text"].as_str().unwrap().chars().count() <= 24);
+        let _: slack_morphism::prelude::SlackView = serde_json::from_value(u).unwrap();
+    }
+
+    fn submission(callback: &str, meta: &str, values: Value) -> Value {
+        json!({ "type": "view_submission", "user": { "id": "U1" },
+                "view": { "callback_id": callback, "private_metadata": meta, "state": { "values": values } } })
+    }
+
+    #[test]
+    fn declare_submission_becomes_a_command() {
+        let p = submission(
+            DECLARE,
+            "C9",
+            json!({
+                "type": { "v": { "type": "static_select", "selected_option": { "value": "security" } } },
+                "level": { "v": { "type": "static_select", "selected_option": { "value": "1" } } },
+                "title": { "v": { "type": "plain_text_input", "value": " Token leaked " } },
+                "description": { "v": { "type": "plain_text_input", "value": "found in a public gist" } },
+                "impact": { "v": { "type": "checkboxes", "selected_options": [ { "value": "yes" } ] } }
+            }),
+        );
+        assert_eq!(
+            interpret(&p).unwrap(),
+            Intent::Command {
+                user: "U1".into(),
+                channel: "C9".into(),
+                text: "declare security 1 Token leaked --customer-impact".into(),
+                note: Some("found in a public gist".into())
+            }
+        );
+        let p = submission(
+            DECLARE,
+            "C9",
+            json!({ "type": { "v": { "selected_option": null } } }),
+        );
+        assert_eq!(interpret(&p).unwrap_err(), "no type chosen");
+    }
+
+    #[test]
+    fn buttons_become_commands() {
+        let click = |action: &str| {
+            json!({ "type": "block_actions", "user": { "id": "U7" }, "channel": { "id": "C5" }, "trigger_id": "t.1",
+                    "actions": [ { "action_id": action, "value": "SEV-4" } ] })
+        };
+        let cmd = |text: &str| Intent::Command {
+            user: "U7".into(),
+            channel: "C5".into(),
+            text: text.into(),
+            note: None,
+        };
+        assert_eq!(
+            interpret(&click("sev_role_tloc")).unwrap(),
+            cmd("SEV-4 role tloc <@U7>")
+        );
+        assert_eq!(
+            interpret(&click("sev_mitigated")).unwrap(),
+            cmd("SEV-4 mitigated")
+        );
+        assert_eq!(
+            interpret(&click("sev_resolved")).unwrap(),
+            cmd("SEV-4 resolved")
+        );
+        assert_eq!(
+            interpret(&click("sev_update")).unwrap(),
+            Intent::OpenUpdateModal {
+                trigger_id: "t.1".into(),
+                sev: SevId(4),
+                channel: "C5".into()
+            }
+        );
+        assert_eq!(
+            interpret(&click("something_else")).unwrap(),
+            Intent::Nothing
+        );
+        let p = submission(
+            UPDATE,
+            "SEV-4|C5",
+            json!({ "text": { "v": { "value": "rolled back" } } }),
+        );
+        assert_eq!(
+            interpret(&p).unwrap(),
+            Intent::Command {
+                user: "U1".into(),
+                channel: "C5".into(),
+                text: "SEV-4 update rolled back".into(),
+                note: None
+            }
+        );
+    }
+}
