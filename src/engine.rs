@@ -23,6 +23,8 @@ use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 
 pub const SYSTEM_ACTOR: &str = "sevbot";
 pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
+/// A second declare of the same type by the same person this soon is most likely a retype.
+pub const DUPLICATE_WINDOW_MS: i64 = 120_000;
 
 /// Who typed a command, where.
 #[derive(Debug, Clone)]
@@ -165,7 +167,20 @@ impl Engine {
                 level,
                 title,
                 customer_impact,
-            } => {
+                force_new,
+            } => 'declare: {
+                if !force_new
+                    && let Some(dup) =
+                        sevs::recent_declare(&mut tx, &actor, sev_type, now - DUPLICATE_WINDOW_MS)
+                            .await?
+                {
+                    let secs = (now - dup.declared_at) / 1000;
+                    break 'declare Outcome::Refused(format!(
+                        "You declared {} \"{}\" {secs} s ago (#{}). Is this the same incident? Post to it with `/sev {} update …`; \
+                         to open a separate SEV, repeat your command with --new.",
+                        dup.id, dup.title, dup.channel_name, dup.id
+                    ));
+                }
                 let new = NewSev {
                     sev_type,
                     level,

@@ -287,7 +287,7 @@ both_backends!(
         app.cmd(
             "U_ALICE",
             "general",
-            "declare availability 0 Everything down",
+            "declare availability 0 Everything down --new",
         )
         .await;
         app.deliver().await;
@@ -556,7 +556,7 @@ both_backends!(two_replicas_fire_each_job_exactly_once, |b| async move {
         a.cmd(
             "U_ALICE",
             "general",
-            &format!("declare availability 0 Outage {i}"),
+            &format!("declare availability 0 Outage {i} --new"),
         )
         .await;
     }
@@ -668,3 +668,56 @@ both_backends!(a_held_lease_pushes_the_next_wake_up_back, |b| async move {
         Some(now + 30_000)
     );
 });
+
+both_backends!(
+    a_retyped_declare_asks_instead_of_duplicating,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        app.clock.advance(std::time::Duration::from_secs(40));
+        let r = app
+            .cmd(
+                "U_ALICE",
+                "general",
+                "declare availability 1 checkout broken",
+            )
+            .await;
+        assert!(r.ephemeral);
+        assert!(
+        r.text.starts_with("You declared SEV-1 \"Checkout failing\" 40 s ago (#sev-1-checkout-failing). Is this the same incident?"),
+        "{}",
+        r.text
+    );
+        // Someone else, or another type, is not a retype.
+        assert!(
+            app.cmd("U_BOB", "general", "declare availability 1 checkout broken")
+                .await
+                .text
+                .starts_with("SEV-2 declared")
+        );
+        assert!(
+            app.cmd("U_ALICE", "general", "declare security 2 odd logins")
+                .await
+                .text
+                .starts_with("SEV-3 declared")
+        );
+        // --new says it is separate; after the window nobody asks.
+        assert!(
+            app.cmd(
+                "U_ALICE",
+                "general",
+                "declare availability 2 search slow --new"
+            )
+            .await
+            .text
+            .starts_with("SEV-4 declared")
+        );
+        app.advance_minutes(3);
+        assert!(
+            app.cmd("U_ALICE", "general", "declare availability 2 images slow")
+                .await
+                .text
+                .starts_with("SEV-5 declared")
+        );
+    }
+);

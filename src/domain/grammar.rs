@@ -13,6 +13,8 @@ pub enum Command {
         level: Level,
         title: String,
         customer_impact: bool,
+        /// Declare even if the same person just declared one like it.
+        force_new: bool,
     },
     Level {
         sev: Option<SevId>,
@@ -103,7 +105,7 @@ impl Command {
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "declare",
-        "/sev declare <type> <level> <title…> [--customer-impact]",
+        "/sev declare <type> <level> <title…> [--customer-impact] [--new]",
         "declare a SEV; type is availability, durability, security or feature-degradation; level 0-3 (0 most critical)",
     ),
     (
@@ -364,13 +366,15 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
 
 fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
     let mut customer_impact = false;
+    let mut force_new = false;
     let mut words = Vec::new();
     for w in rest {
         match w.to_ascii_lowercase().as_str() {
             "--customer-impact" | "--customer" => customer_impact = true,
+            "--new" => force_new = true,
             flag if flag.starts_with("--") => {
                 return Err(UsageError::new("declare", format!("Unknown flag \"{w}\"."))
-                    .suggest(closest(flag, ["--customer-impact"]).map(str::to_string)));
+                    .suggest(closest(flag, ["--customer-impact", "--new"]).map(str::to_string)));
             }
             _ => words.push(*w),
         }
@@ -413,6 +417,7 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
         level,
         title,
         customer_impact,
+        force_new,
     })
 }
 
@@ -469,7 +474,8 @@ mod tests {
                 sev_type: SevType::Availability,
                 level: lvl(1),
                 title: "Checkout failing".into(),
-                customer_impact: false
+                customer_impact: false,
+                force_new: false
             }
         );
         assert_eq!(
@@ -478,7 +484,8 @@ mod tests {
                 sev_type: SevType::Security,
                 level: lvl(0),
                 title: "Leaked keys".into(),
-                customer_impact: true
+                customer_impact: true,
+                force_new: false
             }
         );
     }
@@ -665,5 +672,21 @@ mod tests {
             assert!(usage_line.starts_with(&format!("/sev {name}")));
             assert!(!summary.is_empty());
         }
+    }
+
+    #[test]
+    fn new_flag_marks_a_deliberate_second_declare() {
+        let Command::Declare {
+            force_new, title, ..
+        } = parse("declare availability 1 Images slow --new").unwrap()
+        else {
+            panic!("not a declare")
+        };
+        assert!(force_new);
+        assert_eq!(title, "Images slow");
+        assert_eq!(
+            err("declare availability 1 x --nwe").suggestion.as_deref(),
+            Some("--new")
+        );
     }
 }

@@ -326,3 +326,25 @@ pub async fn set_message_id(
     .await?;
     Ok(())
 }
+
+/// The newest open SEV of this type that `actor` declared since `since`.
+pub async fn recent_declare(
+    conn: &mut Conn,
+    actor: &str,
+    sev_type: SevType,
+    since: i64,
+) -> anyhow::Result<Option<Incident>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SEV_COLUMNS} FROM sevs WHERE declared_by = $1 AND sev_type = $2 AND declared_at >= $3 \
+         AND stage IN ('declared', 'investigating', 'mitigated') ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(actor)
+    .bind(sev_type.as_str())
+    .bind(since)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(r) => Ok(Some(from_row(&r)?)),
+        None => Ok(None),
+    }
+}
