@@ -24,6 +24,9 @@ pub struct Delivery {
     pub clock: Arc<dyn Clock>,
     pub platforms: HashMap<String, Arc<dyn Platform>>,
     pub owner: String,
+    /// When each queue (a channel) last got a message, for platform pacing. In memory: a
+    /// restart at worst sends one message early, which the platform's 429 then paces.
+    last_sent: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 /// What happened to one row, for callers that drain the outbox.
@@ -49,6 +52,7 @@ impl Delivery {
             clock,
             platforms,
             owner,
+            last_sent: Default::default(),
         }
     }
 
@@ -97,6 +101,33 @@ impl Delivery {
                 .await;
             }
         };
+        // Slack paces messages per channel; channel management has its own limits.
+        let is_message = matches!(
+            effect,
+            Effect::PostEvent { .. }
+                | Effect::Reply { .. }
+                | Effect::UpsertCard { .. }
+                | Effect::UpsertFeed { .. }
+        );
+        let pace = if is_message {
+            platform.min_interval().as_millis() as i64
+        } else {
+            0
+        };
+        if pace > 0 {
+            let now = self.clock.now_ms();
+            let last = self
+                .last_sent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&row.queue)
+                .copied();
+            if let Some(last) = last
+                && now < last + pace
+            {
+                return outbox::defer(&self.store, row.id, &self.owner, last + pace).await;
+            }
+        }
         let label = match &effect {
             Effect::CreateChannel { .. } => "create_channel",
             Effect::Invite { .. } => "invite",
@@ -108,6 +139,12 @@ impl Delivery {
         };
         match self.apply(platform.as_ref(), &row, &effect).await {
             Ok(()) => {
+                if pace > 0 {
+                    self.last_sent
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(row.queue.clone(), self.clock.now_ms());
+                }
                 metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => label, "result" => "ok").increment(1);
                 Ok(())
             }

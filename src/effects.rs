@@ -98,6 +98,10 @@ pub trait Platform: Send + Sync {
     /// How a person (a config person id, or `@handle` for someone not in the config) is
     /// mentioned on this platform.
     fn mention(&self, who: &str) -> String;
+    /// The least time between two messages to one channel (Slack: about one a second).
+    fn min_interval(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Creates a channel and returns its id.
     async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError>;
     /// `people` are platform handles.

@@ -466,38 +466,24 @@ impl Engine {
         topic_changed: bool,
         now: i64,
     ) -> anyhow::Result<()> {
-        for ev in events {
-            self.enqueue(
-                tx,
-                &inc.platform,
-                Effect::PostEvent {
-                    sev: inc.id,
-                    event: ev.clone(),
-                },
-                now,
-            )
-            .await?;
-        }
+        // The card first: on a paced platform it is what responders need to see at once.
+        let card = Effect::UpsertCard {
+            incident: inc.clone(),
+        };
+        self.enqueue(tx, &inc.platform, card, now).await?;
         if topic_changed {
-            self.enqueue(
-                tx,
-                &inc.platform,
-                Effect::SetTopic {
-                    incident: inc.clone(),
-                },
-                now,
-            )
-            .await?;
-        }
-        self.enqueue(
-            tx,
-            &inc.platform,
-            Effect::UpsertCard {
+            let topic = Effect::SetTopic {
                 incident: inc.clone(),
-            },
-            now,
-        )
-        .await?;
+            };
+            self.enqueue(tx, &inc.platform, topic, now).await?;
+        }
+        for ev in events {
+            let post = Effect::PostEvent {
+                sev: inc.id,
+                event: ev.clone(),
+            };
+            self.enqueue(tx, &inc.platform, post, now).await?;
+        }
         for sub in subscriptions::all(tx).await? {
             if sub.filter.matches(inc.sev_type, inc.level) {
                 sevs::bind_message(tx, inc.id, &sub.platform, &sub.channel, "feed").await?;

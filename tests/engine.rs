@@ -458,7 +458,7 @@ both_backends!(
         .await;
         app.deliver().await;
         app.fake
-            .fail_next(DeliveryError::Permanent("is_archived".into()));
+            .fail_next_of("post", DeliveryError::Permanent("is_archived".into()));
         app.cmd("U_ALICE", CH, "update one").await;
         app.cmd("U_ALICE", CH, "update two").await;
         app.deliver().await;

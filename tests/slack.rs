@@ -122,12 +122,29 @@ impl SlackApp {
         self.clock.now_ms() / 1000
     }
 
+    /// Delivers everything, letting the clock run through Slack's one-message-a-second
+    /// pacing (but not through retry backoffs, which tests step over explicitly).
     async fn deliver(&self) {
-        self.app
-            .delivery
-            .drain(Duration::from_secs(20))
+        for _ in 0..500 {
+            self.app
+                .delivery
+                .drain(Duration::from_secs(20))
+                .await
+                .unwrap();
+            let paced: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND o.last_error IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.status = 'pending' AND p.id < o.id)",
+            )
+            .fetch_one(&self.app.engine.store.pool)
             .await
             .unwrap();
+            match paced {
+                Some(t) if t > self.clock.now_ms() && t <= self.clock.now_ms() + 1000 => {
+                    self.clock.set(t)
+                }
+                _ => return,
+            }
+        }
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
@@ -676,4 +693,104 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn messages_to_one_channel_are_paced_at_one_a_second() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.command("U_CAROL", "C_FEED", "subscribe").await;
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.app.delivery.drain(Duration::from_secs(20)).await.unwrap();
+    let ch = s.slack.channel_id("sev-1-checkout-failing").unwrap();
+    let in_channel = |s: &SlackApp| {
+        s.slack
+            .calls_to("chat.postMessage")
+            .into_iter()
+            .filter(|p| p["channel"] == json!(ch))
+            .count()
+    };
+    // Channel set-up is not held back; the card goes first; the feed is another channel.
+    assert_eq!(s.slack.calls_to("conversations.create").len(), 1);
+    assert_eq!(s.slack.calls_to("conversations.setTopic").len(), 1);
+    assert_eq!(in_channel(&s), 1);
+    assert_eq!(
+        s.slack.calls_to("chat.postMessage")[0]["blocks"][0]["type"],
+        "header",
+        "the card is the first message"
+    );
+    assert_eq!(
+        s.slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .filter(|p| p["channel"] == "C_FEED")
+            .count(),
+        1
+    );
+    s.clock.advance(Duration::from_millis(999));
+    s.app.delivery.drain(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(in_channel(&s), 1);
+    s.clock.advance(Duration::from_millis(1));
+    s.app.delivery.drain(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(in_channel(&s), 2);
+    s.deliver().await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_slack_outage_mid_sev_loses_nothing_and_keeps_order() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    let ch = s.slack.channel_id("sev-1-checkout-failing").unwrap();
+    for _ in 0..10 {
+        s.slack.inject("*", Fault::Http500);
+    }
+    for i in 0..6 {
+        s.command("U_ALICE", &ch, &format!("update step {i}")).await;
+    }
+    // Slack keeps failing for a while; sevbot keeps retrying with backoff.
+    for _ in 0..30 {
+        s.deliver().await;
+        if s.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            .await
+            == 0
+        {
+            break;
+        }
+        s.clock.advance(Duration::from_secs(300));
+    }
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+            .await,
+        0
+    );
+    let updates: Vec<String> = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter_map(|p| {
+            p["text"]
+                .as_str()
+                .filter(|t| t.contains("posted an update"))
+                .map(String::from)
+        })
+        .collect();
+    let expected: Vec<String> = (0..6)
+        .map(|i| format!("<@U_ALICE> posted an update: step {i}"))
+        .collect();
+    assert_eq!(updates, expected);
 }

@@ -153,3 +153,17 @@ pub async fn ready(store: &Store, now: i64) -> anyhow::Result<i64> {
     .fetch_one(&store.pool)
     .await?)
 }
+
+/// Puts a claimed row back until `at` without counting it as a failed attempt (pacing).
+pub async fn defer(store: &Store, id: i64, owner: &str, at: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+    )
+    .bind(at)
+    .bind(id)
+    .bind(owner)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}

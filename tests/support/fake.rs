@@ -175,7 +175,7 @@ impl Platform for Fake {
     }
 
     async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
-        self.gate()?;
+        self.gate_kind("post")?;
         let id = format!("m{}", self.next_id.fetch_add(1, Ordering::SeqCst));
         self.record(Call::Post {
             channel: channel.into(),

@@ -200,6 +200,11 @@ impl Platform for SlackPlatform {
         PLATFORM
     }
 
+    fn min_interval(&self) -> Duration {
+        // Slack allows about one message per second per channel.
+        Duration::from_secs(1)
+    }
+
     fn mention(&self, who: &str) -> String {
         if who == SYSTEM_ACTOR {
             return "sevbot".into();
