@@ -53,6 +53,24 @@ impl App {
         slack: Option<SlackSettings>,
     ) -> anyhow::Result<App> {
         let store = Store::connect(&cfg.raw.database.url).await?;
+        let cfg = match &slack {
+            Some(s) => {
+                let mut owned = (*cfg).clone();
+                let probe = SlackPlatform::new(s, cfg.clone())?;
+                // Slack being down must not hold the bot's start-up for long.
+                let mapping = slack::map_people_by_email(&probe, &mut owned);
+                if tokio::time::timeout(Duration::from_secs(5), mapping)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "Slack did not answer the email look-ups within 5 s; people without handles.slack stay unmapped"
+                    );
+                }
+                Arc::new(owned)
+            }
+            None => cfg,
+        };
         let mut platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
             store.clone(),
             cfg.clone(),

@@ -28,7 +28,13 @@ struct SlackApp {
 
 impl SlackApp {
     async fn start(b: Backend) -> SlackApp {
+        Self::start_with(b, "", |_| {}).await
+    }
+
+    /// `extra` is appended to the test config; `prepare` sets up the workspace before start.
+    async fn start_with(b: Backend, extra: &str, prepare: impl FnOnce(&FakeSlack)) -> SlackApp {
         let (slack, slack_addr) = FakeSlack::start().await;
+        prepare(&slack);
         let (url, dir) = match b {
             Backend::Sqlite => {
                 let d = tempfile::tempdir().unwrap();
@@ -39,7 +45,7 @@ impl SlackApp {
             }
             Backend::Postgres => (support::pg::fresh_database().await, None),
         };
-        let mut cfg = (*support::test_config("")).clone();
+        let mut cfg = (*support::test_config(extra)).clone();
         cfg.raw.database.url = url;
         let settings = SlackSettings {
             bot_token: TOKEN.into(),
@@ -793,4 +799,51 @@ async fn a_slack_outage_mid_sev_loses_nothing_and_keeps_order() {
         .map(|i| format!("<@U_ALICE> posted an update: step {i}"))
         .collect();
     assert_eq!(updates, expected);
+}
+
+#[tokio::test]
+async fn people_are_mapped_to_slack_users_by_email() {
+    let extra = "[[people]]\nid = \"erin\"\nemail = \"erin@example.com\"\n[[people]]\nid = \"zoe\"\nemail = \"zoe@example.com\"\n";
+    let s = SlackApp::start_with(Backend::Sqlite, extra, |slack| {
+        slack.user("erin@example.com", "U_ERIN")
+    })
+    .await;
+    let looked_up: Vec<_> = s
+        .slack
+        .calls_to("users.lookupByEmail")
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        looked_up,
+        vec!["erin@example.com", "zoe@example.com"],
+        "only people without a Slack handle are looked up"
+    );
+    s.command("U_ALICE", "C_GENERAL", "declare availability 2 Search slow")
+        .await;
+    s.deliver().await;
+    let ch = s.slack.channel_id("sev-1-search-slow").unwrap();
+    let r = s.command("U_ERIN", &ch, "role tloc <@U_ERIN|erin>").await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("@erin made @erin TLOC"),
+        "{r}"
+    );
+    s.deliver().await;
+    let card = s.slack.calls_to("chat.update").into_iter().last().unwrap();
+    assert!(
+        card["blocks"].to_string().contains("*TLOC* <@U_ERIN>"),
+        "{card}"
+    );
+    // Zoe is unknown to Slack: she cannot be named by a Slack mention.
+    let r = s.command("U_ALICE", &ch, "role tloc <@U_ZOE>").await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("I don't know @U_ZOE"),
+        "{r}"
+    );
 }

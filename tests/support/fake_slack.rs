@@ -47,6 +47,7 @@ struct Inner {
     calls: Vec<SlackCall>,
     faults: VecDeque<(String, Fault)>,
     channels: HashMap<String, String>,
+    users: HashMap<String, String>,
     next: u64,
 }
 
@@ -79,7 +80,7 @@ impl FakeSlack {
             documented: Arc::new(documented),
         };
         let app = Router::new()
-            .route("/api/{method}", post(handle))
+            .route("/api/{method}", post(handle).get(handle_get))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -126,9 +127,39 @@ impl FakeSlack {
         i.channels.insert(name.into(), id);
     }
 
+    /// A workspace member with this email.
+    pub fn user(&self, email: &str, id: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .users
+            .insert(email.into(), id.into());
+    }
+
     pub fn channel_id(&self, name: &str) -> Option<String> {
         self.inner.lock().unwrap().channels.get(name).cloned()
     }
+}
+
+/// Some Web API methods are read with GET and a query string; same answers.
+async fn handle_get(
+    state: State<FakeSlack>,
+    method: Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let mut headers = headers;
+    headers.insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    handle(
+        state,
+        method,
+        headers,
+        Bytes::from(query.unwrap_or_default()),
+    )
+    .await
 }
 
 fn sample(method: &str) -> Value {
@@ -240,7 +271,19 @@ async fn handle(
             json!({ "ok": true, "view": v })
         }
         "chat.postEphemeral" => json!({ "ok": true, "message_ts": format!("1700000000.{n:06}") }),
-        "conversations.setTopic" | "pins.add" | "users.lookupByEmail" => sample(&method),
+        "users.lookupByEmail" => {
+            let email = body["email"].as_str().unwrap_or_default();
+            match i.users.get(email) {
+                Some(id) => {
+                    let mut v = sample("users.lookupByEmail");
+                    v["user"]["id"] = json!(id);
+                    v["user"]["profile"]["email"] = json!(email);
+                    v
+                }
+                None => return ok_error("users_not_found"),
+            }
+        }
+        "conversations.setTopic" | "pins.add" => sample(&method),
         _ => return ok_error("unknown_method"),
     };
     axum::Json(resp).into_response()

@@ -115,6 +115,20 @@ impl SlackPlatform {
             .map(|_| ())
     }
 
+    /// The Slack user id for an email address (users.lookupByEmail).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_string()));
+        match self
+            .call("users.lookupByEmail", session.users_lookup_by_email(&req))
+            .await
+        {
+            Ok(r) => Ok(Some(r.user.id.to_string())),
+            Err(DeliveryError::Permanent(e)) if e.contains("users_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn content(&self, msg: Message<'_>) -> Result<SlackMessageContent, DeliveryError> {
         let mention = |w: &str| self.mention(w);
         let (text, blocks) = blocks::render(msg, &mention);
@@ -389,5 +403,32 @@ mod tests {
             benign(Err(classify("pins.add", api("already_pinned")))),
             Ok(())
         );
+    }
+}
+
+/// Gives every person in the config who has an email but no Slack handle the Slack user id
+/// Slack knows them by, so rotations and roles work with real Slack users. Done at start-up,
+/// before any command can arrive; a person Slack does not know is reported and skipped.
+pub async fn map_people_by_email(platform: &SlackPlatform, cfg: &mut Config) {
+    for person in cfg.people.iter_mut() {
+        if person.handles.contains_key(PLATFORM) {
+            continue;
+        }
+        let Some(email) = person.email.clone() else {
+            continue;
+        };
+        match platform.user_by_email(&email).await {
+            Ok(Some(id)) => {
+                tracing::info!(person = person.id, slack_user = id, "mapped by email");
+                person.handles.insert(PLATFORM.into(), id);
+            }
+            Ok(None) => tracing::warn!(
+                person = person.id,
+                "no Slack user has this person's email; add handles.slack in the config"
+            ),
+            Err(e) => {
+                tracing::warn!(person = person.id, error = %e, "could not look up the Slack user by email; add handles.slack in the config")
+            }
+        }
     }
 }
