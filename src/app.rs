@@ -58,7 +58,7 @@ impl App {
                 let mut owned = (*cfg).clone();
                 let probe = SlackPlatform::new(s, cfg.clone())?;
                 // Slack being down must not hold the bot's start-up for long.
-                let mapping = slack::map_people_by_email(&probe, &mut owned);
+                let mapping = slack::people::map_people_by_email(&probe, &mut owned);
                 if tokio::time::timeout(Duration::from_secs(5), mapping)
                     .await
                     .is_err()
