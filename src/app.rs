@@ -99,6 +99,31 @@ impl App {
         })
     }
 
+    /// Connects Slack's Socket Mode when an app token is configured.
+    pub async fn start_socket_mode(
+        &self,
+    ) -> anyhow::Result<
+        Option<
+            slack_morphism::prelude::SlackClientSocketModeListener<
+                slack_morphism::prelude::SlackClientHyperHttpsConnector,
+            >,
+        >,
+    > {
+        let Some((settings, platform)) = &self.slack else {
+            return Ok(None);
+        };
+        if settings.app_token.is_none() {
+            return Ok(None);
+        }
+        let inbound = slack::inbound::Inbound {
+            engine: self.engine.clone(),
+            slack: platform.clone(),
+        };
+        Ok(Some(
+            slack::socket::start(inbound, platform.client(), settings).await?,
+        ))
+    }
+
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(self.engine.store.clone());
@@ -154,9 +179,10 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     let slack = SlackSettings::from_env();
     if let Some(s) = &slack
         && s.signing_secret.is_none()
+        && s.app_token.is_none()
     {
         tracing::warn!(
-            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: sevbot can post to Slack but will not accept slash commands"
+            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: sevbot can post to Slack but will not hear /sev"
         );
     }
     let app = App::build(cfg.clone(), Arc::new(SystemClock), out.clone(), slack).await?;
@@ -187,6 +213,7 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         Err(e) => return Err(e),
     };
     let workers = app.spawn_workers(&stop);
+    let socket = app.start_socket_mode().await?;
     if console {
         let interactive = std::io::stdin().is_terminal();
         if interactive && let Some((addr, _)) = &http {
@@ -205,6 +232,9 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     } else {
         shutdown_signal().await;
         tracing::info!("stopping");
+    }
+    if let Some(listener) = socket {
+        listener.shutdown().await;
     }
     let _ = stop_tx.send(true);
     for w in workers {

@@ -12,7 +12,7 @@ use sevbot::adapters::slack::SlackSettings;
 use sevbot::adapters::slack::verify::sign;
 use sevbot::app::App;
 use sevbot::clock::{Clock, ManualClock};
-use support::fake_slack::{FakeSlack, Fault, TOKEN};
+use support::fake_slack::{APP_TOKEN, FakeSlack, Fault, TOKEN};
 use support::{Backend, T0};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -50,7 +50,7 @@ impl SlackApp {
         let settings = SlackSettings {
             bot_token: TOKEN.into(),
             signing_secret: Some(SECRET.into()),
-            app_token: None,
+            app_token: Some(APP_TOKEN.into()),
             api_url: format!("http://{slack_addr}/api"),
         };
         let clock = Arc::new(ManualClock::new(T0));
@@ -846,4 +846,103 @@ async fn people_are_mapped_to_slack_users_by_email() {
             .starts_with("I don't know @U_ZOE"),
         "{r}"
     );
+}
+
+async fn wait_ack(s: &SlackApp, envelope: &str) -> Value {
+    for _ in 0..250 {
+        if let Some(a) = s.slack.acks_for(envelope).into_iter().next() {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no ack for envelope {envelope}");
+}
+
+fn slash_envelope(id: &str, user: &str, channel: &str, text: &str) -> Value {
+    json!({ "envelope_id": id, "type": "slash_commands", "accepts_response_payload": true,
+        "payload": { "token": "x", "team_id": "T0001", "team_domain": "example", "channel_id": channel, "channel_name": "general",
+            "user_id": user, "user_name": "someone", "command": "/sev", "text": text, "api_app_id": "A123",
+            "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/1/2", "trigger_id": "1.2.3" } })
+}
+
+#[tokio::test]
+async fn socket_mode_commands_events_and_a_reconnect() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    let listener = s
+        .app
+        .start_socket_mode()
+        .await
+        .unwrap()
+        .expect("socket mode starts with an app token");
+    s.wait_for_calls("apps.connections.open", 1).await;
+
+    s.slack
+        .push(slash_envelope(
+            "env-1",
+            "U_ALICE",
+            "C_GENERAL",
+            "declare availability 1 Checkout failing",
+        ))
+        .await;
+    let ack = wait_ack(&s, "env-1").await;
+    assert_eq!(ack["payload"]["response_type"], "in_channel", "{ack}");
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 declared"),
+        "{ack}"
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 1);
+    s.deliver().await;
+    let ch = s.slack.channel_id("sev-1-checkout-failing").unwrap();
+
+    // Events are de-duplicated across redeliveries.
+    for (env, attempt) in [("env-2", 0), ("env-3", 1)] {
+        s.slack.push(json!({ "envelope_id": env, "type": "events_api", "accepts_response_payload": false, "retry_attempt": attempt, "retry_reason": if attempt > 0 { "timeout" } else { "" },
+            "payload": { "token": "x", "team_id": "T0001", "api_app_id": "A123", "type": "event_callback", "event_id": "Ev0SOCKET", "event_time": 1700000000,
+                "event": { "type": "member_joined_channel", "user": "U_BOB", "channel": ch, "channel_type": "C", "team": "T0001", "event_ts": "1700000000.000100" } } })).await;
+        wait_ack(&s, env).await;
+    }
+    assert_eq!(s.count("SELECT COUNT(*) FROM inbound_seen").await, 1);
+
+    // A button press over the socket acts like one over HTTP.
+    s.slack.push(json!({ "envelope_id": "env-4", "type": "interactive", "accepts_response_payload": false,
+        "payload": { "type": "block_actions", "team": { "id": "T0001", "domain": "example" }, "user": { "id": "U_BOB", "team_id": "T0001" },
+            "api_app_id": "A123", "token": "x", "trigger_id": "9.9.9", "channel": { "id": ch, "name": "sev-1-checkout-failing" },
+            "container": { "type": "message", "message_ts": "1700000000.000001", "channel_id": ch, "is_ephemeral": false },
+            "actions": [ { "type": "button", "action_id": "sev_mitigated", "block_id": "sev_card_actions", "value": "SEV-1", "action_ts": "1700000001.000200", "text": { "type": "plain_text", "text": "Mitigated" } } ] } })).await;
+    wait_ack(&s, "env-4").await;
+    let status = s.command("U_BOB", &ch, "status").await;
+    assert!(
+        status["text"].as_str().unwrap().contains("mitigated"),
+        "{status}"
+    );
+
+    // Slack drops the connection; slack-morphism reconnects and commands keep working.
+    s.slack.disconnect();
+    for _ in 0..250 {
+        if s.slack.socket_connects() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(s.slack.socket_connects() >= 2, "reconnected");
+    s.slack
+        .push(slash_envelope(
+            "env-5",
+            "U_ALICE",
+            &ch,
+            "update after reconnect",
+        ))
+        .await;
+    let ack = wait_ack(&s, "env-5").await;
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("posted an update: after reconnect"),
+        "{ack}"
+    );
+    listener.shutdown().await;
 }

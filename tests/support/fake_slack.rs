@@ -15,6 +15,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "xoxb-test-token";
+pub const APP_TOKEN: &str = "xapp-1-test-token";
 
 fn shared(rel: &str) -> String {
     let path = format!(
@@ -49,6 +50,11 @@ struct Inner {
     channels: HashMap<String, String>,
     users: HashMap<String, String>,
     next: u64,
+    addr: String,
+    /// Frames to push to the connected Socket Mode client, and the acks it sent back.
+    socket: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    acks: Vec<Value>,
+    socket_connects: usize,
 }
 
 #[derive(Clone, Default)]
@@ -81,9 +87,11 @@ impl FakeSlack {
         };
         let app = Router::new()
             .route("/api/{method}", post(handle).get(handle_get))
+            .route("/link", axum::routing::get(socket))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        fake.inner.lock().unwrap().addr = addr.to_string();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, addr)
     }
@@ -136,6 +144,40 @@ impl FakeSlack {
             .insert(email.into(), id.into());
     }
 
+    /// Pushes a Socket Mode envelope to the connected client (waits for the connection).
+    pub async fn push(&self, envelope: Value) {
+        for _ in 0..250 {
+            let tx = self.inner.lock().unwrap().socket.clone();
+            if let Some(tx) = tx {
+                tx.send(envelope.to_string()).unwrap();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no Socket Mode client connected");
+    }
+
+    /// The acks received so far for this envelope id.
+    pub fn acks_for(&self, envelope_id: &str) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .acks
+            .iter()
+            .filter(|a| a["envelope_id"] == envelope_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Drops the Socket Mode connection, as Slack does when it rotates its servers.
+    pub fn disconnect(&self) {
+        self.inner.lock().unwrap().socket = None;
+    }
+
+    pub fn socket_connects(&self) -> usize {
+        self.inner.lock().unwrap().socket_connects
+    }
+
     pub fn channel_id(&self, name: &str) -> Option<String> {
         self.inner.lock().unwrap().channels.get(name).cloned()
     }
@@ -179,9 +221,17 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if headers.get("authorization").and_then(|v| v.to_str().ok())
-        != Some(&format!("Bearer {TOKEN}"))
-    {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let wanted = if method == "apps.connections.open" {
+        APP_TOKEN
+    } else {
+        TOKEN
+    };
+    if auth != format!("Bearer {wanted}") {
         return ok_error("not_authed");
     }
     let ctype = headers
@@ -271,6 +321,11 @@ async fn handle(
             json!({ "ok": true, "view": v })
         }
         "chat.postEphemeral" => json!({ "ok": true, "message_ts": format!("1700000000.{n:06}") }),
+        "apps.connections.open" => {
+            let mut v = sample("apps.connections.open");
+            v["url"] = json!(format!("ws://{}/link", i.addr));
+            v
+        }
         "users.lookupByEmail" => {
             let email = body["email"].as_str().unwrap_or_default();
             match i.users.get(email) {
@@ -287,4 +342,41 @@ async fn handle(
         _ => return ok_error("unknown_method"),
     };
     axum::Json(resp).into_response()
+}
+
+async fn socket(State(f): State<FakeSlack>, ws: axum::extract::ws::WebSocketUpgrade) -> Response {
+    use axum::extract::ws::Message;
+    ws.on_upgrade(move |mut sock| async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        {
+            let mut i = f.inner.lock().unwrap();
+            i.socket = Some(tx);
+            i.socket_connects += 1;
+        }
+        let hello = json!({ "type": "hello", "num_connections": 1,
+            "debug_info": { "host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060 },
+            "connection_info": { "app_id": "A123" } });
+        if sock.send(Message::Text(hello.to_string().into())).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                out = rx.recv() => match out {
+                    Some(frame) => if sock.send(Message::Text(frame.into())).await.is_err() { return },
+                    // The test dropped the connection.
+                    None => { let _ = sock.send(Message::Close(None)).await; return; }
+                },
+                msg = sock.recv() => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Ok(v) = serde_json::from_str::<Value>(&t) {
+                            f.inner.lock().unwrap().acks.push(v);
+                        }
+                    }
+                    Some(Ok(Message::Ping(p))) => { let _ = sock.send(Message::Pong(p)).await; }
+                    Some(Ok(_)) => {}
+                    _ => return,
+                },
+            }
+        }
+    })
 }

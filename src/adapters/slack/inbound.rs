@@ -1,6 +1,7 @@
-//! What Slack sends: slash commands and Events API callbacks, each verified before anything
-//! is read, persisted by the engine, and answered within Slack's 3 s with no Web API call
-//! before the answer (sevbot's own messages go through the outbox).
+//! What Slack sends — slash commands, interactions (buttons, modals) and Events API
+//! callbacks — over signed HTTP endpoints or Socket Mode (`socket`). Every request is
+//! verified before anything is read, persisted by the engine and answered within Slack's
+//! 3 s; no Web API call happens before the answer (sevbot's messages go through the outbox).
 
 use std::sync::Arc;
 
@@ -11,28 +12,144 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::verify::{self, VerifyError};
 use super::views::{self, Intent};
 use super::{PLATFORM, SlackPlatform};
-use crate::engine::{Engine, Invocation};
+use crate::engine::{Engine, Invocation, Reply};
 
 /// Slack's own payloads are a few KiB; anything far larger is not Slack.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The Slack side of the engine, shared by the HTTP endpoints and Socket Mode.
 #[derive(Clone)]
-struct Inbound {
-    engine: Engine,
+pub struct Inbound {
+    pub engine: Engine,
+    pub slack: Arc<SlackPlatform>,
+}
+
+/// The answer to an interaction: nothing, or a body (modal validation errors).
+pub type InteractionAnswer = Result<Option<Value>, String>;
+
+impl Inbound {
+    /// A slash command. `None` means a modal was opened and the ack carries no text.
+    pub async fn command(
+        &self,
+        user: String,
+        channel: String,
+        text: &str,
+        trigger_id: &str,
+    ) -> Option<Reply> {
+        let inv = Invocation {
+            platform: PLATFORM.into(),
+            user,
+            channel,
+        };
+        if text.trim().is_empty() && !trigger_id.is_empty() {
+            let view = views::declare_modal(&self.engine.cfg.raw.definitions, &inv.channel);
+            self.open_view_soon(trigger_id.to_string(), view, inv);
+            return None;
+        }
+        Some(self.engine.handle(&inv, text).await)
+    }
+
+    /// A button press or modal submission.
+    pub async fn interaction(&self, payload: &Value) -> InteractionAnswer {
+        match views::interpret(payload) {
+            Ok(Intent::Command {
+                user,
+                channel,
+                text,
+                note,
+            }) => {
+                let inv = Invocation {
+                    platform: PLATFORM.into(),
+                    user,
+                    channel,
+                };
+                // The reply travels through the outbox with the change it reports.
+                let reply = self.engine.handle_deferred(&inv, &text).await;
+                if let (Some(id), Some(note)) = (reply.declared, note) {
+                    self.engine
+                        .handle_deferred(&inv, &format!("{id} timeline note {note}"))
+                        .await;
+                }
+                Ok(None)
+            }
+            Ok(Intent::OpenUpdateModal {
+                trigger_id,
+                sev,
+                channel,
+            }) => {
+                let user = payload["user"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let view = views::update_modal(sev, &channel);
+                self.open_view_soon(
+                    trigger_id,
+                    view,
+                    Invocation {
+                        platform: PLATFORM.into(),
+                        user,
+                        channel,
+                    },
+                );
+                Ok(None)
+            }
+            Ok(Intent::Nothing) => Ok(None),
+            // For a modal, Slack shows this under the form instead of closing it.
+            Err(why) if payload["type"] == "view_submission" => Ok(Some(
+                json!({ "response_action": "errors", "errors": { "title": why } }),
+            )),
+            Err(why) => Err(why),
+        }
+    }
+
+    /// Records an Events API delivery; false when it is a retry or redelivery of one seen.
+    pub async fn event(&self, event_id: &str) -> anyhow::Result<bool> {
+        let now = self.engine.clock.now_ms();
+        let mut conn = self.engine.store.pool.acquire().await?;
+        self.engine
+            .store
+            .first_delivery(&mut conn, &format!("slack:event:{event_id}"), now)
+            .await
+    }
+
+    /// Opens a modal after the request that carried its trigger was answered; the trigger
+    /// expires in 3 s, so a failure is reported to the user rather than retried.
+    fn open_view_soon(&self, trigger_id: String, view: Value, inv: Invocation) {
+        let s = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = s.slack.open_view(&trigger_id, view).await {
+                tracing::warn!(error = %e, "could not open a Slack modal");
+                let text = format!(
+                    "sevbot could not open the form ({e}). Type the command instead, e.g. `/sev declare availability 1 Checkout failing`."
+                );
+                let reply = Reply {
+                    text,
+                    ephemeral: true,
+                    declared: None,
+                };
+                if let Err(e) = s.engine.send_reply(&inv, &reply).await {
+                    tracing::error!(error = format!("{e:#}"), "could not queue a reply");
+                }
+            }
+        });
+    }
+}
+
+#[derive(Clone)]
+struct Http {
+    inbound: Inbound,
     secret: Arc<[u8]>,
-    slack: Arc<SlackPlatform>,
 }
 
 pub fn routes(engine: Engine, signing_secret: &str, slack: Arc<SlackPlatform>) -> Router {
-    let state = Inbound {
-        engine,
+    let state = Http {
+        inbound: Inbound { engine, slack },
         secret: signing_secret.as_bytes().into(),
-        slack,
     };
     Router::new()
         .route("/slack/commands", post(commands))
@@ -42,10 +159,10 @@ pub fn routes(engine: Engine, signing_secret: &str, slack: Arc<SlackPlatform>) -
         .with_state(state)
 }
 
-impl Inbound {
+impl Http {
     fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), (StatusCode, &'static str)> {
         let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-        let now = self.engine.clock.now_ms() / 1000;
+        let now = self.inbound.engine.clock.now_ms() / 1000;
         verify::verify(
             &self.secret,
             h("x-slack-request-timestamp"),
@@ -65,6 +182,10 @@ impl Inbound {
     }
 }
 
+fn bad_request(what: String) -> Response {
+    (StatusCode::BAD_REQUEST, what).into_response()
+}
+
 /// The fields of a slash command sevbot uses (Slack sends more; they are ignored).
 #[derive(Debug, Deserialize)]
 struct SlashCommand {
@@ -76,93 +197,72 @@ struct SlashCommand {
     trigger_id: String,
 }
 
-/// Opens a modal after the request that carried its trigger was answered; the trigger
-/// expires in 3 s, so a failure is reported to the user rather than retried.
-fn open_view_soon(s: &Inbound, trigger_id: String, view: serde_json::Value, inv: Invocation) {
-    let s = s.clone();
-    tokio::spawn(async move {
-        if let Err(e) = s.slack.open_view(&trigger_id, view).await {
-            tracing::warn!(error = %e, "could not open a Slack modal");
-            let text = format!(
-                "sevbot could not open the form ({e}). Type the command instead, e.g. `/sev declare availability 1 Checkout failing`."
-            );
-            let reply = crate::engine::Reply {
-                text,
-                ephemeral: true,
-                declared: None,
-            };
-            if let Err(e) = s.engine.send_reply(&inv, &reply).await {
-                tracing::error!(error = format!("{e:#}"), "could not queue a reply");
-            }
-        }
-    });
-}
-
-async fn commands(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = s.check(&headers, &body) {
-        return r.into_response();
-    }
-    let cmd: SlashCommand = match serde_urlencoded::from_bytes(&body) {
-        Ok(c) => c,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("not a slash command form: {e}"),
-            )
-                .into_response();
-        }
-    };
-    let inv = Invocation {
-        platform: PLATFORM.into(),
-        user: cmd.user_id,
-        channel: cmd.channel_id,
-    };
-    if cmd.text.trim().is_empty() && !cmd.trigger_id.is_empty() {
-        let view = views::declare_modal(&s.engine.cfg.raw.definitions, &inv.channel);
-        open_view_soon(&s, cmd.trigger_id, view, inv);
-        return StatusCode::OK.into_response();
-    }
-    let reply = s.engine.handle(&inv, &cmd.text).await;
+pub fn command_response(reply: &Reply) -> Value {
     let response_type = if reply.ephemeral {
         "ephemeral"
     } else {
         "in_channel"
     };
-    Json(json!({ "response_type": response_type, "text": reply.text })).into_response()
+    json!({ "response_type": response_type, "text": reply.text })
 }
 
-async fn events(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
+async fn commands(State(s): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = s.check(&headers, &body) {
         return r.into_response();
     }
-    let v: serde_json::Value = match serde_json::from_slice(&body) {
+    let cmd: SlashCommand = match serde_urlencoded::from_bytes(&body) {
+        Ok(c) => c,
+        Err(e) => return bad_request(format!("not a slash command form: {e}")),
+    };
+    match s
+        .inbound
+        .command(cmd.user_id, cmd.channel_id, &cmd.text, &cmd.trigger_id)
+        .await
+    {
+        Some(reply) => Json(command_response(&reply)).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+async fn interactions(State(s): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = s.check(&headers, &body) {
+        return r.into_response();
+    }
+    let payload: Value = match serde_urlencoded::from_bytes::<InteractionForm>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => return bad_request(format!("not an interaction payload: {e}")),
+    };
+    match s.inbound.interaction(&payload).await {
+        Ok(Some(body)) => Json(body).into_response(),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(why) => bad_request(why),
+    }
+}
+
+async fn events(State(s): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = s.check(&headers, &body) {
+        return r.into_response();
+    }
+    let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("not JSON: {e}")).into_response(),
+        Err(e) => return bad_request(format!("not JSON: {e}")),
     };
     match v["type"].as_str() {
         Some("url_verification") => Json(json!({ "challenge": v["challenge"] })).into_response(),
         Some("event_callback") => {
             let Some(id) = v["event_id"].as_str() else {
-                return (StatusCode::BAD_REQUEST, "event_callback without event_id")
-                    .into_response();
+                return bad_request("event_callback without event_id".into());
             };
-            let now = s.engine.clock.now_ms();
-            let fresh = async {
-                let mut conn = s.engine.store.pool.acquire().await?;
-                s.engine
-                    .store
-                    .first_delivery(&mut conn, &format!("slack:event:{id}"), now)
-                    .await
-            };
-            match fresh.await {
-                Ok(true) => {
-                    tracing::debug!(
-                        event_id = id,
-                        kind = v["event"]["type"].as_str(),
-                        "Slack event recorded"
-                    );
-                    StatusCode::OK.into_response()
-                }
+            match s.inbound.event(id).await {
+                Ok(true) => StatusCode::OK.into_response(),
                 Ok(false) => {
                     let retry = headers
                         .get("x-slack-retry-num")
@@ -178,79 +278,6 @@ async fn events(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Re
                 }
             }
         }
-        _ => (StatusCode::BAD_REQUEST, "unknown Slack event envelope").into_response(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct InteractionForm {
-    payload: String,
-}
-
-async fn interactions(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = s.check(&headers, &body) {
-        return r.into_response();
-    }
-    let payload: serde_json::Value = match serde_urlencoded::from_bytes::<InteractionForm>(&body)
-        .map_err(|e| e.to_string())
-        .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("not an interaction payload: {e}"),
-            )
-                .into_response();
-        }
-    };
-    match views::interpret(&payload) {
-        Ok(Intent::Command {
-            user,
-            channel,
-            text,
-            note,
-        }) => {
-            let inv = Invocation {
-                platform: PLATFORM.into(),
-                user,
-                channel,
-            };
-            // The reply travels through the outbox with the change it reports.
-            let reply = s.engine.handle_deferred(&inv, &text).await;
-            if let (Some(id), Some(note)) = (reply.declared, note) {
-                s.engine
-                    .handle_deferred(&inv, &format!("{id} timeline note {note}"))
-                    .await;
-            }
-            StatusCode::OK.into_response()
-        }
-        Ok(Intent::OpenUpdateModal {
-            trigger_id,
-            sev,
-            channel,
-        }) => {
-            let user = payload["user"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let inv = Invocation {
-                platform: PLATFORM.into(),
-                user,
-                channel: channel.clone(),
-            };
-            open_view_soon(&s, trigger_id, views::update_modal(sev, &channel), inv);
-            StatusCode::OK.into_response()
-        }
-        Ok(Intent::Nothing) => StatusCode::OK.into_response(),
-        Err(why) => {
-            // For a modal, Slack shows this under the form instead of closing it.
-            if payload["type"] == "view_submission" {
-                Json(json!({ "response_action": "errors", "errors": { "title": why } }))
-                    .into_response()
-            } else {
-                (StatusCode::BAD_REQUEST, why).into_response()
-            }
-        }
+        _ => bad_request("unknown Slack event envelope".into()),
     }
 }

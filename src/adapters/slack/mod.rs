@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod inbound;
 pub mod people;
+pub mod socket;
 pub mod verify;
 pub mod views;
 
@@ -55,7 +56,7 @@ impl SlackSettings {
 }
 
 pub struct SlackPlatform {
-    client: SlackHyperClient,
+    client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     cfg: Arc<Config>,
 }
@@ -72,10 +73,14 @@ impl SlackPlatform {
         let url = settings.api_url.trim_end_matches('/');
         let connector = SlackClientHyperConnector::from(https).with_slack_api_url(url);
         Ok(SlackPlatform {
-            client: SlackClient::new(connector),
+            client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(settings.bot_token.clone().into()),
             cfg,
         })
+    }
+
+    pub fn client(&self) -> Arc<SlackHyperClient> {
+        self.client.clone()
     }
 
     /// Slack user id for a person id or `@U123` handle.
