@@ -77,7 +77,7 @@ async fn on_event(
     let s = inbound(&states).await?;
     // An error makes slack-morphism leave the envelope unacked, so Slack redelivers it.
     if !s
-        .event(&ev.event_id.to_string())
+        .event(ev.event_id.as_ref())
         .await
         .map_err(|e| e.to_string())?
     {
