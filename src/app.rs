@@ -84,7 +84,7 @@ impl App {
             }
             None => None,
         };
-        let engine = Engine::new(store.clone(), clock.clone(), cfg);
+        let engine = Engine::new(store.clone(), clock.clone(), cfg).with_platforms(&platforms);
         let owner = owner_id();
         let delivery = Arc::new(Delivery::new(store, clock, platforms, owner.clone()));
         let scheduler = Arc::new(Scheduler {

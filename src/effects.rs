@@ -98,6 +98,10 @@ pub trait Platform: Send + Sync {
     /// How a person (a config person id, or `@handle` for someone not in the config) is
     /// mentioned on this platform.
     fn mention(&self, who: &str) -> String;
+    /// How a channel (by platform id) is referred to in text.
+    fn channel_ref(&self, channel: &str) -> String {
+        format!("#{channel}")
+    }
     /// The least time between two messages to one channel (Slack: about one a second).
     fn min_interval(&self) -> Duration {
         Duration::ZERO

@@ -2,6 +2,7 @@
 //! applies the change, appends the timeline, schedules or cancels jobs and enqueues the
 //! outbound effects. Nothing here talks to a chat platform.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -17,7 +18,7 @@ use crate::domain::oncall::rotation_for;
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
-use crate::effects::Effect;
+use crate::effects::{Effect, Platform};
 use crate::store::incidents::{self as sevs, NewSev};
 use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 
@@ -65,6 +66,8 @@ pub struct Engine {
     pub wake_outbox: Arc<Notify>,
     /// Wakes the scheduler after a commit that may have scheduled jobs.
     pub wake_jobs: Arc<Notify>,
+    /// Platforms, only to word replies in their own mention and channel syntax.
+    renderers: Arc<HashMap<String, Arc<dyn Platform>>>,
 }
 
 /// A refusal worded for the user, as opposed to an internal failure.
@@ -81,6 +84,7 @@ impl Engine {
             cfg,
             wake_outbox: Arc::new(Notify::new()),
             wake_jobs: Arc::new(Notify::new()),
+            renderers: Arc::default(),
         }
     }
 
@@ -159,9 +163,10 @@ impl Engine {
         let now = self.clock.now_ms();
         let actor = self.actor(inv);
         let mut tx = self.store.begin().await?;
+        let here = self.channel_ref(&inv.platform, &inv.channel);
         let out = match cmd {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
-            Command::List => Outcome::Done(self.list(&mut tx).await?),
+            Command::List => Outcome::Done(self.list(&mut tx, &inv.platform).await?),
             Command::Declare {
                 sev_type,
                 level,
@@ -211,8 +216,7 @@ impl Engine {
                 Outcome::Done(Reply {
                     declared: None,
                     text: format!(
-                        "{verb} #{} to SEVs: {}. Announcements here are edited in place as SEVs change.",
-                        inv.channel,
+                        "{verb} {here} to SEVs: {}. Announcements here are edited in place as SEVs change.",
                         filter.describe()
                     ),
                     ephemeral: false,
@@ -222,13 +226,12 @@ impl Engine {
                 if subscriptions::remove(&mut tx, &inv.platform, &inv.channel).await? {
                     Outcome::Done(Reply {
                         declared: None,
-                        text: format!("#{} will no longer get new SEV announcements.", inv.channel),
+                        text: format!("{here} will no longer get new SEV announcements."),
                         ephemeral: false,
                     })
                 } else {
                     Outcome::Refused(format!(
-                        "#{} is not subscribed; `/sev subscribe` subscribes it.",
-                        inv.channel
+                        "{here} is not subscribed; `/sev subscribe` subscribes it."
                     ))
                 }
             }
@@ -274,13 +277,13 @@ impl Engine {
         Reply::private(text)
     }
 
-    async fn list(&self, conn: &mut Conn) -> anyhow::Result<Reply> {
+    async fn list(&self, conn: &mut Conn, platform: &str) -> anyhow::Result<Reply> {
         let (open, ended) = sevs::list(conn, 5).await?;
         let line = |i: &Incident| {
             let imoc = i
                 .roles
                 .get(&Role::Imoc)
-                .map(|p| format!(" · IMOC {}", self.name_of(p)))
+                .map(|p| format!(" · IMOC {}", self.name_of(platform, p)))
                 .unwrap_or_default();
             format!(
                 "{} {} {} · {} · {}{} · #{}",
@@ -305,7 +308,28 @@ impl Engine {
     }
 
     /// A person's display for replies; platforms render real mentions in their own effects.
-    fn name_of(&self, who: &str) -> String {
+    /// Lets replies use each platform's mentions (`<@U123>` on Slack) and channel links.
+    pub fn with_platforms(mut self, platforms: &[Arc<dyn Platform>]) -> Engine {
+        self.renderers = Arc::new(
+            platforms
+                .iter()
+                .map(|p| (p.name().to_string(), p.clone()))
+                .collect(),
+        );
+        self
+    }
+
+    fn channel_ref(&self, platform: &str, channel: &str) -> String {
+        match self.renderers.get(platform) {
+            Some(p) => p.channel_ref(channel),
+            None => format!("#{channel}"),
+        }
+    }
+
+    fn name_of(&self, platform: &str, who: &str) -> String {
+        if let Some(p) = self.renderers.get(platform) {
+            return p.mention(who);
+        }
         if who.starts_with('@') || who == SYSTEM_ACTOR {
             who.to_string()
         } else {
@@ -374,7 +398,11 @@ impl Engine {
 
         let roles: Vec<String> = Role::ALL
             .iter()
-            .filter_map(|r| inc.roles.get(r).map(|p| format!("{r} {}", self.name_of(p))))
+            .filter_map(|r| {
+                inc.roles
+                    .get(r)
+                    .map(|p| format!("{r} {}", self.name_of(&inc.platform, p)))
+            })
             .collect();
         let unfilled: Vec<String> = inc
             .missing_roles()
@@ -529,8 +557,8 @@ impl Engine {
                 Some(id) => id,
                 None => {
                     return Ok(Outcome::Refused(format!(
-                        "#{} is not a SEV channel; name the SEV, e.g. `/sev {} SEV-12 …` (`/sev list` shows them).",
-                        inv.channel,
+                        "{} is not a SEV channel; name the SEV, e.g. `/sev {} SEV-12 …` (`/sev list` shows them).",
+                        self.channel_ref(&inv.platform, &inv.channel),
                         cmd.name()
                     )));
                 }
@@ -544,7 +572,7 @@ impl Engine {
         let action = match cmd {
             Command::Status { .. } => {
                 return Ok(Outcome::Done(Reply::private(card_text(&inc, &|p| {
-                    self.name_of(p)
+                    self.name_of(&inv.platform, p)
                 }))));
             }
             Command::Timeline { .. } => {
@@ -555,7 +583,7 @@ impl Engine {
                         format!(
                             "{} {}",
                             fmt_time(e.at),
-                            describe(&e.event, &e.actor, &|p| self.name_of(p))
+                            describe(&e.event, &e.actor, &|p| self.name_of(&inv.platform, p))
                         )
                     })
                     .collect();
@@ -664,7 +692,7 @@ impl Engine {
         }
         let summary = recorded
             .iter()
-            .map(|e| describe(&e.event, &e.actor, &|p| self.name_of(p)))
+            .map(|e| describe(&e.event, &e.actor, &|p| self.name_of(&inv.platform, p)))
             .collect::<Vec<_>>()
             .join("; ");
         Ok(Outcome::Done(Reply {

@@ -647,13 +647,12 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
     s.deliver().await;
     let status = s.command("U_BOB", &ch, "status").await;
     let status = status["text"].as_str().unwrap();
-    assert!(status.contains("IMOC @carol"), "{status}");
+    assert!(status.contains("IMOC <@U_CAROL>"), "{status}");
     assert!(status.contains("mitigated"), "{status}");
     let eph = s.slack.calls_to("chat.postEphemeral");
     assert!(
-        eph.iter()
-            .any(|e| e["user"] == "U_CAROL"
-                && e["text"].as_str().unwrap().contains("made @carol IMOC")),
+        eph.iter().any(|e| e["user"] == "U_CAROL"
+            && e["text"].as_str().unwrap().contains("made <@U_CAROL> IMOC")),
         "{eph:?}"
     );
     // A refused click is explained to the presser only.
@@ -828,7 +827,7 @@ async fn people_are_mapped_to_slack_users_by_email() {
         r["text"]
             .as_str()
             .unwrap()
-            .contains("@erin made @erin TLOC"),
+            .contains("<@U_ERIN> made <@U_ERIN> TLOC"),
         "{r}"
     );
     s.deliver().await;
@@ -945,4 +944,39 @@ async fn socket_mode_commands_events_and_a_reconnect() {
         "{ack}"
     );
     listener.shutdown().await;
+}
+
+#[tokio::test]
+async fn replies_use_slack_mentions_and_channel_links() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    let r = s.command("U_BOB", "C_RANDOM", "status").await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<#C_RANDOM> is not a SEV channel"),
+        "{r}"
+    );
+    let r = s.command("U_CAROL", "C_FEED", "subscribe").await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Subscribed <#C_FEED> to SEVs"),
+        "{r}"
+    );
+    let r = s
+        .command(
+            "U_ALICE",
+            "C_GENERAL",
+            "declare availability 1 Checkout failing",
+        )
+        .await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("IMOC <@U_ALICE>, TLOC <@U_BOB>, BMOC <@U_CAROL>"),
+        "{r}"
+    );
 }

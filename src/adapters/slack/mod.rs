@@ -220,6 +220,10 @@ impl Platform for SlackPlatform {
         PLATFORM
     }
 
+    fn channel_ref(&self, channel: &str) -> String {
+        format!("<#{channel}>")
+    }
+
     fn min_interval(&self) -> Duration {
         // Slack allows about one message per second per channel.
         Duration::from_secs(1)
