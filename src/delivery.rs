@@ -202,8 +202,42 @@ impl Delivery {
                 )
                 .await
             }
-            Err(DeliveryError::Permanent(why)) => self.fail(&row, label, &why).await,
+            Err(DeliveryError::Permanent(why)) => {
+                if let Effect::CreateChannel { sev, .. } = &effect {
+                    self.tell_declarer(&row, *sev, &why).await?;
+                }
+                self.fail(&row, label, &why).await
+            }
         }
+    }
+
+    /// Without its channel a SEV has nowhere to talk: say so where it was declared, with
+    /// the platform's reason, so responders are not left waiting for a channel.
+    async fn tell_declarer(&self, row: &OutboxRow, sev: SevId, why: &str) -> anyhow::Result<()> {
+        let mut tx = self.store.begin().await?;
+        let Some(origin) = sevs::origin_channel(&mut tx, sev).await? else {
+            return Ok(());
+        };
+        let text = format!(
+            "{sev} is declared, but its channel could not be created: {why}. Keep working here with `/sev {sev} update …` \
+             and ask a workspace admin to fix the cause."
+        );
+        let reply = Effect::Reply {
+            channel: origin,
+            user: None,
+            text,
+        };
+        let queue = reply.queue(&row.platform);
+        outbox::enqueue(
+            &mut tx,
+            &row.platform,
+            &queue,
+            &serde_json::to_string(&reply)?,
+            self.clock.now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn fail(&self, row: &OutboxRow, label: &'static str, why: &str) -> anyhow::Result<()> {

@@ -980,3 +980,31 @@ async fn replies_use_slack_mentions_and_channel_links() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn a_channel_that_cannot_be_created_is_explained_where_the_sev_was_declared() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.slack
+        .inject("conversations.create", Fault::Error("restricted_action"));
+    s.command("U_ALICE", "C_GENERAL", "declare security 1 Token leaked")
+        .await;
+    s.deliver().await;
+    let said: Vec<String> = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["channel"] == "C_GENERAL")
+        .map(|p| p["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("SEV-1 is declared, but its channel could not be created: conversations.create: restricted_action (a workspace admin restricts this action)"),
+        "{}",
+        said[0]
+    );
+    assert_eq!(
+        s.slack.calls_to("conversations.create")[0]["is_private"],
+        json!(true),
+        "security SEVs get private channels"
+    );
+}

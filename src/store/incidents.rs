@@ -348,3 +348,13 @@ pub async fn recent_declare(
         None => Ok(None),
     }
 }
+
+/// Where the SEV was declared (the channel the declare command came from).
+pub async fn origin_channel(conn: &mut Conn, id: SevId) -> anyhow::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT origin_channel FROM sevs WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
