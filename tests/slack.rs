@@ -1008,3 +1008,36 @@ async fn a_channel_that_cannot_be_created_is_explained_where_the_sev_was_declare
         "security SEVs get private channels"
     );
 }
+
+#[test]
+fn the_manifest_asks_for_least_privilege_and_points_at_real_routes() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/slack-app-manifest.yml"
+    ))
+    .unwrap();
+    let bot = text.split("    bot:\n").nth(1).expect("bot scopes");
+    let scopes: Vec<&str> = bot
+        .lines()
+        .take_while(|l| l.trim_start().starts_with("- "))
+        .map(|l| l.trim_start().trim_start_matches("- "))
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            "commands",
+            "chat:write",
+            "channels:manage",
+            "groups:write",
+            "users:read",
+            "users:read.email",
+            "pins:write"
+        ]
+    );
+    for route in ["/slack/commands", "/slack/events", "/slack/interactions"] {
+        assert!(
+            text.contains(&format!("https://sevbot.example.com{route}")),
+            "{route}"
+        );
+    }
+}
