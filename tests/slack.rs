@@ -17,6 +17,15 @@ use support::{Backend, T0};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
+/// Slack gives every command and interaction its own trigger_id.
+fn next_trigger() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!(
+        "13345224609.738474920.{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
 struct SlackApp {
     app: App,
     clock: Arc<ManualClock>,
@@ -109,7 +118,7 @@ impl SlackApp {
             ("api_app_id", "A123"),
             ("is_enterprise_install", "false"),
             ("response_url", "https://hooks.slack.com/commands/1234/5678"),
-            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+            ("trigger_id", &next_trigger()),
         ])
         .unwrap();
         let r = self
@@ -419,7 +428,11 @@ async fn events_verify_urls_and_drop_retries() {
         }
         assert_eq!(req.body(ev.clone()).send().await.unwrap().status(), 200);
     }
-    assert_eq!(s.count("SELECT COUNT(*) FROM inbound_seen").await, 1);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM inbound_seen WHERE key LIKE 'slack:event:%'")
+            .await,
+        1
+    );
     let r = s
         .signed(
             "/slack/events",
@@ -628,7 +641,7 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
     );
     let click = |action: &str, user: &str| {
         json!({
-            "type": "block_actions", "user": { "id": user }, "channel": { "id": ch }, "trigger_id": "55.66.77", "team": { "id": "T0001" },
+            "type": "block_actions", "user": { "id": user }, "channel": { "id": ch }, "trigger_id": next_trigger(), "team": { "id": "T0001" },
             "actions": [ { "action_id": action, "block_id": "sev_card_actions", "value": "SEV-1", "type": "button", "action_ts": "1" } ]
         })
     };
@@ -861,7 +874,7 @@ fn slash_envelope(id: &str, user: &str, channel: &str, text: &str) -> Value {
     json!({ "envelope_id": id, "type": "slash_commands", "accepts_response_payload": true,
         "payload": { "token": "x", "team_id": "T0001", "team_domain": "example", "channel_id": channel, "channel_name": "general",
             "user_id": user, "user_name": "someone", "command": "/sev", "text": text, "api_app_id": "A123",
-            "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/1/2", "trigger_id": "1.2.3" } })
+            "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/1/2", "trigger_id": next_trigger() } })
 }
 
 #[tokio::test]
@@ -903,7 +916,11 @@ async fn socket_mode_commands_events_and_a_reconnect() {
                 "event": { "type": "member_joined_channel", "user": "U_BOB", "channel": ch, "channel_type": "C", "team": "T0001", "event_ts": "1700000000.000100" } } })).await;
         wait_ack(&s, env).await;
     }
-    assert_eq!(s.count("SELECT COUNT(*) FROM inbound_seen").await, 1);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM inbound_seen WHERE key LIKE 'slack:event:%'")
+            .await,
+        1
+    );
 
     // A button press over the socket acts like one over HTTP.
     s.slack.push(json!({ "envelope_id": "env-4", "type": "interactive", "accepts_response_payload": false,
@@ -927,14 +944,8 @@ async fn socket_mode_commands_events_and_a_reconnect() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(s.slack.socket_connects() >= 2, "reconnected");
-    s.slack
-        .push(slash_envelope(
-            "env-5",
-            "U_ALICE",
-            &ch,
-            "update after reconnect",
-        ))
-        .await;
+    let env5 = slash_envelope("env-5", "U_ALICE", &ch, "update after reconnect");
+    s.slack.push(env5.clone()).await;
     let ack = wait_ack(&s, "env-5").await;
     assert!(
         ack["payload"]["text"]
@@ -942,6 +953,22 @@ async fn socket_mode_commands_events_and_a_reconnect() {
             .unwrap()
             .contains("posted an update: after reconnect"),
         "{ack}"
+    );
+    // Slack redelivers the same command in a new envelope: acked, not run twice.
+    let mut again = env5;
+    again["envelope_id"] = json!("env-6");
+    again["retry_attempt"] = json!(1);
+    s.slack.push(again).await;
+    wait_ack(&s, "env-6").await;
+    let tl = s.command("U_BOB", &ch, "timeline").await;
+    assert_eq!(
+        tl["text"]
+            .as_str()
+            .unwrap()
+            .matches("after reconnect")
+            .count(),
+        1,
+        "{tl}"
     );
     listener.shutdown().await;
 }
@@ -1040,4 +1067,37 @@ fn the_manifest_asks_for_least_privilege_and_points_at_real_routes() {
             "{route}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_command_delivered_twice_runs_once() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    let form = serde_urlencoded::to_string([
+        ("channel_id", "C_GENERAL"),
+        ("user_id", "U_ALICE"),
+        ("command", "/sev"),
+        ("text", "declare availability 1 Checkout failing"),
+        ("trigger_id", "777.888.999"),
+    ])
+    .unwrap();
+    let first = s
+        .signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            form.clone(),
+            s.now(),
+        )
+        .await;
+    assert!(first.text().await.unwrap().contains("SEV-1 declared"));
+    let second = s
+        .signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            form,
+            s.now(),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.text().await.unwrap(), "");
+    assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 1);
 }

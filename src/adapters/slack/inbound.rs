@@ -41,6 +41,10 @@ impl Inbound {
         text: &str,
         trigger_id: &str,
     ) -> Option<Reply> {
+        if !self.first_time(trigger_id).await {
+            // A redelivery (Socket Mode re-sends what it thinks was not acked): done already.
+            return None;
+        }
         let inv = Invocation {
             platform: PLATFORM.into(),
             user,
@@ -56,6 +60,12 @@ impl Inbound {
 
     /// A button press or modal submission.
     pub async fn interaction(&self, payload: &Value) -> InteractionAnswer {
+        if !self
+            .first_time(payload["trigger_id"].as_str().unwrap_or_default())
+            .await
+        {
+            return Ok(None);
+        }
         match views::interpret(payload) {
             Ok(Intent::Command {
                 user,
@@ -104,6 +114,38 @@ impl Inbound {
                 json!({ "response_action": "errors", "errors": { "title": why } }),
             )),
             Err(why) => Err(why),
+        }
+    }
+
+    /// Every command and interaction carries a fresh trigger_id, so a second delivery with
+    /// the same one is a redelivery. If the check itself fails, the request is handled:
+    /// losing a command is worse than the rare duplicate.
+    async fn first_time(&self, trigger_id: &str) -> bool {
+        if trigger_id.is_empty() {
+            return true;
+        }
+        let now = self.engine.clock.now_ms();
+        let seen = async {
+            let mut conn = self.engine.store.pool.acquire().await?;
+            self.engine
+                .store
+                .first_delivery(&mut conn, &format!("slack:trigger:{trigger_id}"), now)
+                .await
+        };
+        match seen.await {
+            Ok(first) => {
+                if !first {
+                    tracing::info!(trigger_id, "duplicate Slack delivery ignored");
+                }
+                first
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "could not check for a duplicate Slack delivery"
+                );
+                true
+            }
         }
     }
 
