@@ -74,6 +74,8 @@ pub struct Engine {
 enum Outcome {
     Done(Reply),
     Refused(String),
+    /// The delivery key was seen before: a platform's redelivery, already handled.
+    Duplicate,
 }
 
 impl Engine {
@@ -91,17 +93,40 @@ impl Engine {
     /// Handles one `/sev` command. Internal failures are logged and answered with what to do,
     /// never swallowed.
     pub async fn handle(&self, inv: &Invocation, text: &str) -> Reply {
-        self.handle_inner(inv, text, false).await
+        self.handle_inner(inv, text, None, false)
+            .await
+            .unwrap_or_else(|| Reply::private(""))
+    }
+
+    /// Handles a delivery that the platform may send again: `key` is recorded in the same
+    /// transaction as the change, so a redelivery returns `None` and changes nothing, and a
+    /// crash before the commit leaves the key free for the redelivery.
+    pub async fn handle_once(
+        &self,
+        inv: &Invocation,
+        text: &str,
+        key: &str,
+        deferred: bool,
+    ) -> Option<Reply> {
+        self.handle_inner(inv, text, Some(key), deferred).await
     }
 
     /// Like `handle`, for inputs that cannot be answered in their own response (modal
     /// submissions, buttons): the reply goes through the outbox, in the same transaction
     /// as the change it reports.
     pub async fn handle_deferred(&self, inv: &Invocation, text: &str) -> Reply {
-        self.handle_inner(inv, text, true).await
+        self.handle_inner(inv, text, None, true)
+            .await
+            .unwrap_or_else(|| Reply::private(""))
     }
 
-    async fn handle_inner(&self, inv: &Invocation, text: &str, deferred: bool) -> Reply {
+    async fn handle_inner(
+        &self,
+        inv: &Invocation,
+        text: &str,
+        key: Option<&str>,
+        deferred: bool,
+    ) -> Option<Reply> {
         let cmd = match grammar::parse(text) {
             Ok(c) => c,
             Err(e) => {
@@ -110,25 +135,26 @@ impl Engine {
                 if deferred && let Err(e) = self.enqueue_reply(inv, &reply).await {
                     tracing::error!(error = format!("{e:#}"), "could not queue a reply");
                 }
-                return reply;
+                return Some(reply);
             }
         };
         metrics::counter!("sevbot_commands_total", "command" => cmd.name()).increment(1);
-        match self.run(inv, cmd, deferred).await {
+        match self.run(inv, cmd, key, deferred).await {
             Ok(out) => {
                 self.wake_outbox.notify_one();
                 self.wake_jobs.notify_one();
                 match out {
-                    Outcome::Done(r) => r,
-                    Outcome::Refused(why) => Reply::private(why),
+                    Outcome::Done(r) => Some(r),
+                    Outcome::Refused(why) => Some(Reply::private(why)),
+                    Outcome::Duplicate => None,
                 }
             }
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), command = text, "command failed");
-                Reply::private(
+                Some(Reply::private(
                     "sevbot could not save that because its database is failing; nothing was changed. \
                      Try again in a moment, and tell the sevbot operator if it persists.",
-                )
+                ))
             }
         }
     }
@@ -159,10 +185,22 @@ impl Engine {
             .unwrap_or_else(|| format!("@{}", inv.user))
     }
 
-    async fn run(&self, inv: &Invocation, cmd: Command, deferred: bool) -> anyhow::Result<Outcome> {
+    async fn run(
+        &self,
+        inv: &Invocation,
+        cmd: Command,
+        key: Option<&str>,
+        deferred: bool,
+    ) -> anyhow::Result<Outcome> {
         let now = self.clock.now_ms();
         let actor = self.actor(inv);
         let mut tx = self.store.begin().await?;
+        if let Some(key) = key
+            && !self.store.first_delivery(&mut tx, key, now).await?
+        {
+            tx.rollback().await?;
+            return Ok(Outcome::Duplicate);
+        }
         let here = self.channel_ref(&inv.platform, &inv.channel);
         let out = match cmd {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
@@ -241,6 +279,7 @@ impl Engine {
             let reply = match &out {
                 Outcome::Done(r) => r.clone(),
                 Outcome::Refused(why) => Reply::private(why.clone()),
+                Outcome::Duplicate => unreachable!("returned before"),
             };
             self.enqueue(&mut tx, &inv.platform, reply_effect(inv, &reply), now)
                 .await?;

@@ -721,3 +721,64 @@ both_backends!(
         );
     }
 );
+
+both_backends!(a_redelivered_command_changes_nothing, |b| async move {
+    let app = TestApp::new(b).await;
+    let inv = sevbot::engine::Invocation {
+        platform: support::PLATFORM.into(),
+        user: "U_ALICE".into(),
+        channel: "general".into(),
+    };
+    let first = app
+        .engine
+        .handle_once(
+            &inv,
+            "declare availability 1 Checkout failing",
+            "t:1",
+            false,
+        )
+        .await;
+    assert!(first.unwrap().text.starts_with("SEV-1 declared"));
+    assert!(
+        app.engine
+            .handle_once(
+                &inv,
+                "declare availability 1 Checkout failing",
+                "t:1",
+                false
+            )
+            .await
+            .is_none()
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sevs")
+        .fetch_one(&app.engine.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // Deferred: the reply is queued once.
+    let inv2 = sevbot::engine::Invocation {
+        channel: CH.into(),
+        ..inv
+    };
+    app.deliver().await;
+    for _ in 0..2 {
+        app.engine
+            .handle_once(&inv2, "update hello", "t:2", true)
+            .await;
+    }
+    app.deliver().await;
+    let replies = app
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::Reply { .. }))
+        .count();
+    assert_eq!(replies, 1);
+    assert_eq!(
+        app.posts_in(CH)
+            .iter()
+            .filter(|p| p.ends_with("update: hello"))
+            .count(),
+        1
+    );
+});

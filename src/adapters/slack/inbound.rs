@@ -33,7 +33,8 @@ pub struct Inbound {
 pub type InteractionAnswer = Result<Option<Value>, String>;
 
 impl Inbound {
-    /// A slash command. `None` means a modal was opened and the ack carries no text.
+    /// A slash command. `None` means there is nothing to say in the ack: a modal was opened,
+    /// or this was a redelivery of a command already handled.
     pub async fn command(
         &self,
         user: String,
@@ -41,10 +42,6 @@ impl Inbound {
         text: &str,
         trigger_id: &str,
     ) -> Option<Reply> {
-        if !self.first_time(trigger_id).await {
-            // A redelivery (Socket Mode re-sends what it thinks was not acked): done already.
-            return None;
-        }
         let inv = Invocation {
             platform: PLATFORM.into(),
             user,
@@ -55,17 +52,35 @@ impl Inbound {
             self.open_view_soon(trigger_id.to_string(), view, inv);
             return None;
         }
-        Some(self.engine.handle(&inv, text).await)
+        self.run(&inv, text, trigger_id, false).await
+    }
+
+    /// Every command and interaction carries a fresh trigger_id, so a second delivery with
+    /// the same one (Socket Mode redelivers what it thinks was not acked) is recognised in
+    /// the engine's own transaction and changes nothing.
+    async fn run(
+        &self,
+        inv: &Invocation,
+        text: &str,
+        trigger_id: &str,
+        deferred: bool,
+    ) -> Option<Reply> {
+        if trigger_id.is_empty() {
+            return Some(match deferred {
+                true => self.engine.handle_deferred(inv, text).await,
+                false => self.engine.handle(inv, text).await,
+            });
+        }
+        let key = format!("slack:trigger:{trigger_id}");
+        let reply = self.engine.handle_once(inv, text, &key, deferred).await;
+        if reply.is_none() {
+            tracing::info!(trigger_id, "duplicate Slack delivery ignored");
+        }
+        reply
     }
 
     /// A button press or modal submission.
     pub async fn interaction(&self, payload: &Value) -> InteractionAnswer {
-        if !self
-            .first_time(payload["trigger_id"].as_str().unwrap_or_default())
-            .await
-        {
-            return Ok(None);
-        }
         match views::interpret(payload) {
             Ok(Intent::Command {
                 user,
@@ -78,9 +93,10 @@ impl Inbound {
                     user,
                     channel,
                 };
+                let trigger_id = payload["trigger_id"].as_str().unwrap_or_default();
                 // The reply travels through the outbox with the change it reports.
-                let reply = self.engine.handle_deferred(&inv, &text).await;
-                if let (Some(id), Some(note)) = (reply.declared, note) {
+                let reply = self.run(&inv, &text, trigger_id, true).await;
+                if let (Some(id), Some(note)) = (reply.and_then(|r| r.declared), note) {
                     self.engine
                         .handle_deferred(&inv, &format!("{id} timeline note {note}"))
                         .await;
@@ -114,38 +130,6 @@ impl Inbound {
                 json!({ "response_action": "errors", "errors": { "title": why } }),
             )),
             Err(why) => Err(why),
-        }
-    }
-
-    /// Every command and interaction carries a fresh trigger_id, so a second delivery with
-    /// the same one is a redelivery. If the check itself fails, the request is handled:
-    /// losing a command is worse than the rare duplicate.
-    async fn first_time(&self, trigger_id: &str) -> bool {
-        if trigger_id.is_empty() {
-            return true;
-        }
-        let now = self.engine.clock.now_ms();
-        let seen = async {
-            let mut conn = self.engine.store.pool.acquire().await?;
-            self.engine
-                .store
-                .first_delivery(&mut conn, &format!("slack:trigger:{trigger_id}"), now)
-                .await
-        };
-        match seen.await {
-            Ok(first) => {
-                if !first {
-                    tracing::info!(trigger_id, "duplicate Slack delivery ignored");
-                }
-                first
-            }
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "could not check for a duplicate Slack delivery"
-                );
-                true
-            }
         }
     }
 
