@@ -60,6 +60,7 @@ impl SlackApp {
             bot_token: TOKEN.into(),
             signing_secret: Some(SECRET.into()),
             app_token: Some(APP_TOKEN.into()),
+            call_timeout: Duration::from_millis(500),
             api_url: format!("http://{slack_addr}/api"),
         };
         let clock = Arc::new(ManualClock::new(T0));
@@ -1100,4 +1101,32 @@ async fn a_command_delivered_twice_runs_once() {
     assert_eq!(second.status(), 200);
     assert_eq!(second.text().await.unwrap(), "");
     assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 1);
+}
+
+#[tokio::test]
+async fn a_slack_call_that_hangs_is_retried_later() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.slack.inject("conversations.create", Fault::Hang);
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    let err: String = sqlx::query_scalar(
+        "SELECT last_error FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&s.app.engine.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(err, "conversations.create: timed out");
+    s.clock.advance(Duration::from_secs(5));
+    s.deliver().await;
+    assert!(s.slack.channel_id("sev-1-checkout-failing").is_some());
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            .await,
+        0
+    );
 }

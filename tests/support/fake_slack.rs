@@ -35,6 +35,8 @@ pub enum Fault {
         retry_after_secs: u64,
     },
     Http500,
+    /// Answers only after 30 s, as a stuck Slack would.
+    Hang,
 }
 
 #[derive(Debug, Clone)]
@@ -252,13 +254,16 @@ async fn handle(
                 .collect(),
         )
     };
-    let mut i = f.inner.lock().unwrap();
-    i.calls.push(SlackCall {
-        method: method.clone(),
-        body: body.clone(),
-    });
-    if let Some(pos) = i.faults.iter().position(|(m, _)| m == "*" || *m == method) {
-        let (_, fault) = i.faults.remove(pos).unwrap();
+    let fault = {
+        let mut i = f.inner.lock().unwrap();
+        i.calls.push(SlackCall {
+            method: method.clone(),
+            body: body.clone(),
+        });
+        let pos = i.faults.iter().position(|(m, _)| m == "*" || *m == method);
+        pos.map(|p| i.faults.remove(p).unwrap().1)
+    };
+    if let Some(fault) = fault {
         return match fault {
             Fault::Error(code) => ok_error(code),
             Fault::Http429 { retry_after_secs } => (
@@ -268,8 +273,13 @@ async fn handle(
             )
                 .into_response(),
             Fault::Http500 => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+            Fault::Hang => {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                (StatusCode::INTERNAL_SERVER_ERROR, "too late").into_response()
+            }
         };
     }
+    let mut i = f.inner.lock().unwrap();
     i.next += 1;
     let n = i.next;
     let resp = match method.as_str() {

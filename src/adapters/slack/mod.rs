@@ -23,7 +23,7 @@ use crate::engine::SYSTEM_ACTOR;
 pub const PLATFORM: &str = "slack";
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 /// A Slack call that takes longer than this is retried later rather than holding the worker.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Credentials and endpoints, from the environment only (secrets never come from the file).
 #[derive(Clone)]
@@ -32,6 +32,8 @@ pub struct SlackSettings {
     pub signing_secret: Option<String>,
     pub app_token: Option<String>,
     pub api_url: String,
+    /// How long one Web API call may take before it is retried later.
+    pub call_timeout: Duration,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -51,6 +53,7 @@ impl SlackSettings {
             signing_secret: var("SLACK_SIGNING_SECRET"),
             app_token: var("SLACK_APP_TOKEN"),
             api_url: var("SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+            call_timeout: CALL_TIMEOUT,
         })
     }
 }
@@ -59,6 +62,7 @@ pub struct SlackPlatform {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     cfg: Arc<Config>,
+    call_timeout: Duration,
 }
 
 impl SlackPlatform {
@@ -75,6 +79,7 @@ impl SlackPlatform {
         Ok(SlackPlatform {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(settings.bot_token.clone().into()),
+            call_timeout: settings.call_timeout,
             cfg,
         })
     }
@@ -95,7 +100,7 @@ impl SlackPlatform {
     where
         F: std::future::Future<Output = ClientResult<T>>,
     {
-        match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+        match tokio::time::timeout(self.call_timeout, fut).await {
             Err(_) => Err(DeliveryError::Retry {
                 reason: format!("{what}: timed out"),
                 after: None,
