@@ -106,8 +106,9 @@ impl SlackApp {
 
     /// A slash command built like Slack's (see fixtures/slack/payloads/SlashCommandPayload.json).
     async fn command(&self, user: &str, channel: &str, text: &str) -> Value {
-        let form = serde_urlencoded::to_string([
-            ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+        // Every field of Slack's own sample, form-encoded as Slack sends it.
+        let mut p = payload_fixture("SlashCommandPayload");
+        for (k, v) in [
             ("team_id", "T0001"),
             ("team_domain", "example"),
             ("channel_id", channel),
@@ -116,12 +117,25 @@ impl SlackApp {
             ("user_name", "someone"),
             ("command", "/sev"),
             ("text", text),
-            ("api_app_id", "A123"),
-            ("is_enterprise_install", "false"),
             ("response_url", "https://hooks.slack.com/commands/1234/5678"),
             ("trigger_id", &next_trigger()),
-        ])
-        .unwrap();
+        ] {
+            p[k] = json!(v);
+        }
+        let pairs: Vec<(String, String)> = p
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
+            .collect();
+        let form = serde_urlencoded::to_string(pairs).unwrap();
         let r = self
             .signed(
                 "/slack/commands",
@@ -575,18 +589,18 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
     );
 
     // Submitting it declares, with the details as a timeline note.
-    let submission = json!({
-        "type": "view_submission", "team": { "id": "T0001" }, "user": { "id": "U_ALICE", "name": "alice" },
-        "api_app_id": "A123", "token": "x", "trigger_id": "1.2.3",
-        "view": { "id": "V1", "type": "modal", "callback_id": "sev_declare", "private_metadata": "C_GENERAL", "hash": "1.abc",
-            "state": { "values": {
-                "type": { "v": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "durability" }, "value": "durability" } } },
-                "level": { "v": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "SEV2" }, "value": "2" } } },
-                "title": { "v": { "type": "plain_text_input", "value": "Backups lagging" } },
-                "description": { "v": { "type": "plain_text_input", "value": "last good backup 6 hours ago" } },
-                "impact": { "v": { "type": "checkboxes", "selected_options": [] } }
-            } } }
-    });
+    let submission = view_submission(
+        "U_ALICE",
+        "sev_declare",
+        "C_GENERAL",
+        json!({
+            "type": { "v": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "durability" }, "value": "durability" } } },
+            "level": { "v": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "SEV2" }, "value": "2" } } },
+            "title": { "v": { "type": "plain_text_input", "value": "Backups lagging" } },
+            "description": { "v": { "type": "plain_text_input", "value": "last good backup 6 hours ago" } },
+            "impact": { "v": { "type": "checkboxes", "selected_options": [] } }
+        }),
+    );
     let r = s.interaction(submission).await;
     assert_eq!(r.status(), 200);
     s.deliver().await;
@@ -640,12 +654,7 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
             "sev_resolved"
         ]
     );
-    let click = |action: &str, user: &str| {
-        json!({
-            "type": "block_actions", "user": { "id": user }, "channel": { "id": ch }, "trigger_id": next_trigger(), "team": { "id": "T0001" },
-            "actions": [ { "action_id": action, "block_id": "sev_card_actions", "value": "SEV-1", "type": "button", "action_ts": "1" } ]
-        })
-    };
+    let click = |action: &str, user: &str| block_action(user, &ch, action, "SEV-1");
     assert_eq!(
         s.interaction(click("sev_role_imoc", "U_CAROL"))
             .await
@@ -688,8 +697,12 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
             .to_string()
             .contains(&format!("SEV-1|{ch}"))
     );
-    let submit = json!({ "type": "view_submission", "user": { "id": "U_BOB" },
-        "view": { "callback_id": "sev_update", "private_metadata": format!("SEV-1|{ch}"), "state": { "values": { "text": { "v": { "type": "plain_text_input", "value": "replica caught up" } } } } } });
+    let submit = view_submission(
+        "U_BOB",
+        "sev_update",
+        &format!("SEV-1|{ch}"),
+        json!({ "text": { "v": { "type": "plain_text_input", "value": "replica caught up" } } }),
+    );
     assert_eq!(s.interaction(submit).await.status(), 200);
     s.deliver().await;
     assert!(s.slack.calls_to("chat.postMessage").iter().any(|p| {
@@ -700,7 +713,7 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
     }));
 
     // A modal missing a field is answered inside the modal.
-    let bad = json!({ "type": "view_submission", "user": { "id": "U_BOB" }, "view": { "callback_id": "sev_declare", "private_metadata": "C1", "state": { "values": {} } } });
+    let bad = view_submission("U_BOB", "sev_declare", "C1", json!({}));
     let r: Value = s.interaction(bad).await.json().await.unwrap();
     assert_eq!(r["response_action"], "errors");
     // Unsigned interactions are refused.
@@ -1129,4 +1142,44 @@ async fn a_slack_call_that_hangs_is_retried_later() {
             .await,
         0
     );
+}
+
+/// A payload sample from ../shared/fixtures/slack/payloads/ (every field Slack has sent).
+fn payload_fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../shared/fixtures/slack/payloads/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("missing fixture {path}: {e} (the tests need ../shared beside the repo)")
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A button press, on Slack's own block_actions sample.
+fn block_action(user: &str, channel: &str, action_id: &str, value: &str) -> Value {
+    let mut p = payload_fixture("BlockActionPayload");
+    p["type"] = json!("block_actions");
+    p["user"]["id"] = json!(user);
+    p["channel"]["id"] = json!(channel);
+    p["container"]["channel_id"] = json!(channel);
+    p["trigger_id"] = json!(next_trigger());
+    let mut action = p["actions"][0].clone();
+    action["action_id"] = json!(action_id);
+    action["value"] = json!(value);
+    action["type"] = json!("button");
+    p["actions"] = json!([action]);
+    p
+}
+
+/// A modal submission, on Slack's own view_submission sample.
+fn view_submission(user: &str, callback_id: &str, private_metadata: &str, values: Value) -> Value {
+    let mut p = payload_fixture("ViewSubmissionPayload");
+    p["type"] = json!("view_submission");
+    p["user"]["id"] = json!(user);
+    p["trigger_id"] = json!(next_trigger());
+    p["view"]["callback_id"] = json!(callback_id);
+    p["view"]["private_metadata"] = json!(private_metadata);
+    p["view"]["state"] = json!({ "values": values });
+    p
 }
