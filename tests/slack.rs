@@ -104,6 +104,16 @@ impl SlackApp {
             .unwrap()
     }
 
+    async fn post_form(&self, path: &str, body: String) -> reqwest::Response {
+        self.signed(path, "application/x-www-form-urlencoded", body, self.now())
+            .await
+    }
+
+    async fn post_json(&self, path: &str, body: String) -> reqwest::Response {
+        self.signed(path, "application/json", body, self.now())
+            .await
+    }
+
     /// A slash command built like Slack's (see fixtures/slack/payloads/SlashCommandPayload.json).
     async fn command(&self, user: &str, channel: &str, text: &str) -> Value {
         // Every field of Slack's own sample, form-encoded as Slack sends it.
@@ -136,14 +146,7 @@ impl SlackApp {
             })
             .collect();
         let form = serde_urlencoded::to_string(pairs).unwrap();
-        let r = self
-            .signed(
-                "/slack/commands",
-                "application/x-www-form-urlencoded",
-                form,
-                self.now(),
-            )
-            .await;
+        let r = self.post_form("/slack/commands", form).await;
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
     }
@@ -388,34 +391,20 @@ async fn bad_stale_and_oversized_requests_are_refused_and_nothing_is_processed()
     );
     // Oversized.
     let big = format!("{body}{}", "x".repeat(100_000));
-    let r = s
-        .signed(
-            "/slack/commands",
-            "application/x-www-form-urlencoded",
-            big,
-            s.now(),
-        )
-        .await;
+    let r = s.post_form("/slack/commands", big).await;
     assert_eq!(r.status(), 413);
     assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 0);
     s.deliver().await;
     assert!(s.slack.calls().is_empty());
     // Signed but not a slash command.
-    let r = s
-        .signed(
-            "/slack/commands",
-            "application/x-www-form-urlencoded",
-            "hello".into(),
-            s.now(),
-        )
-        .await;
+    let r = s.post_form("/slack/commands", "hello".into()).await;
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn events_verify_urls_and_drop_retries() {
     let s = SlackApp::start(Backend::Sqlite).await;
-    let r = s.signed("/slack/events", "application/json", json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string(), s.now()).await;
+    let r = s.post_json("/slack/events", json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.unwrap()["challenge"],
@@ -449,12 +438,7 @@ async fn events_verify_urls_and_drop_retries() {
         1
     );
     let r = s
-        .signed(
-            "/slack/events",
-            "application/json",
-            "{\"type\":\"event_callback\"}".into(),
-            s.now(),
-        )
+        .post_json("/slack/events", "{\"type\":\"event_callback\"}".into())
         .await;
     assert_eq!(r.status(), 400);
 }
@@ -533,13 +517,7 @@ async fn slack_faults_name_taken_rate_limits_outages_and_missing_scopes() {
 impl SlackApp {
     async fn interaction(&self, payload: Value) -> reqwest::Response {
         let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        self.signed(
-            "/slack/interactions",
-            "application/x-www-form-urlencoded",
-            form,
-            self.now(),
-        )
-        .await
+        self.post_form("/slack/interactions", form).await
     }
 
     async fn wait_for_calls(&self, method: &str, n: usize) -> Vec<Value> {
@@ -566,14 +544,7 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
         ("trigger_id", "12345.98765.abcd"),
     ])
     .unwrap();
-    let r = s
-        .signed(
-            "/slack/commands",
-            "application/x-www-form-urlencoded",
-            form,
-            s.now(),
-        )
-        .await;
+    let r = s.post_form("/slack/commands", form).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "");
     let opened = s.wait_for_calls("views.open", 1).await;
@@ -1094,23 +1065,9 @@ async fn a_command_delivered_twice_runs_once() {
         ("trigger_id", "777.888.999"),
     ])
     .unwrap();
-    let first = s
-        .signed(
-            "/slack/commands",
-            "application/x-www-form-urlencoded",
-            form.clone(),
-            s.now(),
-        )
-        .await;
+    let first = s.post_form("/slack/commands", form.clone()).await;
     assert!(first.text().await.unwrap().contains("SEV-1 declared"));
-    let second = s
-        .signed(
-            "/slack/commands",
-            "application/x-www-form-urlencoded",
-            form,
-            s.now(),
-        )
-        .await;
+    let second = s.post_form("/slack/commands", form).await;
     assert_eq!(second.status(), 200);
     assert_eq!(second.text().await.unwrap(), "");
     assert_eq!(s.count("SELECT COUNT(*) FROM sevs").await, 1);
