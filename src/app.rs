@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::adapters::console::{self, ConsolePlatform, Output};
+use crate::adapters::discord::{self, DiscordSettings};
 use crate::adapters::slack::{self, SlackPlatform, SlackSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -32,6 +33,7 @@ pub struct App {
     pub delivery: Arc<Delivery>,
     pub scheduler: Arc<Scheduler>,
     pub slack: Option<(SlackSettings, Arc<SlackPlatform>)>,
+    pub discord: Option<DiscordSettings>,
 }
 
 /// A name unique to this process, for leases.
@@ -51,6 +53,7 @@ impl App {
         clock: Arc<dyn Clock>,
         out: Output,
         slack: Option<SlackSettings>,
+        discord: Option<DiscordSettings>,
     ) -> anyhow::Result<App> {
         let store = Store::connect(&cfg.raw.database.url).await?;
         let cfg = match &slack {
@@ -96,6 +99,7 @@ impl App {
             delivery,
             scheduler,
             slack,
+            discord,
         })
     }
 
@@ -135,6 +139,14 @@ impl App {
                 secret,
                 platform.clone(),
             ));
+        }
+        if let Some(d) = &self.discord
+            && let Some(key) = d.public_key.as_deref()
+        {
+            match discord::verify::public_key(key) {
+                Ok(key) => r = r.merge(discord::inbound::routes(self.engine.clone(), key)),
+                Err(e) => tracing::error!(error = e, "Discord HTTP interactions are off"),
+            }
         }
         r
     }
@@ -185,14 +197,22 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
             "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: sevbot can post to Slack but will not hear /sev"
         );
     }
-    let app = App::build(cfg.clone(), Arc::new(SystemClock), out.clone(), slack).await?;
+    let discord = DiscordSettings::from_env();
+    let app = App::build(
+        cfg.clone(),
+        Arc::new(SystemClock),
+        out.clone(),
+        slack,
+        discord,
+    )
+    .await?;
     let (stop_tx, stop) = watch::channel(false);
-    if std::env::var_os("DISCORD_BOT_TOKEN").is_some() {
+    if app.discord.is_some() {
         tracing::warn!(
-            "the Discord adapter is not part of this build yet; DISCORD_BOT_TOKEN is ignored"
+            "Discord: /sev is answered over HTTP interactions, but Discord channels and messages are not sent by this build yet (the gateway and REST adapter are in progress)"
         );
     }
-    let platforms_configured = app.slack.is_some();
+    let platforms_configured = app.slack.is_some() || app.discord.is_some();
     let console = match mode {
         ConsoleMode::On => true,
         ConsoleMode::Off => false,

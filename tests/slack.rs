@@ -65,7 +65,7 @@ impl SlackApp {
         };
         let clock = Arc::new(ManualClock::new(T0));
         let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
-        let app = App::build(Arc::new(cfg), clock.clone(), out, Some(settings))
+        let app = App::build(Arc::new(cfg), clock.clone(), out, Some(settings), None)
             .await
             .unwrap();
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -2,4 +2,6 @@
 //! platform-neutral effects in its own format.
 
 pub mod console;
+pub mod discord;
 pub mod slack;
+pub mod text;

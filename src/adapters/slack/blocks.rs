@@ -12,15 +12,7 @@ pub const MAX_SECTION: usize = 3000;
 pub const MAX_BLOCKS: usize = 50;
 pub const MAX_TOPIC: usize = 250;
 
-/// Cuts to at most `max` characters, marking the cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub use crate::adapters::text::clip;
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters.
 pub fn escape(s: &str) -> String {

@@ -1,0 +1,42 @@
+//! Discord: HTTP interactions (`inbound`), verified with Ed25519, and the `/sev`
+//! application command (`commands`).
+
+pub mod commands;
+pub mod inbound;
+pub mod verify;
+
+pub const PLATFORM: &str = "discord";
+pub const DEFAULT_API_URL: &str = "https://discord.com/api/v10";
+
+/// Credentials and endpoints, from the environment only.
+#[derive(Clone)]
+pub struct DiscordSettings {
+    pub bot_token: Option<String>,
+    pub application_id: Option<String>,
+    pub public_key: Option<String>,
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for DiscordSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordSettings")
+            .field("application_id", &self.application_id)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscordSettings {
+    /// `DISCORD_BOT_TOKEN`, `DISCORD_APPLICATION_ID`, `DISCORD_PUBLIC_KEY`, `DISCORD_API_URL`;
+    /// `None` when none of the credentials is set.
+    pub fn from_env() -> Option<DiscordSettings> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let s = DiscordSettings {
+            bot_token: var("DISCORD_BOT_TOKEN"),
+            application_id: var("DISCORD_APPLICATION_ID"),
+            public_key: var("DISCORD_PUBLIC_KEY"),
+            api_url: var("DISCORD_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+        };
+        (s.bot_token.is_some() || s.public_key.is_some()).then_some(s)
+    }
+}
