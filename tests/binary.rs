@@ -27,8 +27,9 @@ fn sevbot(dir: &tempfile::TempDir) -> Command {
     c
 }
 
-fn run_script(dir: &tempfile::TempDir, script: &str) -> String {
-    let mut child = sevbot(dir)
+/// Runs sevbot with `script` on stdin; `cmd` may carry extra environment.
+fn feed(mut cmd: Command, script: &str) -> std::process::Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -40,7 +41,11 @@ fn run_script(dir: &tempfile::TempDir, script: &str) -> String {
         .unwrap()
         .write_all(script.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn run_script(dir: &tempfile::TempDir, script: &str) -> String {
+    let out = feed(sevbot(dir), script);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -260,20 +265,9 @@ fn a_busy_http_port_only_warns_in_the_console_but_stops_a_server() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = sevbot(&dir)
-        .env("SEVBOT_HTTP_ADDR", &addr)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"/sev list\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = sevbot(&dir);
+    cmd.env("SEVBOT_HTTP_ADDR", &addr);
+    let out = feed(cmd, "/sev list\n");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("No open SEVs."));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -294,21 +288,10 @@ fn a_busy_http_port_only_warns_in_the_console_but_stops_a_server() {
 #[test]
 fn environment_overrides_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = sevbot(&dir)
-        .env("SEVBOT_CONSOLE__USER", "bob")
-        .env("SEVBOT_CONSOLE__CHANNEL", "#ops")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"/sev list\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = sevbot(&dir);
+    cmd.env("SEVBOT_CONSOLE__USER", "bob")
+        .env("SEVBOT_CONSOLE__CHANNEL", "#ops");
+    let out = feed(cmd, "/sev list\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("bob@#ops> /sev list"), "{stdout}");
     assert!(
