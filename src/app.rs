@@ -232,6 +232,7 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e),
     };
+    app.engine.ensure_housekeeping().await?;
     let workers = app.spawn_workers(&stop);
     let socket = app.start_socket_mode().await?;
     if console {

@@ -24,6 +24,10 @@ use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 
 pub const SYSTEM_ACTOR: &str = "sevbot";
 pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
+pub const JOB_PRUNE_DELIVERIES: &str = "prune_deliveries";
+/// Platforms redeliver within minutes; a day of delivery keys is ample.
+pub const DELIVERY_KEY_RETENTION_MS: i64 = 24 * 3_600_000;
+const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// A second declare of the same type by the same person this soon is most likely a retype.
 pub const DUPLICATE_WINDOW_MS: i64 = 120_000;
 
@@ -758,6 +762,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Schedules the recurring housekeeping job unless one is pending (call at start-up).
+    pub async fn ensure_housekeeping(&self) -> anyhow::Result<()> {
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        if !jobs::pending_of_kind(&mut tx, JOB_PRUNE_DELIVERIES).await? {
+            jobs::schedule(
+                &mut tx,
+                JOB_PRUNE_DELIVERIES,
+                None,
+                now + PRUNE_EVERY_MS,
+                "{}",
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Fires one claimed job in a transaction that also marks it done; if another replica
     /// took the job over meanwhile, everything is rolled back and nothing is sent.
     pub async fn fire_job(&self, job: &jobs::Job, owner: &str) -> anyhow::Result<bool> {
@@ -769,6 +792,22 @@ impl Engine {
         }
         match job.kind.as_str() {
             JOB_UPDATE_REMINDER => self.update_reminder(&mut tx, job, now).await?,
+            JOB_PRUNE_DELIVERIES => {
+                let pruned = self
+                    .store
+                    .prune_deliveries(&mut tx, now - DELIVERY_KEY_RETENTION_MS)
+                    .await?;
+                tracing::debug!(pruned, "old delivery keys removed");
+                jobs::schedule(
+                    &mut tx,
+                    JOB_PRUNE_DELIVERIES,
+                    None,
+                    now + PRUNE_EVERY_MS,
+                    "{}",
+                    now,
+                )
+                .await?;
+            }
             other => tracing::error!(kind = other, id = job.id, "unknown job kind; marked done"),
         }
         tx.commit().await?;

@@ -782,3 +782,35 @@ both_backends!(a_redelivered_command_changes_nothing, |b| async move {
         1
     );
 });
+
+both_backends!(
+    old_delivery_keys_are_pruned_by_a_recurring_job,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        app.engine.ensure_housekeeping().await.unwrap();
+        app.engine.ensure_housekeeping().await.unwrap();
+        let inv = sevbot::engine::Invocation {
+            platform: support::PLATFORM.into(),
+            user: "U_ALICE".into(),
+            channel: "general".into(),
+        };
+        app.engine
+            .handle_once(&inv, "list", "old-key", false)
+            .await
+            .unwrap();
+        app.advance_minutes(25 * 60);
+        app.engine
+            .handle_once(&inv, "list", "fresh-key", false)
+            .await
+            .unwrap();
+        assert_eq!(app.tick().await, 1, "one housekeeping job, fired once");
+        let keys: Vec<(String,)> = sqlx::query_as("SELECT key FROM inbound_seen ORDER BY key")
+            .fetch_all(&app.engine.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(keys, vec![("fresh-key".to_string(),)]);
+        // It keeps itself scheduled.
+        app.advance_minutes(61);
+        assert_eq!(app.tick().await, 1);
+    }
+);

@@ -135,3 +135,12 @@ pub async fn backlog(store: &Store, now: i64) -> anyhow::Result<(i64, i64)> {
     let oldest: Option<i64> = row.try_get("oldest")?;
     Ok((n, oldest.map(|o| (now - o).max(0)).unwrap_or(0)))
 }
+
+pub async fn pending_of_kind(conn: &mut Conn, kind: &str) -> anyhow::Result<bool> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND done_at IS NULL")
+            .bind(kind)
+            .fetch_one(conn)
+            .await?;
+    Ok(n > 0)
+}

@@ -136,6 +136,15 @@ impl Store {
             .await?;
         Ok(r.rows_affected() == 1)
     }
+
+    /// Forgets delivery keys older than `before` (redeliveries come within minutes).
+    pub async fn prune_deliveries(&self, conn: &mut Conn, before: i64) -> anyhow::Result<u64> {
+        let r = sqlx::query("DELETE FROM inbound_seen WHERE received_at < $1")
+            .bind(before)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected())
+    }
 }
 
 /// A URL without its password, for logs and errors.
