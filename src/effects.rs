@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::incident::{card_text, describe};
 use crate::domain::{Incident, SevId, TimelineEvent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +74,26 @@ pub enum Message<'a> {
     Card(&'a Incident),
     FeedAnnouncement(&'a Incident),
     Event(SevId, &'a TimelineEvent),
+}
+
+impl Message<'_> {
+    /// Plain text for terminals, notification previews and screen readers; platforms with
+    /// rich formatting render their own alongside it.
+    pub fn plain_text(&self, mention: &dyn Fn(&str) -> String) -> String {
+        match self {
+            Message::Card(inc) | Message::FeedAnnouncement(inc) => card_text(inc, mention),
+            Message::Event(_, ev) => describe(&ev.event, &ev.actor, mention),
+        }
+    }
+
+    /// A short label for messages that sevbot keeps editing; `None` for timeline lines.
+    pub fn kind(&self) -> Option<&'static str> {
+        match self {
+            Message::Card(_) => Some("card"),
+            Message::FeedAnnouncement(_) => Some("feed"),
+            Message::Event(..) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -767,15 +767,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
         if !jobs::pending_of_kind(&mut tx, JOB_PRUNE_DELIVERIES).await? {
-            jobs::schedule(
-                &mut tx,
-                JOB_PRUNE_DELIVERIES,
-                None,
-                now + PRUNE_EVERY_MS,
-                "{}",
-                now,
-            )
-            .await?;
+            schedule_prune(&mut tx, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -798,15 +790,7 @@ impl Engine {
                     .prune_deliveries(&mut tx, now - DELIVERY_KEY_RETENTION_MS)
                     .await?;
                 tracing::debug!(pruned, "old delivery keys removed");
-                jobs::schedule(
-                    &mut tx,
-                    JOB_PRUNE_DELIVERIES,
-                    None,
-                    now + PRUNE_EVERY_MS,
-                    "{}",
-                    now,
-                )
-                .await?;
+                schedule_prune(&mut tx, now).await?;
             }
             other => tracing::error!(kind = other, id = job.id, "unknown job kind; marked done"),
         }
@@ -864,6 +848,19 @@ fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {
         user: reply.ephemeral.then(|| inv.user.clone()),
         text: reply.text.clone(),
     }
+}
+
+async fn schedule_prune(tx: &mut Tx, now: i64) -> anyhow::Result<()> {
+    jobs::schedule(
+        tx,
+        JOB_PRUNE_DELIVERIES,
+        None,
+        now + PRUNE_EVERY_MS,
+        "{}",
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Used by the outbox worker after a channel exists: record it on the SEV and the timeline.

@@ -12,7 +12,6 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::domain::incident::{card_text, describe};
 use crate::effects::{DeliveryError, Message, Platform};
 use crate::engine::{Engine, Invocation, SYSTEM_ACTOR};
 use crate::store::Store;
@@ -52,13 +51,10 @@ impl ConsolePlatform {
     }
 
     fn render(&self, msg: Message<'_>) -> String {
-        let m = |w: &str| self.mention(w);
-        match msg {
-            Message::Card(inc) => format!("[card] {}", card_text(inc, &m).replace('\n', "\n    ")),
-            Message::FeedAnnouncement(inc) => {
-                format!("[feed] {}", card_text(inc, &m).replace('\n', "\n    "))
-            }
-            Message::Event(_, ev) => describe(&ev.event, &ev.actor, &m),
+        let text = msg.plain_text(&|w: &str| self.mention(w));
+        match msg.kind() {
+            Some(kind) => format!("[{kind}] {}", text.replace('\n', "\n    ")),
+            None => text,
         }
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use sevbot::domain::incident::{card_text, describe};
 use sevbot::effects::{DeliveryError, Message, Platform};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,11 +124,10 @@ impl Fake {
     }
 
     fn render(&self, msg: Message<'_>) -> String {
-        let m = |w: &str| self.mention(w);
-        match msg {
-            Message::Card(i) => format!("card: {}", card_text(i, &m)),
-            Message::FeedAnnouncement(i) => format!("feed: {}", card_text(i, &m)),
-            Message::Event(_, ev) => describe(&ev.event, &ev.actor, &m),
+        let text = msg.plain_text(&|w: &str| self.mention(w));
+        match msg.kind() {
+            Some(kind) => format!("{kind}: {text}"),
+            None => text,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::incident::{card_text, describe, fmt_time};
+use crate::domain::incident::fmt_time;
 use crate::domain::{Incident, Role};
 use crate::effects::Message;
 
@@ -68,23 +68,17 @@ fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> 
 
 /// Fallback text (notifications, screen readers) and blocks for one message.
 pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Vec<Value>) {
-    match msg {
+    let text = msg.plain_text(mention);
+    let blocks = match msg {
         Message::Card(inc) => {
             let mut blocks = card_blocks(inc, mention, false);
-            if let Some(actions) = super::views::card_actions(inc) {
-                blocks.push(actions);
-            }
-            (clip(&card_text(inc, mention), MAX_SECTION), blocks)
+            blocks.extend(super::views::card_actions(inc));
+            blocks
         }
-        Message::FeedAnnouncement(inc) => (
-            clip(&card_text(inc, mention), MAX_SECTION),
-            card_blocks(inc, mention, true),
-        ),
-        Message::Event(_, ev) => {
-            let text = describe(&ev.event, &ev.actor, mention);
-            (clip(&text, MAX_SECTION), vec![section(&escape(&text))])
-        }
-    }
+        Message::FeedAnnouncement(inc) => card_blocks(inc, mention, true),
+        Message::Event(..) => vec![section(&escape(&text))],
+    };
+    (clip(&text, MAX_SECTION), blocks)
 }
 
 #[cfg(test)]
