@@ -33,7 +33,13 @@ pub struct App {
     pub delivery: Arc<Delivery>,
     pub scheduler: Arc<Scheduler>,
     pub slack: Option<(SlackSettings, Arc<SlackPlatform>)>,
-    pub discord: Option<DiscordSettings>,
+    pub discord: Option<DiscordApp>,
+}
+
+/// Discord as configured: the REST client exists when there is a bot token.
+pub struct DiscordApp {
+    pub settings: DiscordSettings,
+    pub rest: Option<Arc<discord::rest::Rest>>,
 }
 
 /// A name unique to this process, for leases.
@@ -87,6 +93,29 @@ impl App {
             }
             None => None,
         };
+        let discord = match discord {
+            Some(settings) => {
+                let rest = match &settings.bot_token {
+                    Some(token) => {
+                        let rest = Arc::new(discord::rest::Rest::new(
+                            token,
+                            &settings.api_url,
+                            settings.call_timeout,
+                        )?);
+                        let bot = discord_bot_user(&rest, &settings).await;
+                        platforms.push(Arc::new(discord::platform::DiscordPlatform::new(
+                            rest.clone(),
+                            cfg.clone(),
+                            bot,
+                        )));
+                        Some(rest)
+                    }
+                    None => None,
+                };
+                Some(DiscordApp { settings, rest })
+            }
+            None => None,
+        };
         let engine = Engine::new(store.clone(), clock.clone(), cfg).with_platforms(&platforms);
         let owner = owner_id();
         let delivery = Arc::new(Delivery::new(store, clock, platforms, owner.clone()));
@@ -128,6 +157,56 @@ impl App {
         ))
     }
 
+    fn discord_interactions(&self) -> Option<discord::inbound::Interactions> {
+        let d = self.discord.as_ref()?;
+        let followup = d.rest.clone().zip(d.settings.application_id());
+        Some(discord::inbound::Interactions {
+            engine: self.engine.clone(),
+            followup,
+        })
+    }
+
+    /// Registers `/sev` and connects the gateway (when enabled). Discord being down does
+    /// not stop the bot: HTTP interactions and the outbox keep working, and the problem
+    /// is logged with what to do.
+    pub async fn start_discord(&self) -> Option<discord::gateway::Gateway> {
+        let d = self.discord.as_ref()?;
+        let (Some(rest), Some(token)) = (&d.rest, &d.settings.bot_token) else {
+            return None;
+        };
+        let Some(app) = d.settings.application_id() else {
+            tracing::error!(
+                "DISCORD_APPLICATION_ID is missing or not a number: /sev is not registered and the gateway is off"
+            );
+            return None;
+        };
+        let dcfg = &self.engine.cfg.raw.discord;
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            discord::commands::register(rest, app, dcfg),
+        )
+        .await
+        {
+            Ok(Ok(scope)) => tracing::info!(scope, "Discord /sev command registered"),
+            Ok(Err(e)) => tracing::error!(error = %e, "could not register /sev with Discord"),
+            Err(_) => tracing::error!("Discord did not answer the /sev registration within 10 s"),
+        }
+        if !dcfg.gateway {
+            return None;
+        }
+        let inner = self.discord_interactions()?;
+        match discord::gateway::start(inner, rest.clone(), token, app).await {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "the Discord gateway is off; HTTP interactions still work"
+                );
+                None
+            }
+        }
+    }
+
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(self.engine.store.clone());
@@ -141,10 +220,14 @@ impl App {
             ));
         }
         if let Some(d) = &self.discord
-            && let Some(key) = d.public_key.as_deref()
+            && let Some(key) = d.settings.public_key.as_deref()
         {
             match discord::verify::public_key(key) {
-                Ok(key) => r = r.merge(discord::inbound::routes(self.engine.clone(), key)),
+                Ok(key) => {
+                    if let Some(inner) = self.discord_interactions() {
+                        r = r.merge(discord::inbound::routes(inner, key))
+                    }
+                }
                 Err(e) => tracing::error!(error = e, "Discord HTTP interactions are off"),
             }
         }
@@ -207,9 +290,11 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     )
     .await?;
     let (stop_tx, stop) = watch::channel(false);
-    if app.discord.is_some() {
+    if let Some(d) = &app.discord
+        && d.rest.is_none()
+    {
         tracing::warn!(
-            "Discord: /sev is answered over HTTP interactions, but Discord channels and messages are not sent by this build yet (the gateway and REST adapter are in progress)"
+            "DISCORD_PUBLIC_KEY is set but not DISCORD_BOT_TOKEN: sevbot answers /sev over HTTP interactions but cannot create channels or post"
         );
     }
     let platforms_configured = app.slack.is_some() || app.discord.is_some();
@@ -235,6 +320,7 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     app.engine.ensure_housekeeping().await?;
     let workers = app.spawn_workers(&stop);
     let socket = app.start_socket_mode().await?;
+    let gateway = app.start_discord().await;
     if console {
         let interactive = std::io::stdin().is_terminal();
         if interactive && let Some((addr, _)) = &http {
@@ -257,6 +343,9 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     if let Some(listener) = socket {
         listener.shutdown().await;
     }
+    if let Some(g) = gateway {
+        g.stop().await;
+    }
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;
@@ -265,6 +354,25 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// The bot's own user id (for private channels' overwrites), from `GET /users/@me`,
+/// else the application id, which is the bot's user id for applications made since 2019.
+async fn discord_bot_user(rest: &discord::rest::Rest, s: &DiscordSettings) -> Option<u64> {
+    use serenity::all::{LightMethod, Route};
+    let me = tokio::time::timeout(
+        Duration::from_secs(5),
+        rest.call("who am I", LightMethod::Get, Route::UserMe, None::<&()>),
+    )
+    .await;
+    match me {
+        Ok(Ok(v)) => v["id"].as_str().and_then(|i| i.parse().ok()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "GET /users/@me failed; using the application id as the bot's user id");
+            s.application_id()
+        }
+        Err(_) => s.application_id(),
+    }
 }
 
 fn console_banner(out: &Output, addr: SocketAddr) {

@@ -38,6 +38,65 @@ pub struct RawConfig {
     pub reminders: RemindersConfig,
     #[serde(default)]
     pub feeds: Vec<RawFeed>,
+    #[serde(default)]
+    pub discord: DiscordConfig,
+}
+
+/// Where sevbot works in Discord. Ids are snowflakes, as strings; secrets stay in the
+/// environment (`DISCORD_BOT_TOKEN`, `DISCORD_PUBLIC_KEY`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The server (guild) incident channels are created in.
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// The category incident channels are created under.
+    #[serde(default)]
+    pub incident_category: Option<String>,
+    /// The category closed SEV channels move to until they are deleted.
+    #[serde(default)]
+    pub archive_category: Option<String>,
+    /// Days an archived SEV channel is kept before it is deleted (a guild holds 500
+    /// channels); 0 keeps them forever.
+    #[serde(default = "default_retention")]
+    pub archive_retention_days: u32,
+    /// Where `/sev` is registered on start-up: `guild` (instant, for development) or
+    /// `global` (every server the app is installed in).
+    #[serde(default = "default_command_scope")]
+    pub commands: CommandScope,
+    /// Receive interactions over the gateway (a WebSocket from the bot) in addition to
+    /// `POST /discord/interactions`.
+    #[serde(default = "default_true")]
+    pub gateway: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandScope {
+    Guild,
+    Global,
+}
+
+fn default_retention() -> u32 {
+    30
+}
+fn default_command_scope() -> CommandScope {
+    CommandScope::Guild
+}
+fn default_true() -> bool {
+    true
+}
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            guild_id: None,
+            incident_category: None,
+            archive_category: None,
+            archive_retention_days: default_retention(),
+            commands: default_command_scope(),
+            gateway: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -358,6 +417,7 @@ impl RawConfig {
             rotations: vec![],
             definitions: default_definitions(),
             reminders: RemindersConfig::default(),
+            discord: DiscordConfig::default(),
             feeds: vec![],
         }
     }
@@ -528,6 +588,31 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
                 max_level: f.max_level,
             },
         ));
+    }
+    let d = &raw.discord;
+    for (key, v) in [
+        ("guild_id", &d.guild_id),
+        ("incident_category", &d.incident_category),
+        ("archive_category", &d.archive_category),
+    ] {
+        if let Some(v) = v
+            && (v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()))
+        {
+            err(
+                format!("discord.{key}"),
+                format!(
+                    "\"{v}\" is not a Discord id (digits only: enable Developer Mode, right-click, Copy ID)"
+                ),
+            );
+        }
+    }
+    for (platform, h) in raw.people.iter().flat_map(|p| &p.handles) {
+        if platform == "discord" && !h.chars().all(|c| c.is_ascii_digit()) {
+            err(
+                "people.handles.discord".into(),
+                format!("\"{h}\" is not a Discord user id (digits only, not the user name)"),
+            );
+        }
     }
     for role in [Role::Imoc, Role::Tloc] {
         for t in SevType::ALL {

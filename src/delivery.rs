@@ -19,6 +19,11 @@ const MAX_BACKOFF_MS: i64 = 5 * 60_000;
 /// More collisions than this means something else is wrong with channel creation.
 const MAX_NAME_ATTEMPTS: u32 = 20;
 
+/// Suffix of the queue a rate-limited topic edit waits in.
+const TOPIC_DETOUR: &str = ":topic";
+/// A topic edit told to wait longer than this is set aside.
+const TOPIC_DETOUR_AFTER_MS: i64 = 5_000;
+
 pub struct Delivery {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
@@ -136,6 +141,8 @@ impl Delivery {
             Effect::UpsertFeed { .. } => "feed",
             Effect::PostEvent { .. } => "post",
             Effect::Reply { .. } => "reply",
+            Effect::ArchiveChannel { .. } => "archive",
+            Effect::DeleteChannel { .. } => "delete_channel",
         };
         match self.apply(platform.as_ref(), &row, &effect).await {
             Ok(()) => {
@@ -184,6 +191,12 @@ impl Delivery {
                 let backoff = after
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or_else(|| (1000i64 << row.attempts.clamp(0, 12)).min(MAX_BACKOFF_MS));
+                if matches!(effect, Effect::SetTopic { .. })
+                    && !row.queue.ends_with(TOPIC_DETOUR)
+                    && backoff > TOPIC_DETOUR_AFTER_MS
+                {
+                    return self.detour_topic(&row, backoff).await;
+                }
                 tracing::warn!(
                     platform = row.platform,
                     id = row.id,
@@ -193,6 +206,18 @@ impl Delivery {
                     "delivery will be retried"
                 );
                 metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => label, "result" => "retry").increment(1);
+                if after.is_some() {
+                    // The platform said when (a rate limit): waiting is not a failure, so
+                    // it does not lengthen the backoff of a later real error.
+                    return outbox::wait(
+                        &self.store,
+                        row.id,
+                        &self.owner,
+                        self.clock.now_ms() + backoff,
+                        &reason,
+                    )
+                    .await;
+                }
                 outbox::retry_later(
                     &self.store,
                     row.id,
@@ -209,6 +234,29 @@ impl Delivery {
                 self.fail(&row, label, &why).await
             }
         }
+    }
+
+    /// Discord allows two topic edits per channel in ten minutes: a topic that must wait
+    /// that long moves to a queue of its own, so the card and timeline behind it flow on.
+    async fn detour_topic(&self, row: &OutboxRow, backoff: i64) -> anyhow::Result<()> {
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        outbox::enqueue(
+            &mut tx,
+            &row.platform,
+            &format!("{}{TOPIC_DETOUR}", row.queue),
+            &row.effect,
+            now + backoff,
+        )
+        .await?;
+        outbox::delivered(&mut tx, row.id, &self.owner, now).await?;
+        tx.commit().await?;
+        tracing::info!(
+            id = row.id,
+            backoff_ms = backoff,
+            "topic edit rate limited; set aside"
+        );
+        Ok(())
     }
 
     /// Without its channel a SEV has nowhere to talk: say so where it was declared, with
@@ -252,6 +300,15 @@ impl Delivery {
         outbox::failed(&self.store, row.id, &self.owner, why).await
     }
 
+    /// The SEV as it is now (a set-aside topic must not bring back an old state).
+    async fn current(&self, snapshot: &crate::domain::Incident) -> crate::domain::Incident {
+        let loaded = match self.store.pool.acquire().await {
+            Ok(mut conn) => sevs::load(&mut conn, snapshot.id).await.ok().flatten(),
+            Err(_) => None,
+        };
+        loaded.unwrap_or_else(|| snapshot.clone())
+    }
+
     async fn incident_channel(&self, sev: SevId) -> Result<String, DeliveryError> {
         let mut conn = self.store.pool.acquire().await.map_err(db_retry)?;
         sevs::channel_id(&mut conn, sev)
@@ -291,9 +348,27 @@ impl Delivery {
                 self.store.begin().await.map_err(db_retry)?
             }
             Effect::SetTopic { incident } => {
-                let ch = self.incident_channel(incident.id).await?;
-                p.set_topic(&ch, &incident.topic(&|who| p.mention(who)))
-                    .await?;
+                // Only the newest topic matters once topics wait in their own queue.
+                let newer = row.queue.ends_with(TOPIC_DETOUR)
+                    && outbox::has_later(&self.store, &row.queue, row.id)
+                        .await
+                        .map_err(db_retry)?;
+                if !newer {
+                    let ch = self.incident_channel(incident.id).await?;
+                    let current = self.current(incident).await;
+                    p.set_topic(&ch, &current.topic(&|who| p.mention(who)))
+                        .await?;
+                }
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::ArchiveChannel { sev } => {
+                let ch = self.incident_channel(*sev).await?;
+                p.archive(&ch).await?;
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::DeleteChannel { sev } => {
+                let ch = self.incident_channel(*sev).await?;
+                p.delete_channel(&ch).await?;
                 self.store.begin().await.map_err(db_retry)?
             }
             Effect::PostEvent { sev, event } => {

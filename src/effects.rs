@@ -46,6 +46,14 @@ pub enum Effect {
         sev: SevId,
         event: TimelineEvent,
     },
+    /// The SEV is over: put its channel out of the way (kept for the postmortem).
+    ArchiveChannel {
+        sev: SevId,
+    },
+    /// The retention of an archived channel has passed.
+    DeleteChannel {
+        sev: SevId,
+    },
 }
 
 impl Effect {
@@ -58,7 +66,9 @@ impl Effect {
             }
             Effect::CreateChannel { sev, .. }
             | Effect::Invite { sev, .. }
-            | Effect::PostEvent { sev, .. } => {
+            | Effect::PostEvent { sev, .. }
+            | Effect::ArchiveChannel { sev }
+            | Effect::DeleteChannel { sev } => {
                 format!("{platform}:{sev}")
             }
             Effect::SetTopic { incident } | Effect::UpsertCard { incident } => {
@@ -141,6 +151,16 @@ pub trait Platform: Send + Sync {
         msg: Message<'_>,
     ) -> Result<(), DeliveryError>;
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError>;
+    /// Moves a finished SEV's channel out of the way (Slack: archived; Discord: moved to
+    /// the archive category).
+    async fn archive(&self, _channel: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+    /// Deletes a channel whose retention has passed; platforms that keep archived
+    /// channels do nothing.
+    async fn delete_channel(&self, _channel: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
     /// A plain-text answer; `user` set means only that user (a platform handle) sees it.
     async fn reply(
         &self,

@@ -25,6 +25,8 @@ use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 pub const SYSTEM_ACTOR: &str = "sevbot";
 pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
 pub const JOB_PRUNE_DELIVERIES: &str = "prune_deliveries";
+/// Deletes an archived SEV channel once its retention has passed.
+pub const JOB_DELETE_CHANNEL: &str = "delete_channel";
 /// Platforms redeliver within minutes; a day of delivery keys is ample.
 pub const DELIVERY_KEY_RETENTION_MS: i64 = 24 * 3_600_000;
 const PRUNE_EVERY_MS: i64 = 3_600_000;
@@ -719,6 +721,9 @@ impl Engine {
         }
         self.publish(tx, &inc, &recorded, topic_changed, now)
             .await?;
+        if inc.stage.is_final() && !before.stage.is_final() {
+            self.retire_channel(tx, &inc, now).await?;
+        }
         if recorded
             .iter()
             .any(|e| matches!(e.event, EventKind::Update { .. }))
@@ -743,6 +748,24 @@ impl Engine {
             text: format!("{id}: {summary}."),
             ephemeral: true,
         }))
+    }
+
+    /// A closed or cancelled SEV's channel is archived; on Discord, whose guilds hold 500
+    /// channels, it is also deleted after the configured retention.
+    async fn retire_channel(&self, tx: &mut Tx, inc: &Incident, now: i64) -> anyhow::Result<()> {
+        self.enqueue(
+            tx,
+            &inc.platform,
+            Effect::ArchiveChannel { sev: inc.id },
+            now,
+        )
+        .await?;
+        let days = i64::from(self.cfg.raw.discord.archive_retention_days);
+        if inc.platform == crate::adapters::discord::PLATFORM && days > 0 {
+            let due = now + days * 24 * 3_600_000;
+            jobs::schedule(tx, JOB_DELETE_CHANNEL, Some(inc.id), due, "{}", now).await?;
+        }
+        Ok(())
     }
 
     /// One pending update reminder per open SEV, due a cadence after the last update.
@@ -791,6 +814,20 @@ impl Engine {
                     .await?;
                 tracing::debug!(pruned, "old delivery keys removed");
                 schedule_prune(&mut tx, now).await?;
+            }
+            JOB_DELETE_CHANNEL => {
+                if let Some(id) = job.sev_id
+                    && let Some(inc) = sevs::load(&mut tx, id).await?
+                    && inc.stage.is_final()
+                {
+                    self.enqueue(
+                        &mut tx,
+                        &inc.platform,
+                        Effect::DeleteChannel { sev: id },
+                        now,
+                    )
+                    .await?;
+                }
             }
             other => tracing::error!(kind = other, id = job.id, "unknown job kind; marked done"),
         }

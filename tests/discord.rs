@@ -1,16 +1,26 @@
-//! Discord HTTP interactions end to end: Ed25519-signed requests in, the real engine.
+//! Discord end to end: signed HTTP interactions and the gateway in, the real engine and
+//! outbox, and a fake Discord that checks every REST body against Discord's OpenAPI spec.
 
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use sevbot::adapters::console;
 use sevbot::adapters::discord::DiscordSettings;
+use sevbot::adapters::discord::gateway::Gateway;
 use sevbot::app::App;
 use sevbot::clock::{Clock, ManualClock};
 use support::T0;
+use support::fake_discord::{
+    self as fd, ARCHIVE, CATEGORY, FakeDiscord, Fault, GENERAL, GUILD, wait_until,
+};
+
+/// Dana types the commands; alice, bob and carol are on call (see support::CONFIG).
+const DANA: &str = "80351110224678912";
+const ALICE: &str = "100000000000000011";
 
 struct DiscordApp {
     app: App,
@@ -18,21 +28,35 @@ struct DiscordApp {
     key: SigningKey,
     base: String,
     http: reqwest::Client,
+    fake: FakeDiscord,
     _dir: tempfile::TempDir,
 }
 
 impl DiscordApp {
     async fn start() -> DiscordApp {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()))
+            .with_test_writer()
+            .try_init();
+        Self::with("").await
+    }
+
+    async fn with(extra: &str) -> DiscordApp {
+        let (fake, addr) = FakeDiscord::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let extra = "[[people]]\nid = \"dana\"\nhandles = { discord = \"80351110224678912\" }\n";
-        let mut cfg = (*support::test_config(extra)).clone();
+        let cfg_extra = format!(
+            "[[people]]\nid = \"dana\"\nhandles = {{ discord = \"{DANA}\" }}\n\
+             [discord]\nguild_id = \"{GUILD}\"\nincident_category = \"{CATEGORY}\"\narchive_category = \"{ARCHIVE}\"\n{extra}"
+        );
+        let mut cfg = (*support::test_config(&cfg_extra)).clone();
         cfg.raw.database.url = format!("sqlite://{}", dir.path().join("d.db").display());
         let key = SigningKey::from_bytes(&[42u8; 32]);
         let settings = DiscordSettings {
-            bot_token: None,
-            application_id: Some("1100000000000000000".into()),
+            bot_token: Some(fd::TOKEN.into()),
+            application_id: Some(fd::APP_ID.into()),
             public_key: Some(hex::encode(key.verifying_key().to_bytes())),
-            api_url: "http://127.0.0.1:9".into(),
+            api_url: format!("http://{addr}/api/v10"),
+            call_timeout: Duration::from_secs(5),
         };
         let clock = Arc::new(ManualClock::new(T0));
         let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
@@ -50,17 +74,17 @@ impl DiscordApp {
             key,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
+            fake,
             _dir: dir,
         }
     }
 
     async fn send(&self, body: &Value, sign_with: &SigningKey, ts: i64) -> reqwest::Response {
         let body = body.to_string();
-        let sig = sign_with.sign(format!("{ts}{body}").as_bytes());
         self.http
             .post(format!("{}/discord/interactions", self.base))
             .header("content-type", "application/json")
-            .header("x-signature-ed25519", hex::encode(sig.to_bytes()))
+            .header("x-signature-ed25519", fd::sign(sign_with, ts, &body))
             .header("x-signature-timestamp", ts.to_string())
             .body(body)
             .send()
@@ -68,66 +92,100 @@ impl DiscordApp {
             .unwrap()
     }
 
-    async fn signed(&self, body: &Value) -> reqwest::Response {
-        self.send(body, &self.key, self.clock.now_ms() / 1000).await
+    async fn signed(&self, body: &Value) -> Value {
+        let r = self.send(body, &self.key, self.clock.now_ms() / 1000).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
     }
-}
 
-/// An APPLICATION_COMMAND interaction with every field Discord sends.
-fn interaction(id: &str, user: &str, channel: &str, sub: &str, options: Value) -> Value {
-    json!({
-        "id": id, "application_id": "1100000000000000000", "type": 2, "version": 1,
-        "token": "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTp0b2tlbg", "locale": "en-US", "guild_locale": "en-US",
-        "guild_id": "1000000000000000001", "channel_id": channel,
-        "channel": { "id": channel, "type": 0, "guild_id": "1000000000000000001", "name": "general", "flags": 0 },
-        "guild": { "id": "1000000000000000001", "locale": "en-US", "features": [] },
-        "member": { "user": { "id": user, "username": "dana", "global_name": "Dana", "discriminator": "0", "avatar": null, "public_flags": 0 },
-                    "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0, "permissions": "2248473465835073", "nick": null, "avatar": null, "pending": false },
-        "app_permissions": "2248473465835073", "entitlements": [], "authorizing_integration_owners": { "0": "1000000000000000001" }, "context": 0,
-        "attachment_size_limit": 10485760,
-        "data": { "id": "1200000000000000000", "name": "sev", "type": 1, "guild_id": "1000000000000000001",
-                  "options": [ { "name": sub, "type": 1, "options": options } ] }
-    })
+    async fn deliver(&self) {
+        self.app
+            .delivery
+            .drain(Duration::from_secs(10))
+            .await
+            .unwrap();
+    }
+
+    async fn declare(&self, id: &str, title: &str) -> Value {
+        let r = self
+            .signed(&fd::command(
+                id,
+                DANA,
+                GENERAL,
+                "declare",
+                json!([
+                    { "name": "type", "type": 3, "value": "availability" },
+                    { "name": "level", "type": 4, "value": 1 },
+                    { "name": "title", "type": 3, "value": title }
+                ]),
+            ))
+            .await;
+        self.deliver().await;
+        r
+    }
+
+    async fn sub(&self, id: &str, channel: &str, sub: &str, options: Value) -> Value {
+        let r = self
+            .signed(&fd::command(id, DANA, channel, sub, options))
+            .await;
+        self.deliver().await;
+        r
+    }
+
+    async fn rows(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(&self.app.engine.store.pool)
+            .await
+            .unwrap()
+    }
+
+    fn content(r: &Value) -> String {
+        r["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
 }
 
 #[tokio::test]
 async fn ping_pong_and_signatures() {
     let d = DiscordApp::start().await;
-    let ping = json!({ "id": "1", "application_id": "1100000000000000000", "type": 1, "token": "t", "version": 1 });
-    let r = d.signed(&ping).await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({ "type": 1 }));
+    let ping =
+        json!({ "id": "1", "application_id": fd::APP_ID, "type": 1, "token": "t", "version": 1 });
+    assert_eq!(d.signed(&ping).await, json!({ "type": 1 }));
     // Signed by someone else, unsigned, or replayed: 401 and nothing processed.
     let stranger = SigningKey::from_bytes(&[1u8; 32]);
-    assert_eq!(
-        d.send(&ping, &stranger, d.clock.now_ms() / 1000)
-            .await
-            .status(),
-        401
+    let declare = fd::command(
+        "1300000000000000009",
+        DANA,
+        GENERAL,
+        "declare",
+        json!([{ "name": "type", "value": "availability" }, { "name": "level", "value": 1 }, { "name": "title", "value": "x" }]),
     );
-    assert_eq!(
-        d.send(&ping, &d.key, d.clock.now_ms() / 1000 - 600)
-            .await
-            .status(),
-        401
-    );
+    let now = d.clock.now_ms() / 1000;
+    assert_eq!(d.send(&declare, &stranger, now).await.status(), 401);
+    assert_eq!(d.send(&declare, &d.key, now - 600).await.status(), 401);
     let r = d
         .http
         .post(format!("{}/discord/interactions", d.base))
-        .body(ping.to_string())
+        .body(declare.to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    assert_eq!(d.rows("SELECT COUNT(*) FROM sevs").await, 0);
+    // Oversized bodies are refused before anything is read.
+    let huge = json!({ "type": 2, "pad": "x".repeat(70_000) });
+    assert_eq!(d.send(&huge, &d.key, now).await.status(), 413);
 }
 
 #[tokio::test]
 async fn slash_commands_run_through_the_engine_once() {
     let d = DiscordApp::start().await;
-    let declare = interaction(
+    let declare = fd::command(
         "1300000000000000001",
-        "80351110224678912",
-        "1400000000000000001",
+        DANA,
+        GENERAL,
         "declare",
         json!([
             { "name": "type", "type": 3, "value": "availability" },
@@ -135,67 +193,514 @@ async fn slash_commands_run_through_the_engine_once() {
             { "name": "title", "type": 3, "value": "Checkout failing" }
         ]),
     );
-    let r: Value = d.signed(&declare).await.json().await.unwrap();
+    let r = d.signed(&declare).await;
     assert_eq!(r["type"], 4);
     assert!(
-        r["data"]["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("SEV-1 declared: SEV1 availability"),
+        DiscordApp::content(&r).starts_with("SEV-1 declared: SEV1 availability"),
         "{r}"
     );
     assert!(
-        r["data"].get("flags").is_none(),
-        "a declare is announced to the channel"
+        r["data"]["flags"].is_null() || r["data"]["flags"] == 0,
+        "a declare is announced to the channel: {r}"
     );
-    assert_eq!(r["data"]["allowed_mentions"], json!({ "parse": [] }));
-    let sevs: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sevs WHERE platform = 'discord' AND declared_by = 'dana'",
-    )
-    .fetch_one(&d.app.engine.store.pool)
-    .await
-    .unwrap();
-    assert_eq!(sevs, 1);
+    assert_eq!(r["data"]["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        d.rows("SELECT COUNT(*) FROM sevs WHERE platform = 'discord' AND declared_by = 'dana'")
+            .await,
+        1
+    );
     // The same interaction again changes nothing.
-    let r: Value = d.signed(&declare).await.json().await.unwrap();
+    let r = d.signed(&declare).await;
     assert_eq!(r["data"]["content"], "Already handled.");
     // Mistakes are answered to the invoker only.
-    let bad = interaction(
-        "1300000000000000002",
-        "80351110224678912",
-        "1400000000000000001",
-        "status",
-        json!([]),
-    );
-    let r: Value = d.signed(&bad).await.json().await.unwrap();
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000002",
+            DANA,
+            GENERAL,
+            "status",
+            json!([]),
+        ))
+        .await;
     assert_eq!(r["data"]["flags"], 64);
     assert!(
-        r["data"]["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("#1400000000000000001 is not a SEV channel"),
+        DiscordApp::content(&r).contains("is not a SEV channel"),
         "{r}"
     );
-    let role = interaction(
+    let role = fd::command(
         "1300000000000000003",
-        "80351110224678912",
-        "1400000000000000001",
+        DANA,
+        GENERAL,
         "role",
         json!([
             { "name": "role", "type": 3, "value": "imoc" },
-            { "name": "user", "type": 6, "value": "80351110224678912" },
+            { "name": "user", "type": 6, "value": DANA },
             { "name": "sev", "type": 3, "value": "SEV-1" }
         ]),
     );
-    let r: Value = d.signed(&role).await.json().await.unwrap();
+    let r = d.signed(&role).await;
     assert!(
-        r["data"]["content"]
-            .as_str()
-            .unwrap()
-            .contains("made @dana IMOC (was @alice)"),
+        DiscordApp::content(&r).contains(&format!("made <@{DANA}> IMOC (was <@{ALICE}>)")),
         "{r}"
     );
     let unknown =
-        json!({ "id": "9", "application_id": "1", "type": 3, "token": "t", "version": 1 });
-    assert_eq!(d.signed(&unknown).await.status(), 400);
+        json!({ "id": "9", "application_id": "1", "type": 4, "token": "t", "version": 1 });
+    assert_eq!(
+        d.send(&unknown, &d.key, d.clock.now_ms() / 1000)
+            .await
+            .status(),
+        400
+    );
+}
+
+/// The incident channel from declare to deletion: category, card with buttons pinned and
+/// edited in place, topic, timeline lines, archive, retention.
+#[tokio::test]
+async fn full_lifecycle_in_an_incident_channel() {
+    let d = DiscordApp::start().await;
+    d.declare("1300000000000000011", "Checkout failing").await;
+    let (ch, c) = d.fake.channel_named("sev-1-").expect("incident channel");
+    assert_eq!(c.parent_id.as_deref(), Some(CATEGORY));
+    assert!(
+        c.overwrites.iter().any(|o| o["id"] == ALICE),
+        "IMOC let in: {:?}",
+        c.overwrites
+    );
+    assert!(
+        c.topic
+            .as_deref()
+            .unwrap()
+            .starts_with("SEV-1 SEV1 availability | declared | IMOC <@100000000000000011>"),
+        "{:?}",
+        c.topic
+    );
+    assert_eq!(c.pins.len(), 1, "the card is pinned");
+    let card_id = c.pins[0].clone();
+    let card = c.messages[&card_id].clone();
+    assert!(
+        card["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 · SEV1 availability")
+    );
+    assert!(card["components"].to_string().contains("sev_update:SEV-1"));
+    // Buttons: take a role, then mark mitigated; answers are ephemeral.
+    let r = d
+        .signed(&fd::button(
+            "1300000000000000012",
+            DANA,
+            &ch,
+            card.clone(),
+            "sev_role_tloc:SEV-1",
+        ))
+        .await;
+    assert_eq!(r["data"]["flags"], 64, "{r}");
+    assert!(DiscordApp::content(&r).contains("TLOC"), "{r}");
+    let r = d
+        .signed(&fd::button(
+            "1300000000000000013",
+            DANA,
+            &ch,
+            card.clone(),
+            "sev_update:SEV-1",
+        ))
+        .await;
+    assert_eq!(r["type"], 9, "the update button opens a modal: {r}");
+    assert_eq!(r["data"]["custom_id"], "sev_update:SEV-1");
+    d.signed(&fd::modal_submit(
+        "1300000000000000014",
+        DANA,
+        &ch,
+        "sev_update:SEV-1",
+        &[("text", "Rolled back the deploy")],
+    ))
+    .await;
+    d.signed(&fd::button(
+        "1300000000000000015",
+        DANA,
+        &ch,
+        card.clone(),
+        "sev_mitigated:SEV-1",
+    ))
+    .await;
+    d.deliver().await;
+    let c = &d.fake.channels()[&ch];
+    let card = &c.messages[&card_id];
+    let desc = card["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        desc.contains("**Stage:** mitigated") && desc.contains("Rolled back the deploy"),
+        "{desc}"
+    );
+    assert!(desc.contains("**TLOC** <@80351110224678912>"), "{desc}");
+    assert!(
+        !card["components"].to_string().contains("sev_mitigated"),
+        "no Mitigated button once mitigated"
+    );
+    // Only one card was ever posted in the channel; the rest were edits.
+    let card_posts = d
+        .fake
+        .calls_to("POST", "/channels/{channel_id}/messages")
+        .iter()
+        .filter(|c| {
+            c.path.contains(&ch) && c.body["embeds"].as_array().is_some_and(|e| !e.is_empty())
+        })
+        .count();
+    assert_eq!(card_posts, 1);
+    assert!(
+        !d.fake
+            .calls_to("PATCH", "/channels/{channel_id}/messages/{message_id}")
+            .is_empty()
+    );
+    let lines: Vec<String> = c
+        .messages
+        .values()
+        .filter_map(|m| {
+            m["content"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("Rolled back the deploy")),
+        "{lines:?}"
+    );
+    // Resolved and closed (by the IMOC): buttons gone, channel archived, deleted after 30 days.
+    d.sub("1300000000000000016", &ch, "resolved", json!([]))
+        .await;
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000017",
+            ALICE,
+            &ch,
+            "close",
+            json!([]),
+        ))
+        .await;
+    assert!(DiscordApp::content(&r).contains("closed"), "{r}");
+    d.deliver().await;
+    let c = &d.fake.channels()[&ch];
+    assert_eq!(c.messages[&card_id]["components"], json!([]));
+    assert_eq!(c.parent_id.as_deref(), Some(ARCHIVE));
+    d.clock.advance(Duration::from_secs(29 * 86_400));
+    d.app.scheduler.tick().await.unwrap();
+    d.deliver().await;
+    assert!(
+        d.fake.channels().contains_key(&ch),
+        "kept during the retention"
+    );
+    d.clock.advance(Duration::from_secs(2 * 86_400));
+    d.app.scheduler.tick().await.unwrap();
+    d.deliver().await;
+    assert!(
+        !d.fake.channels().contains_key(&ch),
+        "deleted after the retention"
+    );
+    d.fake.assert_valid();
+    assert_eq!(
+        d.rows("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn declare_by_modal_and_private_security_channels() {
+    let d = DiscordApp::start().await;
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000021",
+            DANA,
+            GENERAL,
+            "new",
+            json!([]),
+        ))
+        .await;
+    assert_eq!(r["type"], 9, "{r}");
+    assert_eq!(r["data"]["custom_id"], "sev_declare");
+    assert!(
+        r.to_string().contains("0 Critical"),
+        "the levels are in view: {r}"
+    );
+    let bad = fd::modal_submit(
+        "1300000000000000022",
+        DANA,
+        GENERAL,
+        "sev_declare",
+        &[
+            ("type", "security"),
+            ("level", "9"),
+            ("title", "Token leaked"),
+        ],
+    );
+    let r = d.signed(&bad).await;
+    assert_eq!(r["data"]["flags"], 64);
+    assert_eq!(d.rows("SELECT COUNT(*) FROM sevs").await, 0, "{r}");
+    let ok = fd::modal_submit(
+        "1300000000000000023",
+        DANA,
+        GENERAL,
+        "sev_declare",
+        &[
+            ("type", "Security"),
+            ("level", "1"),
+            ("title", "Token leaked"),
+            ("description", "found in a public gist"),
+            ("impact", "yes"),
+        ],
+    );
+    let r = d.signed(&ok).await;
+    assert!(
+        DiscordApp::content(&r).starts_with("SEV-1 declared: SEV1 security"),
+        "{r}"
+    );
+    d.deliver().await;
+    let (_, c) = d.fake.channel_named("sev-1-token-leaked").unwrap();
+    let everyone = c
+        .overwrites
+        .iter()
+        .find(|o| o["id"] == GUILD)
+        .expect("@everyone overwrite");
+    assert_eq!(everyone["deny"], 1024, "hidden from @everyone");
+    assert!(
+        c.overwrites.iter().any(|o| o["id"] == fd::BOT_ID),
+        "the bot keeps access"
+    );
+    assert!(
+        c.overwrites.iter().any(|o| o["id"] == ALICE),
+        "responders let in"
+    );
+    assert_eq!(
+        d.rows("SELECT COUNT(*) FROM incident_events WHERE kind = 'note'")
+            .await,
+        1,
+        "the details went on the timeline"
+    );
+    d.fake.assert_valid();
+}
+
+#[tokio::test]
+async fn feeds_are_edited_in_place() {
+    let d = DiscordApp::start().await;
+    let r = d
+        .sub("1300000000000000031", GENERAL, "subscribe", json!([]))
+        .await;
+    assert!(DiscordApp::content(&r).contains("ubscribed"), "{r}");
+    d.declare("1300000000000000032", "Search down").await;
+    let feed_posts = |d: &DiscordApp| {
+        d.fake
+            .calls_to("POST", "/channels/{channel_id}/messages")
+            .into_iter()
+            .filter(|c| {
+                c.path.contains(GENERAL)
+                    && c.body["embeds"].as_array().is_some_and(|e| !e.is_empty())
+            })
+            .count()
+    };
+    assert_eq!(feed_posts(&d), 1);
+    let (ch, _) = d.fake.channel_named("sev-1-").unwrap();
+    d.sub(
+        "1300000000000000033",
+        &ch,
+        "level",
+        json!([{ "name": "level", "value": 0 }]),
+    )
+    .await;
+    d.sub("1300000000000000034", &ch, "mitigated", json!([]))
+        .await;
+    assert_eq!(feed_posts(&d), 1, "announced once, then edited");
+    let general = &d.fake.channels()[GENERAL];
+    let feed = general
+        .messages
+        .values()
+        .find(|m| !m["embeds"].as_array().unwrap().is_empty())
+        .unwrap();
+    let title = feed["embeds"][0]["title"].as_str().unwrap();
+    assert!(title.starts_with("SEV-1 · SEV0"), "{title}");
+    assert!(
+        feed["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("mitigated")
+    );
+    d.fake.assert_valid();
+}
+
+/// Discord answers 429 to a burst; every message still arrives once, in order, and no
+/// request in a limited bucket is sent before `retry_after` has passed.
+#[tokio::test]
+async fn a_429_storm_delays_but_loses_nothing() {
+    let d = DiscordApp::start().await;
+    for _ in 0..6 {
+        d.fake.inject(
+            "/messages",
+            Fault::Http429 {
+                retry_after: 0.3,
+                global: false,
+            },
+        );
+    }
+    d.fake.inject("/messages", Fault::Http500);
+    d.signed(&fd::command(
+        "1300000000000000041",
+        DANA,
+        GENERAL,
+        "declare",
+        json!([{ "name": "type", "value": "availability" }, { "name": "level", "value": 2 }, { "name": "title", "value": "Storm" }]),
+    ))
+    .await;
+    for i in 0..5 {
+        d.signed(&fd::command(
+            &format!("13000000000000000{}", 50 + i),
+            DANA,
+            GENERAL,
+            "update",
+            json!([{ "name": "text", "value": format!("step {i}") }, { "name": "sev", "value": "SEV-1" }]),
+        ))
+        .await;
+    }
+    for _ in 0..100 {
+        d.deliver().await;
+        if d.rows("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+            .await
+            == 0
+        {
+            break;
+        }
+        d.clock.advance(Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        d.rows("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+            .await,
+        0
+    );
+    let (ch, c) = d.fake.channel_named("sev-1-storm").unwrap();
+    let steps: Vec<String> = c
+        .messages
+        .values()
+        .filter_map(|m| m["content"].as_str())
+        .filter(|s| s.contains("step "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(steps.len(), 5, "each update once: {steps:?}");
+    for (i, s) in steps.iter().enumerate() {
+        assert!(s.contains(&format!("step {i}")), "in order: {steps:?}");
+    }
+    let calls = d.fake.calls();
+    let limited: Vec<_> = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.status == 429)
+        .collect();
+    assert_eq!(limited.len(), 6);
+    for (n, c) in limited {
+        if let Some(next) = calls[n + 1..].iter().find(|x| x.path == c.path) {
+            assert!(
+                next.at.duration_since(c.at) >= Duration::from_millis(290),
+                "{} retried {:?} after a 429 asking for 300 ms",
+                c.path,
+                next.at.duration_since(c.at)
+            );
+        }
+    }
+    assert!(ch.len() > 5);
+    d.fake.assert_valid();
+}
+
+#[tokio::test]
+async fn a_full_guild_gets_a_clear_message() {
+    let d = DiscordApp::start().await;
+    d.fake.set_max_channels(1);
+    d.declare("1300000000000000061", "Payments down").await;
+    let general = &d.fake.channels()[GENERAL];
+    let said: Vec<&str> = general
+        .messages
+        .values()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        said.iter().any(
+            |s| s.contains("SEV-1 is declared, but its channel could not be created")
+                && s.contains("500 channels")
+        ),
+        "{said:?}"
+    );
+    d.fake.assert_valid();
+}
+
+async fn connect_gateway(d: &DiscordApp) -> Gateway {
+    let g = d.app.start_discord().await.expect("gateway started");
+    wait_until("IDENTIFY", || d.fake.gateway_stats().1 == 1).await;
+    g
+}
+
+/// The gateway path: commands registered on start, interactions answered through the
+/// callback, and a forced reconnect mid-SEV resumed with the missed interaction replayed.
+#[tokio::test]
+async fn gateway_interactions_survive_a_reconnect() {
+    let d = DiscordApp::start().await;
+    let g = connect_gateway(&d).await;
+    let commands = d.fake.commands();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].0, GUILD, "guild-scoped by default");
+    assert_eq!(commands[0].1[0]["name"], "sev");
+    d.fake.dispatch(
+        "INTERACTION_CREATE",
+        fd::command(
+            "1300000000000000071",
+            DANA,
+            GENERAL,
+            "declare",
+            json!([{ "name": "type", "type": 3, "value": "availability" }, { "name": "level", "type": 4, "value": 1 }, { "name": "title", "type": 3, "value": "Login broken" }]),
+        ),
+    );
+    wait_until("the declare's callback", || d.fake.callbacks().len() == 1).await;
+    let (id, body) = &d.fake.callbacks()[0];
+    assert_eq!(id, "1300000000000000071");
+    assert!(
+        body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 declared"),
+        "{body}"
+    );
+    d.deliver().await;
+    let (ch, _) = d.fake.channel_named("sev-1-login-broken").unwrap();
+    // Heartbeats flow; then Discord moves the session in the middle of the SEV.
+    wait_until("a heartbeat", || d.fake.gateway_stats().3 >= 1).await;
+    d.fake.force_reconnect();
+    wait_until("the disconnect", || !d.fake.connected()).await;
+    d.fake.dispatch(
+        "INTERACTION_CREATE",
+        fd::command(
+            "1300000000000000072",
+            DANA,
+            &ch,
+            "update",
+            json!([{ "name": "text", "type": 3, "value": "Sessions store failing over" }]),
+        ),
+    );
+    wait_until("the resumed session's callback", || {
+        d.fake.callbacks().len() == 2
+    })
+    .await;
+    let (connects, identifies, resumes, _) = d.fake.gateway_stats();
+    assert_eq!(
+        (connects, identifies, resumes),
+        (2, 1, 1),
+        "resumed, not re-identified"
+    );
+    d.deliver().await;
+    let c = &d.fake.channels()[&ch];
+    assert!(
+        c.messages.values().any(|m| m["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Sessions store failing over")),
+        "nothing lost"
+    );
+    assert_eq!(d.rows("SELECT COUNT(*) FROM sevs").await, 1);
+    g.stop().await;
+    d.fake.assert_valid();
 }

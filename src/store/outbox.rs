@@ -167,3 +167,37 @@ pub async fn defer(store: &Store, id: i64, owner: &str, at: i64) -> anyhow::Resu
     .await?;
     Ok(())
 }
+
+/// Whether a row was queued after `id` in `queue` and is still pending.
+pub async fn has_later(store: &Store, queue: &str, id: i64) -> anyhow::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE queue = $1 AND id > $2 AND status = 'pending'",
+    )
+    .bind(queue)
+    .bind(id)
+    .fetch_one(&store.pool)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Puts a claimed row back until `at` because the platform asked for a wait (a rate
+/// limit): recorded as the row's last error, but not counted as a failed attempt.
+pub async fn wait(
+    store: &Store,
+    id: i64,
+    owner: &str,
+    at: i64,
+    reason: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+    )
+    .bind(at)
+    .bind(reason)
+    .bind(id)
+    .bind(owner)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}

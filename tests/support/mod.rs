@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod fake_discord;
 pub mod fake_slack;
 pub mod pg;
 
@@ -27,16 +28,16 @@ pub const CONFIG: &str = r#"
 admins = ["dave"]
 [[people]]
 id = "alice"
-handles = { test = "U_ALICE", slack = "U_ALICE" }
+handles = { test = "U_ALICE", slack = "U_ALICE", discord = "100000000000000011" }
 [[people]]
 id = "bob"
-handles = { test = "U_BOB", slack = "U_BOB" }
+handles = { test = "U_BOB", slack = "U_BOB", discord = "100000000000000012" }
 [[people]]
 id = "carol"
-handles = { test = "U_CAROL", slack = "U_CAROL" }
+handles = { test = "U_CAROL", slack = "U_CAROL", discord = "100000000000000013" }
 [[people]]
 id = "dave"
-handles = { test = "U_DAVE", slack = "U_DAVE" }
+handles = { test = "U_DAVE", slack = "U_DAVE", discord = "100000000000000014" }
 [[rotations]]
 name = "imoc"
 role = "imoc"

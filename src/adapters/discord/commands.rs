@@ -3,6 +3,11 @@
 //! `/sev` grammar, so every platform runs the same parser.
 
 use serde_json::{Value, json};
+use serenity::all::{ApplicationId, GuildId, LightMethod, Route};
+
+use super::rest::Rest;
+use crate::config::{CommandScope, DiscordConfig};
+use crate::effects::DeliveryError;
 
 use crate::domain::{Role, SevType};
 
@@ -80,6 +85,7 @@ pub fn definition() -> Value {
                 opt(BOOLEAN, "customer_impact", "Customers are affected (a BMOC is assigned)", false),
                 opt(BOOLEAN, "new", "Declare even if you just declared a similar SEV", false),
             ]),
+            sub("new", "Declare a SEV with a form", vec![]),
             sub("level", "Change the level (lowering urgency needs the IMOC)", vec![
                 level_opt("level", "The new level", true),
                 opt(STRING, "reason", "Why", false),
@@ -107,6 +113,45 @@ pub fn definition() -> Value {
             sub("help", "Show help", vec![opt(STRING, "command", "A command to explain", false)]),
         ]
     })
+}
+
+/// Puts `/sev` in place with a bulk overwrite, which is idempotent: on every start the
+/// registered command becomes exactly `definition()`. Guild commands change at once (for
+/// development); global ones reach every server the app is installed in.
+pub async fn register(
+    rest: &Rest,
+    application_id: u64,
+    cfg: &DiscordConfig,
+) -> Result<&'static str, DeliveryError> {
+    let app = ApplicationId::new(application_id);
+    let guild = cfg
+        .guild_id
+        .as_deref()
+        .and_then(|g| g.parse::<u64>().ok())
+        .filter(|_| cfg.commands == CommandScope::Guild);
+    let (route, scope) = match guild {
+        Some(g) => (
+            Route::GuildCommands {
+                application_id: app,
+                guild_id: GuildId::new(g),
+            },
+            "guild",
+        ),
+        None => (
+            Route::Commands {
+                application_id: app,
+            },
+            "global",
+        ),
+    };
+    rest.call(
+        "register /sev",
+        LightMethod::Put,
+        route,
+        Some(&json!([definition()])),
+    )
+    .await?;
+    Ok(scope)
 }
 
 /// The `/sev` text an APPLICATION_COMMAND interaction's `data` stands for.

@@ -1,9 +1,12 @@
-//! `POST /discord/interactions`: Discord's HTTP interactions, verified with Ed25519 before
-//! anything is read, answered within Discord's 3 s. The command itself is stored by the
-//! engine in the same transaction that records the interaction id, so a repeated delivery
-//! changes nothing.
+//! What Discord sends — slash commands, button presses, modal submissions — over
+//! `POST /discord/interactions` (verified with Ed25519 before anything is read) or the
+//! gateway (`gateway`), answered the same way. The command is stored by the engine in the
+//! same transaction that records the interaction id, so a repeated delivery changes
+//! nothing. Discord waits 3 s for an answer: if the engine has not answered in 2.5 s the
+//! interaction is deferred and the answer follows through the interaction's webhook.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,10 +16,15 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
+use serenity::all::{
+    ApplicationId, CreateAllowedMentions, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse, LightMethod, Route,
+};
 
-use super::PLATFORM;
-use super::commands;
+use super::rest::Rest;
 use super::verify::{self, VerifyError};
+use super::views::{self, Intent};
+use super::{PLATFORM, commands};
 use crate::adapters::text::clip;
 use crate::engine::{Engine, Invocation, Reply};
 
@@ -24,44 +32,198 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Discord refuses message content over 2000 characters.
 pub const MAX_CONTENT: usize = 2000;
 
-const PING: u64 = 1;
-const APPLICATION_COMMAND: u64 = 2;
-const PONG: u64 = 1;
-const CHANNEL_MESSAGE_WITH_SOURCE: u64 = 4;
-const EPHEMERAL: u64 = 1 << 6;
+pub const PING: u64 = 1;
+pub const APPLICATION_COMMAND: u64 = 2;
+pub const MESSAGE_COMPONENT: u64 = 3;
+pub const MODAL_SUBMIT: u64 = 5;
+/// Discord waits 3 s; what is not ready by then is deferred.
+pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
+
+/// The Discord side of the engine, shared by the HTTP endpoint and the gateway.
+#[derive(Clone)]
+pub struct Interactions {
+    pub engine: Engine,
+    /// For follow-ups after a deferred answer: the REST client and the application id.
+    pub followup: Option<(Arc<Rest>, u64)>,
+}
+
+/// A message answer; ephemeral answers are seen by the invoker only. Answers name
+/// people without pinging them.
+pub fn message(reply: &Reply) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(clip(&reply.text, MAX_CONTENT))
+            .ephemeral(reply.ephemeral)
+            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles()),
+    )
+}
+
+fn private(text: String) -> CreateInteractionResponse {
+    message(&Reply {
+        text,
+        ephemeral: true,
+        declared: None,
+    })
+}
+
+/// What a bad interaction gets: a 400 over HTTP, a log line on the gateway.
+#[derive(Debug)]
+pub struct BadInteraction(pub String);
+
+impl Interactions {
+    /// The response to one interaction: the HTTP body, or the body of the gateway's
+    /// callback.
+    pub async fn answer(&self, v: &Value) -> Result<Value, BadInteraction> {
+        let kind = v["type"]
+            .as_u64()
+            .ok_or_else(|| BadInteraction("interaction without a type".into()))?;
+        if kind == PING {
+            return Ok(json!({ "type": 1 }));
+        }
+        if ![APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT].contains(&kind) {
+            return Err(BadInteraction(format!(
+                "interaction type {kind} is not handled by sevbot"
+            )));
+        }
+        // In a guild the invoker is `member.user`; in a DM it is `user`.
+        let user = v["member"]["user"]["id"]
+            .as_str()
+            .or(v["user"]["id"].as_str());
+        let channel = v["channel_id"].as_str().or(v["channel"]["id"].as_str());
+        let (Some(user), Some(channel), Some(id)) = (user, channel, v["id"].as_str()) else {
+            return Err(BadInteraction(
+                "interaction without user, channel_id or id".into(),
+            ));
+        };
+        let inv = Invocation {
+            platform: PLATFORM.into(),
+            user: user.into(),
+            channel: channel.into(),
+        };
+        let data = &v["data"];
+        let intent = match kind {
+            APPLICATION_COMMAND if data["options"][0]["name"] == "new" => {
+                let modal = views::declare_modal(&self.engine.cfg.raw.definitions);
+                return Ok(body(CreateInteractionResponse::Modal(modal)));
+            }
+            APPLICATION_COMMAND => {
+                commands::to_text(data).map(|text| Intent::Command { text, note: None })
+            }
+            _ => views::interpret(kind, data, user),
+        };
+        let response = match intent {
+            Ok(Intent::Command { text, note }) => {
+                let key = format!("discord:interaction:{id}");
+                let token = v["token"].as_str().unwrap_or_default().to_string();
+                self.run(inv, text, note, key, token).await
+            }
+            Ok(Intent::UpdateModal(sev)) => {
+                CreateInteractionResponse::Modal(views::update_modal(sev))
+            }
+            // A press on something sevbot does not know: acknowledge, change nothing.
+            Ok(Intent::Nothing) => CreateInteractionResponse::Acknowledge,
+            Err(why) => private(format!(
+                "sevbot did not understand that: {why}. Try `/sev help`, or type the command, e.g. `/sev declare`."
+            )),
+        };
+        Ok(body(response))
+    }
+
+    /// Runs the command, answering within Discord's window: if the engine is slower
+    /// (a database under strain) the answer is deferred and follows via the webhook.
+    async fn run(
+        &self,
+        inv: Invocation,
+        text: String,
+        note: Option<String>,
+        key: String,
+        token: String,
+    ) -> CreateInteractionResponse {
+        let engine = self.engine.clone();
+        let work = tokio::spawn(async move {
+            let reply = engine.handle_once(&inv, &text, &key, false).await;
+            if let (Some(id), Some(note)) = (reply.as_ref().and_then(|r| r.declared), note) {
+                engine
+                    .handle_deferred(&inv, &format!("{id} timeline note {note}"))
+                    .await;
+            }
+            reply.unwrap_or_else(|| Reply {
+                text: "Already handled.".into(),
+                ephemeral: true,
+                declared: None,
+            })
+        });
+        let Some((rest, app)) = self.followup.clone().filter(|_| !token.is_empty()) else {
+            return match work.await {
+                Ok(reply) => message(&reply),
+                Err(e) => private(format!(
+                    "sevbot failed while handling that ({e}); nothing was changed, try again."
+                )),
+            };
+        };
+        let mut work = work;
+        match tokio::time::timeout(ANSWER_WITHIN, &mut work).await {
+            Ok(Ok(reply)) => message(&reply),
+            Ok(Err(e)) => private(format!(
+                "sevbot failed while handling that ({e}); try again."
+            )),
+            Err(_) => {
+                tokio::spawn(async move {
+                    let reply = match work.await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a deferred Discord command failed");
+                            return;
+                        }
+                    };
+                    let edit = EditInteractionResponse::new()
+                        .content(clip(&reply.text, MAX_CONTENT))
+                        .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+                    let route = Route::WebhookOriginalInteractionResponse {
+                        application_id: ApplicationId::new(app),
+                        token: &token,
+                    };
+                    if let Err(e) = rest
+                        .call("follow up", LightMethod::Patch, route, Some(&edit))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not follow up a deferred Discord answer");
+                    }
+                });
+                CreateInteractionResponse::Defer(
+                    CreateInteractionResponseMessage::new().ephemeral(true),
+                )
+            }
+        }
+    }
+}
+
+fn body(r: CreateInteractionResponse) -> Value {
+    serde_json::to_value(r).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "unserialisable interaction response");
+        json!({ "type": 6 })
+    })
+}
 
 #[derive(Clone)]
-struct Inbound {
-    engine: Engine,
+struct Http {
+    inner: Interactions,
     key: Arc<VerifyingKey>,
 }
 
-pub fn routes(engine: Engine, key: VerifyingKey) -> Router {
+pub fn routes(inner: Interactions, key: VerifyingKey) -> Router {
     Router::new()
         .route("/discord/interactions", post(interactions))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Inbound {
-            engine,
+        .with_state(Http {
+            inner,
             key: Arc::new(key),
         })
 }
 
-/// The response body for a reply (also the body of a follow-up message).
-pub fn message(reply: &Reply) -> Value {
-    let mut data = json!({
-        "content": clip(&reply.text, MAX_CONTENT),
-        // Replies name people; they must not ping them.
-        "allowed_mentions": { "parse": [] },
-    });
-    if reply.ephemeral {
-        data["flags"] = json!(EPHEMERAL);
-    }
-    json!({ "type": CHANNEL_MESSAGE_WITH_SOURCE, "data": data })
-}
-
-async fn interactions(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
+async fn interactions(State(s): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    let now = s.engine.clock.now_ms() / 1000;
+    let now = s.inner.engine.clock.now_ms() / 1000;
     if let Err(e) = verify::verify(
         &s.key,
         h("x-signature-ed25519"),
@@ -81,52 +243,8 @@ async fn interactions(State(s): State<Inbound>, headers: HeaderMap, body: Bytes)
         Ok(v) => v,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("not JSON: {e}")).into_response(),
     };
-    match v["type"].as_u64() {
-        Some(PING) => Json(json!({ "type": PONG })).into_response(),
-        Some(APPLICATION_COMMAND) => command(&s, &v).await,
-        Some(other) => (
-            StatusCode::BAD_REQUEST,
-            format!("interaction type {other} is not handled by sevbot"),
-        )
-            .into_response(),
-        None => (StatusCode::BAD_REQUEST, "interaction without a type").into_response(),
+    match s.inner.answer(&v).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(BadInteraction(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
     }
-}
-
-async fn command(s: &Inbound, v: &Value) -> Response {
-    // In a guild the invoker is `member.user`; in a DM it is `user`.
-    let user = v["member"]["user"]["id"]
-        .as_str()
-        .or(v["user"]["id"].as_str());
-    let (Some(user), Some(channel), Some(id)) = (user, v["channel_id"].as_str(), v["id"].as_str())
-    else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "interaction without user, channel_id or id",
-        )
-            .into_response();
-    };
-    let inv = Invocation {
-        platform: PLATFORM.into(),
-        user: user.into(),
-        channel: channel.into(),
-    };
-    let reply = match commands::to_text(&v["data"]) {
-        Ok(text) => {
-            s.engine
-                .handle_once(&inv, &text, &format!("discord:interaction:{id}"), false)
-                .await
-        }
-        Err(why) => Some(Reply {
-            text: format!("sevbot did not understand that command: {why}."),
-            ephemeral: true,
-            declared: None,
-        }),
-    };
-    let reply = reply.unwrap_or_else(|| Reply {
-        text: "Already handled.".into(),
-        ephemeral: true,
-        declared: None,
-    });
-    Json(message(&reply)).into_response()
 }

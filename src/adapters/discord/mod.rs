@@ -1,12 +1,20 @@
-//! Discord: HTTP interactions (`inbound`), verified with Ed25519, and the `/sev`
-//! application command (`commands`).
+//! Discord: interactions over HTTP (`inbound`, verified with Ed25519) or the gateway
+//! (`gateway`), the `/sev` application command (`commands`), modals and buttons (`views`),
+//! and everything sevbot sends through the REST API (`platform`, `render`, `rest`).
 
 pub mod commands;
+pub mod gateway;
 pub mod inbound;
+pub mod platform;
+pub mod render;
+pub mod rest;
 pub mod verify;
+pub mod views;
 
 pub const PLATFORM: &str = "discord";
 pub const DEFAULT_API_URL: &str = "https://discord.com/api/v10";
+/// A REST call that takes longer than this is retried later rather than holding the worker.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Credentials and endpoints, from the environment only.
 #[derive(Clone)]
@@ -15,6 +23,8 @@ pub struct DiscordSettings {
     pub application_id: Option<String>,
     pub public_key: Option<String>,
     pub api_url: String,
+    /// How long one REST call may take before it is retried later.
+    pub call_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for DiscordSettings {
@@ -36,7 +46,14 @@ impl DiscordSettings {
             application_id: var("DISCORD_APPLICATION_ID"),
             public_key: var("DISCORD_PUBLIC_KEY"),
             api_url: var("DISCORD_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+            call_timeout: CALL_TIMEOUT,
         };
         (s.bot_token.is_some() || s.public_key.is_some()).then_some(s)
+    }
+}
+
+impl DiscordSettings {
+    pub fn application_id(&self) -> Option<u64> {
+        self.application_id.as_deref().and_then(|a| a.parse().ok())
     }
 }

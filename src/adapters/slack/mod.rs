@@ -160,10 +160,12 @@ pub fn classify(what: &str, e: SlackClientError) -> DeliveryError {
         },
         SlackClientError::ApiError(a) => match a.code.as_str() {
             "name_taken" => DeliveryError::NameTaken,
-            "already_pinned" | "already_in_channel" | "cant_invite_self" => DeliveryError::Retry {
-                reason: "benign".into(),
-                after: Some(Duration::ZERO),
-            },
+            "already_pinned" | "already_in_channel" | "cant_invite_self" | "already_archived" => {
+                DeliveryError::Retry {
+                    reason: "benign".into(),
+                    after: Some(Duration::ZERO),
+                }
+            }
             "ratelimited"
             | "rate_limited"
             | "internal_error"
@@ -347,6 +349,16 @@ impl Platform for SlackPlatform {
                     .map(|_| ())
             }
         }
+    }
+
+    async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsArchiveRequest::new(SlackChannelId::new(channel.into()));
+        benign(
+            self.call("conversations.archive", session.conversations_archive(&req))
+                .await
+                .map(|_| ()),
+        )
     }
 
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {

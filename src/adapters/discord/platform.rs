@@ -1,0 +1,329 @@
+//! The outbox's view of Discord: incident channels in a category (private through
+//! permission overwrites), topics, summary embeds pinned and edited in place, and the
+//! archive category closed SEV channels move to before they are deleted.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::json;
+use serenity::all::{
+    ChannelId, ChannelType, CreateChannel, EditChannel, GuildId, LightMethod, MessageId,
+    PermissionOverwrite, PermissionOverwriteType, Permissions, RoleId, Route, TargetId, UserId,
+};
+
+use super::PLATFORM;
+use super::render;
+use super::rest::Rest;
+use crate::adapters::text::clip;
+use crate::config::Config;
+use crate::effects::{DeliveryError, Message, Platform};
+use crate::engine::SYSTEM_ACTOR;
+
+/// What a responder needs in an incident channel.
+fn responder_permissions() -> Permissions {
+    Permissions::VIEW_CHANNEL
+        | Permissions::SEND_MESSAGES
+        | Permissions::READ_MESSAGE_HISTORY
+        | Permissions::EMBED_LINKS
+        | Permissions::ATTACH_FILES
+}
+
+/// serenity writes permission bits as strings; Discord's API schema for requests has
+/// integers (it accepts both), so sevbot sends what the schema says.
+fn numeric_permissions(mut body: serde_json::Value) -> serde_json::Value {
+    for o in body["permission_overwrites"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        for k in ["allow", "deny"] {
+            if let Some(n) = o[k].as_str().and_then(|s| s.parse::<u64>().ok()) {
+                o[k] = json!(n);
+            }
+        }
+    }
+    body
+}
+
+pub struct DiscordPlatform {
+    rest: Arc<Rest>,
+    cfg: Arc<Config>,
+    /// The bot's own user id, so a private channel stays visible to the bot.
+    bot_user: Option<u64>,
+}
+
+fn id(what: &str, s: &str) -> Result<u64, DeliveryError> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|v| *v != 0)
+        .ok_or_else(|| DeliveryError::Permanent(format!("\"{s}\" is not a Discord {what} id")))
+}
+
+impl DiscordPlatform {
+    pub fn new(rest: Arc<Rest>, cfg: Arc<Config>, bot_user: Option<u64>) -> DiscordPlatform {
+        DiscordPlatform {
+            rest,
+            cfg,
+            bot_user,
+        }
+    }
+
+    /// Discord user id for a person id or `@123` handle.
+    fn user_id(&self, who: &str) -> Option<u64> {
+        let h = match who.strip_prefix('@') {
+            Some(h) => h,
+            None => self.cfg.handle(who, PLATFORM)?,
+        };
+        h.parse().ok()
+    }
+
+    fn guild(&self) -> Result<GuildId, DeliveryError> {
+        let g = self.cfg.raw.discord.guild_id.as_deref().ok_or_else(|| {
+            DeliveryError::Permanent(
+                "discord.guild_id is not set in the config, so sevbot does not know which Discord server to create incident channels in".into(),
+            )
+        })?;
+        Ok(GuildId::new(id("guild", g)?))
+    }
+
+    fn mention_fn(&self) -> impl Fn(&str) -> String + '_ {
+        |w: &str| self.mention(w)
+    }
+}
+
+#[async_trait]
+impl Platform for DiscordPlatform {
+    fn name(&self) -> &str {
+        PLATFORM
+    }
+
+    fn mention(&self, who: &str) -> String {
+        if who == SYSTEM_ACTOR {
+            return "sevbot".into();
+        }
+        match self.user_id(who) {
+            Some(id) => format!("<@{id}>"),
+            None => self
+                .cfg
+                .person(who)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| who.to_string()),
+        }
+    }
+
+    fn channel_ref(&self, channel: &str) -> String {
+        format!("<#{channel}>")
+    }
+
+    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError> {
+        let guild = self.guild()?;
+        let mut body = CreateChannel::new(name).kind(ChannelType::Text);
+        if let Some(c) = &self.cfg.raw.discord.incident_category {
+            body = body.category(ChannelId::new(id("category", c)?));
+        }
+        if private {
+            let mut overwrites = vec![
+                // @everyone's role has the guild's id.
+                PermissionOverwrite {
+                    allow: Permissions::empty(),
+                    deny: Permissions::VIEW_CHANNEL,
+                    kind: PermissionOverwriteType::Role(RoleId::new(guild.get())),
+                },
+            ];
+            if let Some(bot) = self.bot_user {
+                overwrites.push(PermissionOverwrite {
+                    allow: responder_permissions()
+                        | Permissions::MANAGE_MESSAGES
+                        | Permissions::MANAGE_CHANNELS,
+                    deny: Permissions::empty(),
+                    kind: PermissionOverwriteType::Member(UserId::new(bot)),
+                });
+            }
+            body = body.permissions(overwrites);
+        }
+        let body = numeric_permissions(
+            serde_json::to_value(&body)
+                .map_err(|e| DeliveryError::Permanent(format!("create channel: body: {e}")))?,
+        );
+        let v = self
+            .rest
+            .call(
+                "create channel",
+                LightMethod::Post,
+                Route::GuildChannels { guild_id: guild },
+                Some(&body),
+            )
+            .await?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| DeliveryError::Retry {
+                reason: "create channel: answer without an id".into(),
+                after: None,
+            })
+    }
+
+    /// Discord has no channel membership: people are let in with a member overwrite,
+    /// which is what makes a private channel visible to them.
+    async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError> {
+        let channel = ChannelId::new(id("channel", channel)?);
+        for user in people.iter().filter_map(|p| self.user_id(p)) {
+            let body = json!({
+                "type": 1,
+                "allow": responder_permissions().bits(),
+                "deny": 0,
+            });
+            self.rest
+                .call(
+                    "allow a responder in",
+                    LightMethod::Put,
+                    Route::ChannelPermission {
+                        channel_id: channel,
+                        target_id: TargetId::new(user),
+                    },
+                    Some(&body),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), DeliveryError> {
+        let body = EditChannel::new().topic(clip(topic, render::MAX_TOPIC));
+        self.rest
+            .call(
+                "set topic",
+                LightMethod::Patch,
+                Route::Channel {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                },
+                Some(&body),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
+        let mention = self.mention_fn();
+        let body = render::create(msg, &mention);
+        let v = self
+            .rest
+            .call(
+                "post message",
+                LightMethod::Post,
+                Route::ChannelMessages {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                },
+                Some(&body),
+            )
+            .await?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| DeliveryError::Retry {
+                reason: "post message: answer without an id".into(),
+                after: None,
+            })
+    }
+
+    async fn edit(
+        &self,
+        channel: &str,
+        message_id: &str,
+        msg: Message<'_>,
+    ) -> Result<(), DeliveryError> {
+        let mention = self.mention_fn();
+        let body = render::edit(msg, &mention);
+        self.rest
+            .call(
+                "edit message",
+                LightMethod::Patch,
+                Route::ChannelMessage {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                    message_id: MessageId::new(id("message", message_id)?),
+                },
+                Some(&body),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {
+        self.rest
+            .call(
+                "pin message",
+                LightMethod::Put,
+                Route::ChannelPin {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                    message_id: MessageId::new(id("message", message_id)?),
+                },
+                None::<&()>,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Outside an interaction Discord has no ephemeral messages: the answer is posted in
+    /// the channel, pinging only the person it is for.
+    async fn reply(
+        &self,
+        channel: &str,
+        user: Option<&str>,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        let user = user.and_then(|u| u.parse::<u64>().ok());
+        let text = match user {
+            Some(u) => format!("<@{u}> {text}"),
+            None => text.to_string(),
+        };
+        self.rest
+            .call(
+                "post answer",
+                LightMethod::Post,
+                Route::ChannelMessages {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                },
+                Some(&render::text(&text, user)),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
+        let channel = ChannelId::new(id("channel", channel)?);
+        let Some(category) = &self.cfg.raw.discord.archive_category else {
+            return Ok(());
+        };
+        let body = EditChannel::new().category(Some(ChannelId::new(id("category", category)?)));
+        self.rest
+            .call(
+                "archive channel",
+                LightMethod::Patch,
+                Route::Channel {
+                    channel_id: channel,
+                },
+                Some(&body),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete_channel(&self, channel: &str) -> Result<(), DeliveryError> {
+        let r = self
+            .rest
+            .call(
+                "delete channel",
+                LightMethod::Delete,
+                Route::Channel {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                },
+                None::<&()>,
+            )
+            .await;
+        match r {
+            // Someone deleted it already: the goal is reached.
+            Err(DeliveryError::Permanent(m)) if m.contains(" 10003 ") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}

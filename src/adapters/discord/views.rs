@@ -1,0 +1,247 @@
+//! Discord modals (declare, update) and what each button press and modal submission means
+//! as a `/sev` command. Pure: JSON in, a builder or a command out.
+
+use serde_json::Value;
+use serenity::all::{CreateActionRow, CreateInputText, CreateModal, InputTextStyle};
+
+use crate::domain::definitions::SevDefinition;
+use crate::domain::{Role, SevId, SevType};
+
+pub const DECLARE: &str = "sev_declare";
+pub const UPDATE: &str = "sev_update";
+/// Discord: modal titles ≤ 45, labels ≤ 45, placeholders ≤ 100 characters.
+const MAX_PLACEHOLDER: usize = 100;
+
+fn input(style: InputTextStyle, label: &str, id: &str, required: bool) -> CreateInputText {
+    CreateInputText::new(style, label, id).required(required)
+}
+
+/// The form behind `/sev new`: the same fields as the Slack modal, as text inputs (the
+/// levels table goes in the placeholder, so it is in view while choosing).
+pub fn declare_modal(defs: &[SevDefinition]) -> CreateModal {
+    let types: Vec<&str> = SevType::ALL.iter().map(|t| t.as_str()).collect();
+    let mut sorted: Vec<&SevDefinition> = defs.iter().collect();
+    sorted.sort_by_key(|d| d.level);
+    let levels = sorted
+        .iter()
+        .map(|d| {
+            let word = d.summary.split([':', ' ']).next().unwrap_or_default();
+            format!("{} {word}", d.level.get())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = vec![
+        input(InputTextStyle::Short, "Type", "type", true)
+            .placeholder(crate::adapters::text::clip(
+                &types.join(", "),
+                MAX_PLACEHOLDER,
+            ))
+            .max_length(20),
+        input(
+            InputTextStyle::Short,
+            "Level (0 is the most critical)",
+            "level",
+            true,
+        )
+        .placeholder(crate::adapters::text::clip(&levels, MAX_PLACEHOLDER))
+        .max_length(4),
+        input(InputTextStyle::Short, "What is broken?", "title", true)
+            .placeholder("Checkout failing for EU users")
+            .max_length(150),
+        input(InputTextStyle::Paragraph, "Details", "description", false).max_length(2900),
+        input(
+            InputTextStyle::Short,
+            "Customers affected? (yes/no)",
+            "impact",
+            false,
+        )
+        .placeholder("no")
+        .max_length(3),
+    ];
+    CreateModal::new(DECLARE, "Declare a SEV")
+        .components(rows.into_iter().map(CreateActionRow::InputText).collect())
+}
+
+pub fn update_modal(sev: SevId) -> CreateModal {
+    CreateModal::new(format!("{UPDATE}:{sev}"), format!("Update {sev}")).components(vec![
+        CreateActionRow::InputText(
+            input(
+                InputTextStyle::Paragraph,
+                "What changed? What is next?",
+                "text",
+                true,
+            )
+            .max_length(1900),
+        ),
+    ])
+}
+
+/// What a component or modal interaction asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Run this `/sev` text; `note` follows a declare as a timeline note.
+    Command {
+        text: String,
+        note: Option<String>,
+    },
+    UpdateModal(SevId),
+    Nothing,
+}
+
+/// Text inputs by custom_id, from a MODAL_SUBMIT's `data` (action rows of inputs, or the
+/// newer label components that hold one input each).
+fn fields(data: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for row in data["components"].as_array().into_iter().flatten() {
+        let inner: Vec<&Value> = match row["components"].as_array() {
+            Some(list) => list.iter().collect(),
+            None => vec![&row["component"]],
+        };
+        for c in inner {
+            if let (Some(id), Some(v)) = (c["custom_id"].as_str(), c["value"].as_str()) {
+                out.push((id.to_string(), v.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Reads a MESSAGE_COMPONENT (button) or MODAL_SUBMIT interaction's `data`, for `user`.
+pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> {
+    let custom = data["custom_id"].as_str().unwrap_or_default();
+    let (action, arg) = custom.split_once(':').unwrap_or((custom, ""));
+    match kind {
+        super::inbound::MESSAGE_COMPONENT => {
+            let sev = SevId::parse(arg).ok_or("button without a SEV id")?;
+            let text = match action {
+                "sev_mitigated" => format!("{sev} mitigated"),
+                "sev_resolved" => format!("{sev} resolved"),
+                "sev_update" => return Ok(Intent::UpdateModal(sev)),
+                other => match other.strip_prefix("sev_role_").and_then(Role::parse) {
+                    Some(role) => format!("{sev} role {} <@{user}>", role.as_str()),
+                    None => return Ok(Intent::Nothing),
+                },
+            };
+            Ok(Intent::Command { text, note: None })
+        }
+        super::inbound::MODAL_SUBMIT => {
+            let f = fields(data);
+            let get = |k: &str| {
+                f.iter()
+                    .find(|(id, v)| id == k && !v.is_empty())
+                    .map(|(_, v)| v.clone())
+            };
+            match action {
+                DECLARE => {
+                    let impact = get("impact").is_some_and(|v| {
+                        matches!(v.to_ascii_lowercase().as_str(), "y" | "yes" | "true")
+                    });
+                    let level = get("level").ok_or("no level given")?;
+                    let level = level.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+                    let text = format!(
+                        "declare {} {} {}{}",
+                        get("type").ok_or("no type given")?.to_ascii_lowercase(),
+                        level,
+                        get("title").ok_or("no title given")?,
+                        if impact { " --customer-impact" } else { "" }
+                    );
+                    Ok(Intent::Command {
+                        text,
+                        note: get("description"),
+                    })
+                }
+                UPDATE => {
+                    let sev = SevId::parse(arg).ok_or("update form without its SEV")?;
+                    let text =
+                        format!("{sev} update {}", get("text").ok_or("the update is empty")?);
+                    Ok(Intent::Command { text, note: None })
+                }
+                _ => Ok(Intent::Nothing),
+            }
+        }
+        _ => Ok(Intent::Nothing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::default_definitions;
+    use serde_json::json;
+
+    #[test]
+    fn modals_fit_discord_limits() {
+        let m = serde_json::to_value(declare_modal(&default_definitions())).unwrap();
+        assert!(m["title"].as_str().unwrap().chars().count() <= 45);
+        let rows = m["components"].as_array().unwrap();
+        assert!(rows.len() <= 5);
+        for r in rows {
+            let c = &r["components"][0];
+            assert!(c["label"].as_str().unwrap().chars().count() <= 45, "{c}");
+            if let Some(p) = c["placeholder"].as_str() {
+                assert!(p.chars().count() <= MAX_PLACEHOLDER);
+            }
+        }
+        assert!(m.to_string().contains("0 Critical, 1 Major"), "{m}");
+        let u = serde_json::to_value(update_modal(SevId(12))).unwrap();
+        assert_eq!(u["custom_id"], "sev_update:SEV-12");
+    }
+
+    fn submit(custom_id: &str, values: &[(&str, &str)]) -> Value {
+        let rows: Vec<Value> = values
+            .iter()
+            .map(|(id, v)| json!({ "type": 1, "components": [ { "type": 4, "custom_id": id, "value": v } ] }))
+            .collect();
+        json!({ "custom_id": custom_id, "components": rows })
+    }
+
+    #[test]
+    fn submissions_and_buttons_become_commands() {
+        let d = submit(
+            DECLARE,
+            &[
+                ("type", "Security"),
+                ("level", "SEV1"),
+                ("title", " Token leaked "),
+                ("description", "found in a public gist"),
+                ("impact", "yes"),
+            ],
+        );
+        assert_eq!(
+            interpret(5, &d, "42").unwrap(),
+            Intent::Command {
+                text: "declare security 1 Token leaked --customer-impact".into(),
+                note: Some("found in a public gist".into())
+            }
+        );
+        assert_eq!(
+            interpret(5, &submit(DECLARE, &[("type", "security")]), "42").unwrap_err(),
+            "no level given"
+        );
+        let u = submit("sev_update:SEV-4", &[("text", "rolled back")]);
+        assert_eq!(
+            interpret(5, &u, "42").unwrap(),
+            Intent::Command {
+                text: "SEV-4 update rolled back".into(),
+                note: None
+            }
+        );
+        let click = |id: &str| json!({ "custom_id": id, "component_type": 2 });
+        assert_eq!(
+            interpret(3, &click("sev_role_tloc:SEV-4"), "42").unwrap(),
+            Intent::Command {
+                text: "SEV-4 role tloc <@42>".into(),
+                note: None
+            }
+        );
+        assert_eq!(
+            interpret(3, &click("sev_update:SEV-4"), "42").unwrap(),
+            Intent::UpdateModal(SevId(4))
+        );
+        assert_eq!(
+            interpret(3, &click("other:SEV-4"), "42").unwrap(),
+            Intent::Nothing
+        );
+        assert!(interpret(3, &click("sev_resolved"), "42").is_err());
+    }
+}
