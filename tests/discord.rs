@@ -704,3 +704,108 @@ async fn gateway_interactions_survive_a_reconnect() {
     g.stop().await;
     d.fake.assert_valid();
 }
+
+/// Discord allows two topic edits per channel in ten minutes. A topic told to wait is
+/// set aside: the timeline keeps flowing, and the topic lands later with the current state.
+#[tokio::test]
+async fn a_rate_limited_topic_does_not_hold_up_the_channel() {
+    let d = DiscordApp::start().await;
+    d.fake.inject(
+        "PATCH /channels/1500000000000000001$",
+        Fault::Http429 {
+            retry_after: 5.5,
+            global: false,
+        },
+    );
+    d.declare("1300000000000000081", "Topic storm").await;
+    let (ch, c) = d.fake.channel_named("sev-1-topic-storm").unwrap();
+    assert_eq!(ch, "1500000000000000001");
+    assert!(c.topic.is_none(), "the topic is waiting");
+    assert!(
+        c.messages.values().any(|m| m["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("declared a SEV1")),
+        "timeline lines were not held up"
+    );
+    d.sub(
+        "1300000000000000082",
+        &ch,
+        "level",
+        json!([{ "name": "level", "value": 0 }]),
+    )
+    .await;
+    // The bucket is still exhausted for a few seconds of real time; then the topic
+    // goes out once, with the SEV as it is now.
+    tokio::time::sleep(Duration::from_millis(5600)).await;
+    d.clock.advance(Duration::from_secs(10));
+    d.deliver().await;
+    let c = &d.fake.channels()[&ch];
+    assert!(
+        c.topic
+            .as_deref()
+            .unwrap()
+            .starts_with("SEV-1 SEV0 availability"),
+        "{:?}",
+        c.topic
+    );
+    let topics = d
+        .fake
+        .calls_to("PATCH", "/channels/{channel_id}")
+        .into_iter()
+        .filter(|c| c.body.get("topic").is_some())
+        .count();
+    assert_eq!(topics, 1, "the stale topic was skipped");
+    assert_eq!(
+        d.rows("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+            .await,
+        0
+    );
+    d.fake.assert_valid();
+}
+
+/// When the engine cannot answer within Discord's window (here: its database is held),
+/// the interaction is deferred at once and the answer follows through the webhook.
+#[tokio::test]
+async fn a_slow_answer_is_deferred_and_followed_up() {
+    let d = DiscordApp::start().await;
+    let held = d.app.engine.store.pool.acquire().await.unwrap();
+    let started = std::time::Instant::now();
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000091",
+            DANA,
+            GENERAL,
+            "declare",
+            json!([{ "name": "type", "value": "availability" }, { "name": "level", "value": 2 }, { "name": "title", "value": "Slow disk" }]),
+        ))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered inside Discord's 3 s"
+    );
+    assert_eq!(r["type"], 5, "deferred: {r}");
+    drop(held);
+    wait_until("the follow-up", || {
+        d.fake
+            .callbacks()
+            .iter()
+            .any(|(k, _)| k.starts_with("followup:"))
+    })
+    .await;
+    let (_, body) = d
+        .fake
+        .callbacks()
+        .into_iter()
+        .find(|(k, _)| k.starts_with("followup:"))
+        .unwrap();
+    assert!(
+        body["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 declared"),
+        "{body}"
+    );
+    assert_eq!(d.rows("SELECT COUNT(*) FROM sevs").await, 1);
+    d.fake.assert_valid();
+}

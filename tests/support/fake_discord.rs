@@ -230,7 +230,8 @@ impl FakeDiscord {
         (fake, addr)
     }
 
-    /// The next calls whose path contains `path_part` ("" for any) get this fault.
+    /// The next call whose `METHOD /path` contains `pattern` ("" for any; a trailing `$`
+    /// means "ends with") gets this fault.
     pub fn inject(&self, path_part: &str, fault: Fault) {
         self.inner
             .lock()
@@ -462,7 +463,12 @@ async fn rest(
     }
     let fault = {
         let mut i = fake.inner.lock().unwrap();
-        match i.faults.iter().position(|(p, _)| path.contains(p.as_str())) {
+        let key = format!("{} {path}", m.to_uppercase());
+        let hit = |p: &str| match p.strip_suffix('$') {
+            Some(exact) => key.ends_with(exact),
+            None => key.contains(p),
+        };
+        match i.faults.iter().position(|(p, _)| hit(p)) {
             Some(n) => i.faults.remove(n).map(|(_, f)| f),
             None => None,
         }

@@ -348,7 +348,7 @@ async fn handle(
                 None => return ok_error("users_not_found"),
             }
         }
-        "conversations.setTopic" | "pins.add" => sample(&method),
+        "conversations.setTopic" | "pins.add" | "conversations.archive" => sample(&method),
         _ => return ok_error("unknown_method"),
     };
     axum::Json(resp).into_response()
