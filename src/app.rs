@@ -181,6 +181,15 @@ impl App {
             return None;
         };
         let dcfg = &self.engine.cfg.raw.discord;
+        if dcfg.guild_id.is_none() {
+            tracing::error!(
+                "discord.guild_id is not set in the config: /sev answers, but no incident channel can be created"
+            );
+        }
+        tracing::info!(
+            invite = discord::platform::invite_url(app),
+            "Discord configured; add the bot to a server with this link"
+        );
         match tokio::time::timeout(
             Duration::from_secs(10),
             discord::commands::register(rest, app, dcfg),

@@ -809,3 +809,73 @@ async fn a_slow_answer_is_deferred_and_followed_up() {
     assert_eq!(d.rows("SELECT COUNT(*) FROM sevs").await, 1);
     d.fake.assert_valid();
 }
+
+/// The real binary with Discord credentials in its environment: `/sev` registered, the
+/// gateway connected, an interaction answered and its channel created, then a clean stop.
+#[tokio::test]
+async fn the_binary_runs_on_discord_from_its_environment() {
+    let (fake, addr) = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sevbot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[people]]\nid = \"dana\"\nhandles = {{ discord = \"{DANA}\" }}\n\
+             [[rotations]]\nname = \"imoc\"\nrole = \"imoc\"\nmembers = [\"dana\"]\nstart_date = \"2026-01-05\"\n\
+             [discord]\nguild_id = \"{GUILD}\"\nincident_category = \"{CATEGORY}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sevbot"))
+        .current_dir(dir.path())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "run",
+            "--console",
+            "off",
+        ])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        )
+        .env("SEVBOT_HTTP_ADDR", "127.0.0.1:0")
+        .env("DISCORD_BOT_TOKEN", fd::TOKEN)
+        .env("DISCORD_APPLICATION_ID", fd::APP_ID)
+        .env("DISCORD_API_URL", format!("http://{addr}/api/v10"))
+        .env_remove("DISCORD_PUBLIC_KEY")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until("IDENTIFY from the binary", || fake.gateway_stats().1 == 1).await;
+    assert_eq!(fake.commands().len(), 1, "/sev registered on start-up");
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        fd::command(
+            "1300000000000000101",
+            DANA,
+            GENERAL,
+            "declare",
+            json!([{ "name": "type", "type": 3, "value": "availability" }, { "name": "level", "type": 4, "value": 1 }, { "name": "title", "type": 3, "value": "From the binary" }]),
+        ),
+    );
+    wait_until("the answer", || fake.callbacks().len() == 1).await;
+    wait_until("the incident channel and its card", || {
+        fake.channel_named("sev-1-from-the-binary")
+            .is_some_and(|(_, c)| c.pins.len() == 1)
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    fake.assert_valid();
+}

@@ -19,6 +19,25 @@ use crate::config::Config;
 use crate::effects::{DeliveryError, Message, Platform};
 use crate::engine::SYSTEM_ACTOR;
 
+/// What the bot's role needs in the guild: create, edit, archive and delete incident
+/// channels (Manage Channels), let responders into private ones (Manage Roles, for
+/// permission overwrites, which may only grant what the bot holds itself), post, embed,
+/// pin and read.
+pub fn required_permissions() -> Permissions {
+    responder_permissions()
+        | Permissions::MANAGE_CHANNELS
+        | Permissions::MANAGE_ROLES
+        | Permissions::MANAGE_MESSAGES
+}
+
+/// The link an operator opens to add the bot to a server, with exactly those permissions.
+pub fn invite_url(application_id: u64) -> String {
+    format!(
+        "https://discord.com/oauth2/authorize?client_id={application_id}&scope=bot+applications.commands&permissions={}",
+        required_permissions().bits()
+    )
+}
+
 /// What a responder needs in an incident channel.
 fn responder_permissions() -> Permissions {
     Permissions::VIEW_CHANNEL
@@ -325,5 +344,23 @@ impl Platform for DiscordPlatform {
             Err(DeliveryError::Permanent(m)) if m.contains(" 10003 ") => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_invite_link_asks_for_what_the_bot_uses() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let wanted = format!("permissions={}", required_permissions().bits());
+        assert!(readme.contains(&wanted), "README must show {wanted}");
+        assert!(invite_url(7).ends_with(&wanted));
+        assert!(
+            required_permissions().contains(responder_permissions()),
+            "overwrites grant only what the bot holds"
+        );
     }
 }
