@@ -95,7 +95,9 @@ impl DiscordApp {
     async fn signed(&self, body: &Value) -> Value {
         let r = self.send(body, &self.key, self.clock.now_ms() / 1000).await;
         assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
+        let answer: Value = r.json().await.unwrap();
+        self.fake.check_response(&answer);
+        answer
     }
 
     async fn deliver(&self) {
@@ -701,6 +703,70 @@ async fn gateway_interactions_survive_a_reconnect() {
         "nothing lost"
     );
     assert_eq!(d.rows("SELECT COUNT(*) FROM sevs").await, 1);
+    // Buttons and forms arrive over the gateway too.
+    let card_id = d.fake.channels()[&ch].pins[0].clone();
+    let card = d.fake.channels()[&ch].messages[&card_id].clone();
+    d.fake.dispatch(
+        "INTERACTION_CREATE",
+        fd::button(
+            "1300000000000000073",
+            DANA,
+            &ch,
+            card.clone(),
+            "sev_update:SEV-1",
+        ),
+    );
+    d.fake.dispatch(
+        "INTERACTION_CREATE",
+        fd::modal_submit(
+            "1300000000000000074",
+            DANA,
+            &ch,
+            "sev_update:SEV-1",
+            &[("text", "Failover done")],
+        ),
+    );
+    d.fake.dispatch(
+        "INTERACTION_CREATE",
+        fd::button(
+            "1300000000000000075",
+            DANA,
+            &ch,
+            card,
+            "sev_mitigated:SEV-1",
+        ),
+    );
+    wait_until("three more callbacks", || d.fake.callbacks().len() == 5).await;
+    let callbacks = d.fake.callbacks();
+    assert_eq!(
+        callbacks[2].1["type"], 9,
+        "the update form: {:?}",
+        callbacks[2]
+    );
+    assert!(
+        callbacks[3].1["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("update"),
+        "{:?}",
+        callbacks[3]
+    );
+    assert!(
+        callbacks[4].1["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("mitigated"),
+        "{:?}",
+        callbacks[4]
+    );
+    d.deliver().await;
+    let c = &d.fake.channels()[&ch];
+    assert!(
+        c.messages[&card_id]["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("mitigated")
+    );
     g.stop().await;
     d.fake.assert_valid();
 }

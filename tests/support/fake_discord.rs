@@ -261,6 +261,15 @@ impl FakeDiscord {
         self.inner.lock().unwrap().violations.clone()
     }
 
+    /// Checks an HTTP interaction response against the callback's schema, as if it had
+    /// been posted to `/interactions/{id}/{token}/callback`.
+    pub fn check_response(&self, body: &Value) {
+        let t = "/interactions/{interaction_id}/{interaction_token}/callback";
+        if let Err(e) = self.spec.check("post", t, body) {
+            self.inner.lock().unwrap().violations.push(e);
+        }
+    }
+
     pub fn assert_valid(&self) {
         let v = self.violations();
         assert!(
