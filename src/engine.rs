@@ -14,7 +14,7 @@ use crate::domain::definitions::{definition_for, render_table};
 use crate::domain::grammar::{self, COMMANDS};
 use crate::domain::incident::{self, card_text, decide, describe, evolve, fmt_time};
 use crate::domain::naming::channel_name;
-use crate::domain::oncall::rotation_for;
+use crate::domain::oncall::{on_call_for, rotation_for};
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
@@ -476,11 +476,14 @@ impl Engine {
         let at = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
         inc.missing_roles()
             .into_iter()
-            .map(|role| match rotation_for(&self.cfg.rotations, role, inc.sev_type).and_then(|r| r.on_call(at)) {
-                Some(person) => EventKind::RoleAssigned { role, person: person.to_string(), previous: None },
+            .map(|role| match on_call_for(&self.cfg.rotations, role, inc.sev_type, at) {
+                Some((_, person)) => EventKind::RoleAssigned { role, person: person.to_string(), previous: None },
                 None => EventKind::RoleUnfilled {
                     role,
-                    why: format!("no {role} rotation covers {} SEVs; assign one with `/sev role {} @someone`", inc.sev_type, role.as_str()),
+                    why: match rotation_for(&self.cfg.rotations, role, inc.sev_type) {
+                        Some(_) => format!("no {role} rotation for {} SEVs is on duty now; assign one with `/sev role {} @someone`", inc.sev_type, role.as_str()),
+                        None => format!("no {role} rotation covers {} SEVs; assign one with `/sev role {} @someone`", inc.sev_type, role.as_str()),
+                    },
                 },
             })
             .collect()

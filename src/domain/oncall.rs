@@ -19,6 +19,11 @@ pub struct Rotation {
     pub handoff_time: NaiveTime,
     /// 7 for weekly rotations.
     pub period_days: u32,
+    /// Local hours the rotation is on duty (`start..end`, may wrap midnight); `None`
+    /// means around the clock. Follow-the-sun teams are several rotations for one role.
+    pub active_hours: Option<(NaiveTime, NaiveTime)>,
+    /// Local weekdays the rotation is on duty; empty means every day.
+    pub active_days: Vec<Weekday>,
 }
 
 impl Rotation {
@@ -33,6 +38,20 @@ impl Rotation {
             return None;
         }
         let local: NaiveDateTime = at.with_timezone(&self.timezone).naive_local();
+        if !self.active_days.is_empty() && !self.active_days.contains(&local.weekday()) {
+            return None;
+        }
+        if let Some((from, to)) = self.active_hours {
+            let t = local.time();
+            let on = if from <= to {
+                t >= from && t < to
+            } else {
+                t >= from || t < to
+            };
+            if !on {
+                return None;
+            }
+        }
         let start = self.start_date.and_time(self.handoff_time);
         let period = i64::from(self.period_days) * 86_400;
         let handoffs = (local - start).num_seconds().div_euclid(period);
@@ -52,6 +71,23 @@ impl Rotation {
     pub fn covers(&self, t: SevType) -> bool {
         self.types.is_empty() || self.types.contains(&t)
     }
+}
+
+/// Who fills `role` for a SEV of type `t` at `at`, and from which rotation: rotations
+/// naming the type come before catch-all ones, and the first with someone on duty wins.
+pub fn on_call_for(
+    rotations: &[Rotation],
+    role: Role,
+    t: SevType,
+    at: DateTime<Utc>,
+) -> Option<(&Rotation, &str)> {
+    let candidates = rotations.iter().filter(|r| r.role == role && r.covers(t));
+    let (typed, general): (Vec<&Rotation>, Vec<&Rotation>) =
+        candidates.partition(|r| !r.types.is_empty());
+    typed
+        .into_iter()
+        .chain(general)
+        .find_map(|r| r.on_call(at).map(|p| (r, p)))
 }
 
 /// The rotation that fills `role` for a SEV of type `t`: one naming the type wins over a
@@ -82,6 +118,8 @@ mod tests {
             start_date: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), // a Monday
             handoff_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             period_days: 7,
+            active_hours: None,
+            active_days: vec![],
         }
     }
 
@@ -136,6 +174,53 @@ mod tests {
             "primary"
         );
         assert!(rotation_for(&rs, Role::Bmoc, SevType::Durability).is_none());
+    }
+
+    #[test]
+    fn follow_the_sun_rotations_hand_over_by_hours() {
+        let tz = chrono_tz::UTC;
+        let mut day = rot(tz);
+        day.name = "day".into();
+        day.active_hours = Some((
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+        ));
+        day.active_days = vec![
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ];
+        let mut night = rot(tz);
+        night.name = "night".into();
+        night.members = vec!["dave".into()];
+        night.active_hours = Some((
+            NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        ));
+        let rs = vec![day, night];
+        let who = |d: u32, h: u32| {
+            on_call_for(
+                &rs,
+                Role::Imoc,
+                SevType::Availability,
+                at(tz, 2026, 3, d, h, 0),
+            )
+            .map(|(r, p)| (r.name.clone(), p.to_string()))
+        };
+        assert_eq!(
+            who(2, 10),
+            Some(("day".into(), "carol".into())),
+            "Monday 10:00"
+        );
+        assert_eq!(
+            who(2, 21),
+            Some(("night".into(), "dave".into())),
+            "Monday 21:00 (wraps midnight)"
+        );
+        assert_eq!(who(3, 7), Some(("night".into(), "dave".into())));
+        assert_eq!(who(7, 12), None, "Saturday noon: nobody");
     }
 
     #[test]

@@ -11,8 +11,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::definitions::SevDefinition;
+use crate::domain::escalation::Policy;
 use crate::domain::oncall::Rotation;
 use crate::domain::{FeedFilter, Level, Role, SevType};
+
+mod escalation;
+pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +44,15 @@ pub struct RawConfig {
     pub feeds: Vec<RawFeed>,
     #[serde(default)]
     pub discord: DiscordConfig,
+    /// Person ids paged by an `exec` escalation step.
+    #[serde(default)]
+    pub execs: Vec<String>,
+    #[serde(default)]
+    pub escalation_policies: Vec<RawPolicy>,
+    #[serde(default)]
+    pub pagerduty: PagerDutyConfig,
+    #[serde(default)]
+    pub schedules: Vec<RawSchedule>,
 }
 
 /// Where sevbot works in Discord. Ids are snowflakes, as strings; secrets stay in the
@@ -195,6 +208,12 @@ pub struct RawPerson {
     /// Platform → handle (`console`, `slack` user id, `discord` user id).
     #[serde(default)]
     pub handles: BTreeMap<String, String>,
+    /// Person id of their manager, paged by a `manager` escalation step.
+    #[serde(default)]
+    pub manager: Option<String>,
+    /// Also page them through PagerDuty (see `[pagerduty]`).
+    #[serde(default)]
+    pub pagerduty: bool,
 }
 
 fn default_tz() -> String {
@@ -218,6 +237,16 @@ pub struct RawRotation {
     pub handoff_time: String,
     #[serde(default = "default_period")]
     pub period_days: u32,
+    /// `HH:MM-HH:MM` local hours on duty (may wrap midnight); on duty around the clock
+    /// when absent.
+    #[serde(default)]
+    pub active_hours: Option<String>,
+    /// Weekdays on duty (`mon` … `sun`); every day when empty.
+    #[serde(default)]
+    pub active_days: Vec<String>,
+    /// Page whoever this rotation puts on call through PagerDuty too.
+    #[serde(default)]
+    pub pagerduty: bool,
 }
 
 fn default_handoff() -> String {
@@ -234,12 +263,21 @@ pub struct RemindersConfig {
     /// Minutes between status updates before the IMOC is reminded, for SEV0..SEV3; 0 = never.
     #[serde(default = "default_cadence")]
     pub update_cadence_minutes: Vec<u32>,
+    /// How many times an unanswered reminder is repeated (a cadence apart) before sevbot
+    /// waits for the next update.
+    #[serde(default = "default_max_repeats")]
+    pub max_repeats: u32,
+}
+
+fn default_max_repeats() -> u32 {
+    3
 }
 
 impl Default for RemindersConfig {
     fn default() -> Self {
         RemindersConfig {
             update_cadence_minutes: default_cadence(),
+            max_repeats: default_max_repeats(),
         }
     }
 }
@@ -307,6 +345,8 @@ pub struct Config {
     pub people: Vec<Person>,
     pub rotations: Vec<Rotation>,
     pub feeds: Vec<(String, String, FeedFilter)>,
+    pub policies: Vec<Policy>,
+    pub schedules: Vec<Schedule>,
 }
 
 impl Config {
@@ -357,6 +397,24 @@ pub struct Problem {
     pub location: String,
     pub message: String,
     pub fatal: bool,
+}
+
+impl Problem {
+    pub fn error(location: String, message: String) -> Problem {
+        Problem {
+            location,
+            message,
+            fatal: true,
+        }
+    }
+
+    pub fn warning(location: String, message: String) -> Problem {
+        Problem {
+            location,
+            message,
+            fatal: false,
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -418,6 +476,10 @@ impl RawConfig {
             definitions: default_definitions(),
             reminders: RemindersConfig::default(),
             discord: DiscordConfig::default(),
+            execs: vec![],
+            escalation_policies: vec![],
+            pagerduty: PagerDutyConfig::default(),
+            schedules: vec![],
             feeds: vec![],
         }
     }
@@ -511,8 +573,28 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         if r.period_days == 0 {
             err(format!("{loc}.period_days"), "must be at least 1".into());
         }
+        let active_hours = match r.active_hours.as_deref().map(parse_hours) {
+            Some(Err(m)) => {
+                err(format!("{loc}.active_hours"), m);
+                None
+            }
+            Some(Ok(h)) => Some(h),
+            None => None,
+        };
+        let mut active_days = vec![];
+        for (j, d) in r.active_days.iter().enumerate() {
+            match d.parse::<chrono::Weekday>() {
+                Ok(w) => active_days.push(w),
+                Err(_) => err(
+                    format!("{loc}.active_days[{j}]"),
+                    format!("\"{d}\" is not a weekday (mon, tue, wed, thu, fri, sat, sun)"),
+                ),
+            }
+        }
         if let (Ok(timezone), Ok(start_date), Ok(handoff_time)) = (tz, date, time) {
             rotations.push(Rotation {
+                active_hours,
+                active_days,
                 name: r.name.clone(),
                 role: r.role,
                 types: r.types.clone(),
@@ -627,14 +709,31 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
             }
         }
     }
+    let policies = escalation::parse_policies(&raw, &rotations, chrono::Utc::now(), &mut problems);
+    let schedules = escalation::parse_schedules(&raw, &mut problems);
     let ok = !problems.iter().any(|p| p.fatal);
     let cfg = ok.then_some(Config {
         raw,
         people,
         rotations,
         feeds,
+        policies,
+        schedules,
     });
     (cfg, problems)
+}
+
+fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
+    let bad = || format!("\"{s}\" is not a range of hours like 09:00-17:00");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
+    let (a, b) = (t(a)?, t(b)?);
+    if a == b {
+        return Err(format!(
+            "\"{s}\" is an empty range; leave active_hours out for around the clock"
+        ));
+    }
+    Ok((a, b))
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
