@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::adapters::console::{self, ConsolePlatform, Output};
 use crate::adapters::discord::{self, DiscordSettings};
+use crate::adapters::pagerduty::PagerDuty;
 use crate::adapters::slack::{self, SlackPlatform, SlackSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -116,9 +117,14 @@ impl App {
             }
             None => None,
         };
-        let engine = Engine::new(store.clone(), clock.clone(), cfg).with_platforms(&platforms);
+        let pagerduty = PagerDuty::from_config(&cfg.raw.pagerduty)?.map(Arc::new);
+        let mut engine =
+            Engine::new(store.clone(), clock.clone(), cfg.clone()).with_platforms(&platforms);
+        engine.pagerduty = pagerduty.is_some();
         let owner = owner_id();
-        let delivery = Arc::new(Delivery::new(store, clock, platforms, owner.clone()));
+        let mut delivery = Delivery::new(store, clock, platforms, owner.clone());
+        delivery.pagerduty = pagerduty;
+        let delivery = Arc::new(delivery);
         let scheduler = Arc::new(Scheduler {
             engine: engine.clone(),
             owner,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::adapters::pagerduty::{self, PagerDuty};
 use crate::clock::Clock;
 use crate::domain::SevId;
 use crate::domain::naming::channel_name;
@@ -28,6 +29,8 @@ pub struct Delivery {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub platforms: HashMap<String, Arc<dyn Platform>>,
+    /// PagerDuty, when its routing key is configured.
+    pub pagerduty: Option<Arc<PagerDuty>>,
     pub owner: String,
     /// When each queue (a channel) last got a message, for platform pacing. In memory: a
     /// restart at worst sends one message early, which the platform's 429 then paces.
@@ -56,6 +59,7 @@ impl Delivery {
             store,
             clock,
             platforms,
+            pagerduty: None,
             owner,
             last_sent: Default::default(),
         }
@@ -76,6 +80,9 @@ impl Delivery {
     }
 
     async fn deliver_row(&self, row: OutboxRow) -> anyhow::Result<()> {
+        if row.platform == pagerduty::PLATFORM {
+            return self.deliver_pagerduty(row).await;
+        }
         let Some(platform) = self.platforms.get(&row.platform) else {
             // Not lost: it waits for a replica (or a restart) that has this platform configured.
             tracing::warn!(
@@ -113,6 +120,7 @@ impl Delivery {
                 | Effect::Reply { .. }
                 | Effect::UpsertCard { .. }
                 | Effect::UpsertFeed { .. }
+                | Effect::Page { .. }
         );
         let pace = if is_message {
             platform.min_interval().as_millis() as i64
@@ -143,10 +151,58 @@ impl Delivery {
             Effect::Reply { .. } => "reply",
             Effect::ArchiveChannel { .. } => "archive",
             Effect::DeleteChannel { .. } => "delete_channel",
+            Effect::Page { .. } => "page",
+            Effect::PagerDuty { .. } => "pagerduty",
         };
-        match self.apply(platform.as_ref(), &row, &effect).await {
+        let result = self.apply(platform.as_ref(), &row, &effect).await;
+        self.settle(row, label, effect, result, pace > 0).await
+    }
+
+    /// PagerDuty events: their own sender, the same retry rules.
+    async fn deliver_pagerduty(&self, row: OutboxRow) -> anyhow::Result<()> {
+        let effect: Effect = serde_json::from_str(&row.effect)?;
+        let result = match (&effect, &self.pagerduty) {
+            (
+                Effect::PagerDuty {
+                    action,
+                    dedup_key,
+                    summary,
+                    severity,
+                    ..
+                },
+                Some(pd),
+            ) => pd.send(*action, dedup_key, summary, severity).await,
+            _ => Err(DeliveryError::Retry {
+                reason: "PagerDuty is not configured on this replica".into(),
+                after: Some(Duration::from_millis(MAX_BACKOFF_MS as u64)),
+            }),
+        };
+        let result = match result {
             Ok(()) => {
-                if pace > 0 {
+                let now = self.clock.now_ms();
+                let mut tx = self.store.begin().await?;
+                outbox::delivered(&mut tx, row.id, &self.owner, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        self.settle(row, "pagerduty", effect, result, false).await
+    }
+
+    /// Records the outcome of one delivery attempt: done, retried later (with the
+    /// platform's wait or a backoff), renamed after a name collision, or failed for good.
+    async fn settle(
+        &self,
+        row: OutboxRow,
+        label: &'static str,
+        effect: Effect,
+        result: Result<(), DeliveryError>,
+        paced: bool,
+    ) -> anyhow::Result<()> {
+        match result {
+            Ok(()) => {
+                if paced {
                     self.last_sent
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -360,6 +416,21 @@ impl Delivery {
                         .await?;
                 }
                 self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::Page {
+                incident,
+                person,
+                why,
+            } => {
+                p.page(person, Message::Page(incident, why)).await?;
+                metrics::counter!("sevbot_pages_sent_total", "via" => p.name().to_string())
+                    .increment(1);
+                self.store.begin().await.map_err(db_retry)?
+            }
+            Effect::PagerDuty { .. } => {
+                return Err(DeliveryError::Permanent(
+                    "PagerDuty events are delivered by their own sender".into(),
+                ));
             }
             Effect::ArchiveChannel { sev } => {
                 let ch = self.incident_channel(*sev).await?;

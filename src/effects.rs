@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::incident::{card_text, describe};
-use crate::domain::{Incident, SevId, TimelineEvent};
+use crate::domain::{EventKind, Incident, SevId, TimelineEvent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -54,6 +54,40 @@ pub enum Effect {
     DeleteChannel {
         sev: SevId,
     },
+    /// Pages a person directly (a direct message with an Acknowledge button); `person` is
+    /// a config person id or `@handle`.
+    Page {
+        incident: Incident,
+        person: String,
+        why: String,
+    },
+    /// A PagerDuty Events API v2 event, delivered on its own queue so a PagerDuty outage
+    /// never delays a chat page.
+    PagerDuty {
+        sev: SevId,
+        action: PagerDutyAction,
+        dedup_key: String,
+        summary: String,
+        severity: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PagerDutyAction {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+impl PagerDutyAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PagerDutyAction::Trigger => "trigger",
+            PagerDutyAction::Acknowledge => "acknowledge",
+            PagerDutyAction::Resolve => "resolve",
+        }
+    }
 }
 
 impl Effect {
@@ -74,6 +108,9 @@ impl Effect {
             Effect::SetTopic { incident } | Effect::UpsertCard { incident } => {
                 format!("{platform}:{}", incident.id)
             }
+            // Pages must not wait behind a channel being created.
+            Effect::Page { person, .. } => format!("{platform}:page:{person}"),
+            Effect::PagerDuty { sev, .. } => format!("pagerduty:{sev}"),
         }
     }
 }
@@ -84,6 +121,8 @@ pub enum Message<'a> {
     Card(&'a Incident),
     FeedAnnouncement(&'a Incident),
     Event(SevId, &'a TimelineEvent),
+    /// A page to one person: why they are paged, about which SEV.
+    Page(&'a Incident, &'a str),
 }
 
 impl Message<'_> {
@@ -93,6 +132,22 @@ impl Message<'_> {
         match self {
             Message::Card(inc) | Message::FeedAnnouncement(inc) => card_text(inc, mention),
             Message::Event(_, ev) => describe(&ev.event, &ev.actor, mention),
+            Message::Page(inc, why) => format!(
+                "{why}\n{} {} {} · {} · {}\nAcknowledge with the button or `/sev ack {}`.",
+                inc.id, inc.level, inc.sev_type, inc.stage, inc.title, inc.id
+            ),
+        }
+    }
+
+    /// A button answering this message: the reminder offers to post an update, a page to
+    /// acknowledge it. (action, label, SEV)
+    pub fn action(&self) -> Option<(&'static str, &'static str, SevId)> {
+        match self {
+            Message::Page(inc, _) => Some(("sev_ack", "Acknowledge", inc.id)),
+            Message::Event(sev, ev) if matches!(ev.event, EventKind::UpdateReminder { .. }) => {
+                Some(("sev_update", "Post update", *sev))
+            }
+            _ => None,
         }
     }
 
@@ -101,7 +156,7 @@ impl Message<'_> {
         match self {
             Message::Card(_) => Some("card"),
             Message::FeedAnnouncement(_) => Some("feed"),
-            Message::Event(..) => None,
+            Message::Event(..) | Message::Page(..) => None,
         }
     }
 }
@@ -161,6 +216,8 @@ pub trait Platform: Send + Sync {
     async fn delete_channel(&self, _channel: &str) -> Result<(), DeliveryError> {
         Ok(())
     }
+    /// Pages `person` (a config person id or `@handle`) directly, with an Acknowledge button.
+    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError>;
     /// A plain-text answer; `user` set means only that user (a platform handle) sees it.
     async fn reply(
         &self,

@@ -469,8 +469,10 @@ async fn declare_by_modal_and_private_security_channels() {
         "the bot keeps access"
     );
     assert!(
-        c.overwrites.iter().any(|o| o["id"] == ALICE),
-        "responders let in"
+        c.overwrites.iter().any(|o| o["id"] == DANA)
+            && c.overwrites.iter().any(|o| o["id"] == "100000000000000012"),
+        "the declarer and the TLOC let in: {:?}",
+        c.overwrites
     );
     assert_eq!(
         d.rows("SELECT COUNT(*) FROM incident_events WHERE kind = 'note'")

@@ -337,7 +337,7 @@ both_backends!(name_taken_gets_a_suffix, |b| async move {
     )
     .await;
     app.deliver().await;
-    let calls = app.fake.calls();
+    let calls = app.fake.channel_calls();
     assert_eq!(
         calls[0],
         Call::Create {
@@ -429,16 +429,21 @@ both_backends!(rate_limits_are_waited_out, |b| async move {
     .await;
     app.deliver().await;
     assert!(
-        app.fake.calls().is_empty(),
+        app.fake.channel_calls().is_empty(),
         "nothing goes out before Retry-After"
+    );
+    assert_eq!(
+        app.fake.pages().len(),
+        2,
+        "pages (TLOC and BMOC; the IMOC declared it) do not wait behind the incident channel"
     );
     app.clock.advance(std::time::Duration::from_secs(29));
     app.deliver().await;
-    assert!(app.fake.calls().is_empty());
+    assert!(app.fake.channel_calls().is_empty());
     app.clock.advance(std::time::Duration::from_secs(2));
     app.deliver().await;
     assert_eq!(
-        app.fake.calls()[0],
+        app.fake.channel_calls()[0],
         Call::Create {
             name: CH.into(),
             private: false
@@ -505,11 +510,11 @@ both_backends!(
         let reminders: Vec<_> = survivor
             .posts_in(CH)
             .into_iter()
-            .filter(|p| p.contains("reminded the IMOC"))
+            .filter(|p| p.contains("no update for"))
             .collect();
         assert_eq!(
             reminders,
-            vec!["no update for 31 min; reminded the IMOC".to_string()]
+            vec!["no update for 31 min: <alice>, please post one (`/sev update …`)".to_string()]
         );
         // The dead replica's late completion changes nothing.
         assert!(
@@ -594,7 +599,7 @@ both_backends!(readiness_checks_migrations, |b| async move {
         .await
         .unwrap();
     let e = app.engine.store.ready().await.unwrap_err();
-    assert!(e.to_string().contains("migrations applied: 0 of 1"), "{e}");
+    assert!(e.to_string().contains("migrations applied: 0 of 2"), "{e}");
 });
 
 both_backends!(

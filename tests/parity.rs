@@ -140,7 +140,7 @@ async fn one_script_runs_the_same_on_console_slack_and_discord() {
             // need the IMOC).
             let reply = match platform {
                 "console" => {
-                    let user = if i >= 2 { "erin" } else { "dana" };
+                    let user = if i >= 2 { "erin" } else { "alice" };
                     let inv = Invocation {
                         platform: "console".into(),
                         user: user.into(),

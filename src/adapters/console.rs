@@ -149,6 +149,18 @@ impl Platform for ConsolePlatform {
         Ok(())
     }
 
+    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+        say(
+            &self.out,
+            &format!(
+                "[page → {}] {}",
+                self.mention(person),
+                self.render(msg).replace('\n', "\n    ")
+            ),
+        );
+        Ok(())
+    }
+
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {
         say(
             &self.out,

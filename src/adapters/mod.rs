@@ -3,5 +3,6 @@
 
 pub mod console;
 pub mod discord;
+pub mod pagerduty;
 pub mod slack;
 pub mod text;

@@ -30,6 +30,10 @@ pub enum Command {
         sev: Option<SevId>,
         text: String,
     },
+    /// Acknowledge a page: stops the escalation ladder when it comes from its chain.
+    Ack {
+        sev: Option<SevId>,
+    },
     Mitigated {
         sev: Option<SevId>,
     },
@@ -69,6 +73,7 @@ impl Command {
             Command::Level { .. } => "level",
             Command::Role { .. } => "role",
             Command::Update { .. } => "update",
+            Command::Ack { .. } => "ack",
             Command::Mitigated { .. } => "mitigated",
             Command::Resolved { .. } => "resolved",
             Command::Close { .. } => "close",
@@ -89,6 +94,7 @@ impl Command {
             Command::Level { sev, .. }
             | Command::Role { sev, .. }
             | Command::Update { sev, .. }
+            | Command::Ack { sev }
             | Command::Mitigated { sev }
             | Command::Resolved { sev }
             | Command::Close { sev }
@@ -122,6 +128,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "update",
         "/sev update <text…>",
         "post a status update to the channel and the feeds",
+    ),
+    (
+        "ack",
+        "/sev ack",
+        "acknowledge your page (stops the escalation if you are in its chain)",
     ),
     (
         "mitigated",
@@ -298,6 +309,7 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
             }
             Ok(Command::Update { sev, text })
         }
+        "ack" | "acknowledge" => no_args(Command::Ack { sev }),
         "mitigated" | "mitigate" => no_args(Command::Mitigated { sev }),
         "resolved" | "resolve" => no_args(Command::Resolved { sev }),
         "close" => no_args(Command::Close { sev }),

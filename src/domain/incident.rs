@@ -134,6 +134,29 @@ pub enum EventKind {
     },
     UpdateReminder {
         minutes_since_update: i64,
+        /// Who was reminded (the IMOC at the time).
+        #[serde(default)]
+        imoc: Option<String>,
+    },
+    /// Someone was paged: as a role holder (`step` 0) or by the ladder's step `step`.
+    Paged {
+        person: String,
+        role: Option<Role>,
+        step: u32,
+    },
+    /// Nobody acknowledged in time: the ladder climbed to `to`.
+    Escalated {
+        step: u32,
+        after_minutes: u32,
+        unacked: Vec<String>,
+        to: Vec<String>,
+        target: String,
+    },
+    Acknowledged {
+        person: String,
+        /// Time from the first page of the chain (or of their own page) to the ack.
+        seconds: i64,
+        stopped_ladder: bool,
     },
 }
 
@@ -258,7 +281,10 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         EventKind::Declared { .. }
         | EventKind::RoleUnfilled { .. }
         | EventKind::Note { .. }
-        | EventKind::UpdateReminder { .. } => {}
+        | EventKind::UpdateReminder { .. }
+        | EventKind::Paged { .. }
+        | EventKind::Escalated { .. }
+        | EventKind::Acknowledged { .. } => {}
     }
 }
 
@@ -300,9 +326,67 @@ pub fn describe(ev: &EventKind, actor: &str, mention: &dyn Fn(&str) -> String) -
         EventKind::ChannelCreated { name } => format!("channel #{name} opened"),
         EventKind::UpdateReminder {
             minutes_since_update,
+            imoc,
+        } => match imoc {
+            Some(p) => format!(
+                "no update for {minutes_since_update} min: {}, please post one (`/sev update …`)",
+                mention(p)
+            ),
+            None => format!("no update for {minutes_since_update} min; reminded the IMOC"),
+        },
+        EventKind::Paged { person, role, step } => match (role, step) {
+            (Some(r), 0) => format!("paged {} as {r}", mention(person)),
+            _ => format!("paged {} (escalation step {step})", mention(person)),
+        },
+        EventKind::Escalated {
+            after_minutes,
+            unacked,
+            to,
+            target,
+            ..
         } => {
-            format!("no update for {minutes_since_update} min; reminded the IMOC")
+            let from = match unacked.is_empty() {
+                true => "anyone".to_string(),
+                false => unacked
+                    .iter()
+                    .map(|p| mention(p))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            match to.is_empty() {
+                true => format!(
+                    "no ack from {from} after {after_minutes} min; the next step ({target}) pages nobody"
+                ),
+                false => format!(
+                    "no ack from {from} after {after_minutes} min, paging {} ({target})",
+                    to.iter().map(|p| mention(p)).collect::<Vec<_>>().join(", ")
+                ),
+            }
         }
+        EventKind::Acknowledged {
+            person,
+            seconds,
+            stopped_ladder,
+        } => format!(
+            "{} acknowledged after {}{}",
+            mention(person),
+            fmt_duration(*seconds),
+            if *stopped_ladder {
+                "; escalation stopped"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// `7 min 12 s`, `45 s`.
+pub fn fmt_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 

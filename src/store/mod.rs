@@ -4,6 +4,7 @@
 pub mod incidents;
 pub mod jobs;
 pub mod outbox;
+pub mod paging;
 pub mod subscriptions;
 
 use std::time::Duration;

@@ -41,6 +41,11 @@ pub enum Call {
         channel: String,
         id: String,
     },
+    /// A page: a direct message to a person.
+    Page {
+        person: String,
+        text: String,
+    },
 }
 
 impl Call {
@@ -53,6 +58,7 @@ impl Call {
             | Call::Edit { channel, .. }
             | Call::Pin { channel, .. }
             | Call::Reply { channel, .. } => channel,
+            Call::Page { person, .. } => person,
         }
     }
 }
@@ -83,6 +89,25 @@ impl Fake {
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// Everything but pages (which travel on their own queues, ahead of channel work).
+    pub fn channel_calls(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !matches!(c, Call::Page { .. }))
+            .collect()
+    }
+
+    /// The pages sent: (person, text).
+    pub fn pages(&self) -> Vec<(String, String)> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Page { person, text } => Some((person, text)),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn clear(&self) {
@@ -209,6 +234,15 @@ impl Platform for Fake {
             channel: channel.into(),
             user: user.map(String::from),
             text: text.into(),
+        });
+        Ok(())
+    }
+
+    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+        self.gate_kind("page")?;
+        self.record(Call::Page {
+            person: person.into(),
+            text: self.render(msg),
         });
         Ok(())
     }

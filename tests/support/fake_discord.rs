@@ -594,6 +594,33 @@ fn answer(
             fake.inner.lock().unwrap().channels.insert(id, c);
             (StatusCode::CREATED, Some(out))
         }
+        ("post", "/users/@me/channels") => {
+            // One DM channel per recipient, reused like Discord does.
+            let recipient = body["recipient_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let name = format!("dm-{recipient}");
+            let existing = fake.channel_named(&name).map(|(id, _)| id);
+            let id = existing.unwrap_or_else(|| {
+                let id = fake.next_id();
+                fake.inner.lock().unwrap().channels.insert(
+                    id.clone(),
+                    Channel {
+                        name: name.clone(),
+                        ..Channel::default()
+                    },
+                );
+                id
+            });
+            (
+                ok,
+                Some(
+                    json!({ "id": id, "type": 1, "last_message_id": null, "flags": 0,
+                              "recipients": [user(&recipient, "someone", false)] }),
+                ),
+            )
+        }
         (_, t) if t.starts_with("/channels/{channel_id}") => channel_op(fake, m, t, seg, body),
         ("post", "/interactions/{interaction_id}/{interaction_token}/callback") => {
             fake.inner

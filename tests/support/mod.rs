@@ -26,6 +26,7 @@ pub const T0: i64 = 1_772_445_600_000;
 
 pub const CONFIG: &str = r#"
 admins = ["dave"]
+execs = ["hank"]
 [[people]]
 id = "alice"
 handles = { test = "U_ALICE", slack = "U_ALICE", discord = "100000000000000011" }
@@ -38,6 +39,26 @@ handles = { test = "U_CAROL", slack = "U_CAROL", discord = "100000000000000013" 
 [[people]]
 id = "dave"
 handles = { test = "U_DAVE", slack = "U_DAVE", discord = "100000000000000014" }
+# Security SEVs: IMOC ian, secondary jo, ian's manager mia, exec hank (the full ladder).
+[[people]]
+id = "ian"
+manager = "mia"
+handles = { test = "U_IAN" }
+[[people]]
+id = "jo"
+handles = { test = "U_JO" }
+[[people]]
+id = "mia"
+handles = { test = "U_MIA" }
+[[people]]
+id = "hank"
+handles = { test = "U_HANK" }
+[[rotations]]
+name = "security-imoc"
+role = "imoc"
+types = ["security"]
+members = ["ian", "jo"]
+start_date = "2026-01-05"
 [[rotations]]
 name = "imoc"
 role = "imoc"
@@ -180,6 +201,16 @@ impl TestApp {
             .await
             .unwrap()
             .0
+    }
+
+    /// Pages go to PagerDuty too, at `url`, for people and rotations flagged in config.
+    pub fn enable_pagerduty(&mut self, url: &str) {
+        self.engine.pagerduty = true;
+        self.scheduler.engine.pagerduty = true;
+        let pd = sevbot::adapters::pagerduty::PagerDuty::new(url, "test-routing-key").unwrap();
+        Arc::get_mut(&mut self.delivery)
+            .expect("enable PagerDuty before the app is shared")
+            .pagerduty = Some(Arc::new(pd));
     }
 
     pub fn posts_in(&self, channel: &str) -> Vec<String> {

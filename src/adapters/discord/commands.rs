@@ -97,6 +97,7 @@ pub fn definition() -> Value {
                 sev_opt(),
             ]),
             sub("update", "Post a status update", vec![text("text", "What changed, what is next"), sev_opt()]),
+            sub("ack", "Acknowledge your page (stops the escalation)", vec![sev_opt()]),
             sub("mitigated", "Users are no longer affected", vec![sev_opt()]),
             sub("resolved", "The cause is fixed and recovery confirmed", vec![sev_opt()]),
             sub("close", "Close a resolved SEV (IMOC)", vec![sev_opt()]),
@@ -198,7 +199,9 @@ pub fn to_text(data: &Value) -> Result<String, String> {
         "update" => format!("{prefix}update {}", need("text")?),
         "note" => format!("{prefix}timeline note {}", need("text")?),
         "cancel" => format!("{prefix}cancel {}", need("reason")?),
-        "mitigated" | "resolved" | "close" | "status" | "timeline" => format!("{prefix}{name}"),
+        "ack" | "mitigated" | "resolved" | "close" | "status" | "timeline" => {
+            format!("{prefix}{name}")
+        }
         "list" | "unsubscribe" => name.to_string(),
         "subscribe" => {
             let mut t = "subscribe".to_string();

@@ -308,6 +308,31 @@ impl Platform for DiscordPlatform {
             .map(|_| ())
     }
 
+    /// Opens (or reuses) the DM channel with the person and posts the page there.
+    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+        let Some(user) = self.user_id(person) else {
+            return Err(DeliveryError::Permanent(format!(
+                "cannot page {person} on Discord: no handles.discord in the config"
+            )));
+        };
+        let dm = self
+            .rest
+            .call(
+                "open DM",
+                LightMethod::Post,
+                Route::UserMeDmChannels,
+                Some(&json!({ "recipient_id": user.to_string() })),
+            )
+            .await?;
+        let Some(channel) = dm["id"].as_str() else {
+            return Err(DeliveryError::Retry {
+                reason: "open DM: answer without an id".into(),
+                after: None,
+            });
+        };
+        self.post(channel, msg).await.map(|_| ())
+    }
+
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
         let channel = ChannelId::new(id("channel", channel)?);
         let Some(category) = &self.cfg.raw.discord.archive_category else {

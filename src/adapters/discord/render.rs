@@ -129,7 +129,7 @@ pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
 /// (a role handed over) do ping the person named.
 fn mentions(msg: &Message<'_>) -> CreateAllowedMentions {
     match msg {
-        Message::Event(..) => CreateAllowedMentions::new().all_users(true),
+        Message::Event(..) | Message::Page(..) => CreateAllowedMentions::new().all_users(true),
         _ => CreateAllowedMentions::new().empty_users().empty_roles(),
     }
 }
@@ -140,8 +140,23 @@ pub fn create(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> CreateMessa
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
         Message::FeedAnnouncement(inc) => m.embed(embed(inc, mention)),
-        Message::Event(..) => m.content(clip(&msg.plain_text(mention), MAX_CONTENT)),
+        Message::Event(..) | Message::Page(..) => m
+            .content(clip(&msg.plain_text(mention), MAX_CONTENT))
+            .components(message_buttons(&msg)),
     }
+}
+
+/// The reminder's "Post update" and the page's "Acknowledge".
+fn message_buttons(msg: &Message<'_>) -> Vec<CreateActionRow> {
+    msg.action()
+        .map(|(action, label, sev)| {
+            vec![CreateActionRow::Buttons(vec![
+                CreateButton::new(format!("{action}:{sev}"))
+                    .label(label)
+                    .style(ButtonStyle::Primary),
+            ])]
+        })
+        .unwrap_or_default()
 }
 
 /// The body that edits a message in place (buttons disappear once the SEV is closed).
@@ -150,7 +165,9 @@ pub fn edit(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> EditMessage {
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
         Message::FeedAnnouncement(inc) => m.embed(embed(inc, mention)),
-        Message::Event(..) => m.content(clip(&msg.plain_text(mention), MAX_CONTENT)),
+        Message::Event(..) | Message::Page(..) => m
+            .content(clip(&msg.plain_text(mention), MAX_CONTENT))
+            .components(message_buttons(&msg)),
     }
 }
 

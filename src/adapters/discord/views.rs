@@ -115,6 +115,7 @@ pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> 
             let sev = SevId::parse(arg).ok_or("button without a SEV id")?;
             let text = match action {
                 "sev_mitigated" => format!("{sev} mitigated"),
+                "sev_ack" => format!("{sev} ack"),
                 "sev_resolved" => format!("{sev} resolved"),
                 "sev_update" => return Ok(Intent::UpdateModal(sev)),
                 other => match other.strip_prefix("sev_role_").and_then(Role::parse) {

@@ -76,7 +76,17 @@ pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Ve
             blocks
         }
         Message::FeedAnnouncement(inc) => card_blocks(inc, mention, true),
-        Message::Event(..) => vec![section(&escape(&text))],
+        Message::Event(..) | Message::Page(..) => {
+            let mut blocks = vec![section(&escape(&text))];
+            if let Some((action, label, sev)) = msg.action() {
+                blocks.push(
+                    json!({ "type": "actions", "block_id": "sev_message_actions", "elements": [
+                    { "type": "button", "action_id": action, "value": sev.to_string(),
+                      "text": { "type": "plain_text", "text": label }, "style": "primary" } ] }),
+                );
+            }
+            blocks
+        }
     };
     (clip(&text, MAX_SECTION), blocks)
 }

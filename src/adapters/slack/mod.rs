@@ -351,6 +351,21 @@ impl Platform for SlackPlatform {
         }
     }
 
+    /// A message from the app to the person's own user id lands in their DM with it.
+    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+        let Some(user) = self.user_id(person) else {
+            return Err(DeliveryError::Permanent(format!(
+                "cannot page {person} on Slack: no handles.slack and no email match in the config"
+            )));
+        };
+        let session = self.client.open_session(&self.token);
+        let req =
+            SlackApiChatPostMessageRequest::new(SlackChannelId::new(user), self.content(msg)?);
+        self.call("chat.postMessage", session.chat_post_message(&req))
+            .await
+            .map(|_| ())
+    }
+
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiConversationsArchiveRequest::new(SlackChannelId::new(channel.into()));

@@ -134,6 +134,7 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                 .to_string();
             let text = match id {
                 "sev_mitigated" => format!("{sev} mitigated"),
+                "sev_ack" => format!("{sev} ack"),
                 "sev_resolved" => format!("{sev} resolved"),
                 "sev_update" => {
                     let trigger_id = p["trigger_id"]

@@ -2,6 +2,8 @@
 //! applies the change, appends the timeline, schedules or cancels jobs and enqueues the
 //! outbound effects. Nothing here talks to a chat platform.
 
+mod paging;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
 pub const JOB_PRUNE_DELIVERIES: &str = "prune_deliveries";
 /// Deletes an archived SEV channel once its retention has passed.
 pub const JOB_DELETE_CHANNEL: &str = "delete_channel";
+/// One step of a SEV's escalation ladder.
+pub const JOB_ESCALATE: &str = "escalate";
 /// Platforms redeliver within minutes; a day of delivery keys is ample.
 pub const DELIVERY_KEY_RETENTION_MS: i64 = 24 * 3_600_000;
 const PRUNE_EVERY_MS: i64 = 3_600_000;
@@ -74,6 +78,8 @@ pub struct Engine {
     pub wake_jobs: Arc<Notify>,
     /// Platforms, only to word replies in their own mention and channel syntax.
     renderers: Arc<HashMap<String, Arc<dyn Platform>>>,
+    /// Whether PagerDuty is configured, so pages for flagged people also go there.
+    pub pagerduty: bool,
 }
 
 /// A refusal worded for the user, as opposed to an internal failure.
@@ -93,6 +99,7 @@ impl Engine {
             wake_outbox: Arc::new(Notify::new()),
             wake_jobs: Arc::new(Notify::new()),
             renderers: Arc::default(),
+            pagerduty: false,
         }
     }
 
@@ -422,7 +429,14 @@ impl Engine {
         let mut recorded = self
             .record(tx, &mut inc, new.declared_by, &declared, now)
             .await?;
-        recorded.extend(self.record(tx, &mut inc, SYSTEM_ACTOR, &roles, now).await?);
+        let filled = self.record(tx, &mut inc, SYSTEM_ACTOR, &roles, now).await?;
+        recorded.extend(filled.iter().cloned());
+        self.start_ladder(tx, &inc, now).await?;
+        let declarer = new.declared_by.to_string();
+        recorded.extend(
+            self.page_new_roles(tx, &mut inc, &declarer, &filled, now)
+                .await?,
+        );
         let mut invitees: Vec<String> = vec![inc.declared_by.clone()];
         invitees.extend(inc.roles.values().cloned());
         invitees.dedup();
@@ -640,6 +654,9 @@ impl Engine {
                     lines.join("\n")
                 ))));
             }
+            Command::Ack { .. } => {
+                return self.ack_command(tx, &inv.platform, actor, inc, now).await;
+            }
             Command::Level { level, reason, .. } => Action::SetLevel { level, reason },
             Command::Role { role, user, .. } => {
                 match self.cfg.person_by_handle(&inv.platform, &user) {
@@ -699,6 +716,14 @@ impl Engine {
         let mut recorded = self.record(tx, &mut inc, actor, &events, now).await?;
         recorded.extend(
             self.record(tx, &mut inc, SYSTEM_ACTOR, &filled, now)
+                .await?,
+        );
+        if before.stage.is_open() && !inc.stage.is_open() {
+            self.stop_pages(tx, &inc, now).await?;
+        }
+        let handed = recorded.clone();
+        recorded.extend(
+            self.page_new_roles(tx, &mut inc, actor, &handed, now)
                 .await?,
         );
         let topic_changed = before.level != inc.level
@@ -818,6 +843,7 @@ impl Engine {
                 tracing::debug!(pruned, "old delivery keys removed");
                 schedule_prune(&mut tx, now).await?;
             }
+            JOB_ESCALATE => self.escalate(&mut tx, job, now).await?,
             JOB_DELETE_CHANNEL => {
                 if let Some(id) = job.sev_id
                     && let Some(inc) = sevs::load(&mut tx, id).await?
@@ -853,6 +879,10 @@ impl Engine {
         }
         let last = sevs::last_update_at(tx, id).await?;
         let minutes = (now - last) / 60_000;
+        let repeat = serde_json::from_str::<ReminderPayload>(&job.payload)
+            .map(|p| p.repeat)
+            .unwrap_or(0);
+        let imoc = inc.roles.get(&Role::Imoc).cloned();
         let recorded = self
             .record(
                 tx,
@@ -860,6 +890,7 @@ impl Engine {
                 SYSTEM_ACTOR,
                 &[EventKind::UpdateReminder {
                     minutes_since_update: minutes,
+                    imoc,
                 }],
                 now,
             )
@@ -873,13 +904,29 @@ impl Engine {
             )
             .await?;
         }
-        // Remind again a cadence later until someone posts an update.
+        // Remind again a cadence later, a bounded number of times; the next update
+        // starts the count over.
         let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
-        if cadence > 0 {
-            jobs::schedule(tx, JOB_UPDATE_REMINDER, Some(id), now + cadence, "{}", now).await?;
+        if cadence > 0 && repeat < self.cfg.raw.reminders.max_repeats {
+            let payload = serde_json::to_string(&ReminderPayload { repeat: repeat + 1 })?;
+            jobs::schedule(
+                tx,
+                JOB_UPDATE_REMINDER,
+                Some(id),
+                now + cadence,
+                &payload,
+                now,
+            )
+            .await?;
         }
         Ok(())
     }
+}
+
+/// How many times this reminder was already repeated without an update.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReminderPayload {
+    repeat: u32,
 }
 
 fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {

@@ -1,0 +1,434 @@
+//! Pages, the escalation ladder and acknowledgements, inside the engine's transactions:
+//! a role handed to someone pages them; the ladder frozen at declare climbs a step at a
+//! time (each a durable job) until someone in its chain acknowledges; resolving or
+//! cancelling stops everything, PagerDuty included.
+
+use chrono::DateTime;
+
+use super::{Engine, JOB_ESCALATE, Outcome, Reply, SYSTEM_ACTOR};
+use crate::adapters::pagerduty;
+use crate::domain::escalation::{Ladder, Resolver, freeze, policy_for};
+use crate::domain::incident::{fmt_duration, fmt_time};
+use crate::domain::oncall::on_call_for;
+use crate::domain::{EventKind, Incident, Role, SevId, TimelineEvent};
+use crate::effects::{Effect, PagerDutyAction};
+use crate::store::paging::{self, Page};
+use crate::store::{Tx, jobs};
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StepPayload {
+    step: usize,
+}
+
+impl Engine {
+    /// Freezes the SEV's escalation policy into people (its first page went to `primary`,
+    /// the IMOC) and schedules the first step.
+    pub(super) async fn start_ladder(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let ladder = self.freeze_ladder(inc, now);
+        paging::freeze(tx, inc.id, &ladder, now).await?;
+        if let Some(first) = ladder.steps.first() {
+            let due = now + i64::from(first.after_minutes) * 60_000;
+            let payload = serde_json::to_string(&StepPayload { step: 0 })?;
+            jobs::schedule(tx, JOB_ESCALATE, Some(inc.id), due, &payload, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The SEV's policy resolved to people now (config and rotations as they are).
+    fn freeze_ladder(&self, inc: &Incident, now: i64) -> Ladder {
+        let at = DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let (policy, steps) = policy_for(&self.cfg.policies, inc.level, inc.sev_type);
+        let primary = inc.roles.get(&Role::Imoc).map(String::as_str);
+        let secondary = || {
+            on_call_for(&self.cfg.rotations, Role::Imoc, inc.sev_type, at)
+                .and_then(|(r, _)| r.secondary(at))
+                .map(str::to_string)
+        };
+        let manager_of = |p: &str| {
+            self.cfg
+                .raw
+                .people
+                .iter()
+                .find(|x| x.id == p)
+                .and_then(|x| x.manager.clone())
+        };
+        let rotation = |name: &str| {
+            self.cfg
+                .rotations
+                .iter()
+                .find(|r| r.name == name)
+                .and_then(|r| r.on_call(at))
+                .map(str::to_string)
+        };
+        let resolver = Resolver {
+            secondary: &secondary,
+            manager_of: &manager_of,
+            execs: &self.cfg.raw.execs,
+            rotation: &rotation,
+        };
+        freeze(&policy, &steps, primary, &resolver)
+    }
+
+    /// Pages everyone `events` handed a role to, except people who took it themselves
+    /// (taking the IMOC role yourself acknowledges the ladder). Returns the timeline
+    /// events recorded.
+    pub(super) async fn page_new_roles(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Incident,
+        actor: &str,
+        events: &[TimelineEvent],
+        now: i64,
+    ) -> anyhow::Result<Vec<TimelineEvent>> {
+        let mut out = vec![];
+        for ev in events {
+            let EventKind::RoleAssigned { role, person, .. } = &ev.event else {
+                continue;
+            };
+            if person == actor {
+                if *role == Role::Imoc {
+                    out.extend(self.acknowledge(tx, inc, actor, now).await?.1);
+                }
+                continue;
+            }
+            let why = format!("You are paged as {role} for {}.", inc.id);
+            out.extend(self.page(tx, inc, person, Some(*role), 0, why, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// One page: the row, the direct message, PagerDuty where enabled, the timeline.
+    #[allow(clippy::too_many_arguments)]
+    async fn page(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Incident,
+        person: &str,
+        role: Option<Role>,
+        step: u32,
+        why: String,
+        now: i64,
+    ) -> anyhow::Result<Vec<TimelineEvent>> {
+        let pd = self.pagerduty && self.pagerduty_for(person);
+        paging::insert(tx, inc.id, person, role, i64::from(step), pd, now).await?;
+        let page = Effect::Page {
+            incident: inc.clone(),
+            person: person.to_string(),
+            why,
+        };
+        self.enqueue(tx, &inc.platform, page, now).await?;
+        if pd {
+            let summary = format!(
+                "{} {} {}: {} (paging {person})",
+                inc.id, inc.level, inc.sev_type, inc.title
+            );
+            self.pagerduty_event(
+                tx,
+                inc.id,
+                PagerDutyAction::Trigger,
+                person,
+                &summary,
+                inc,
+                now,
+            )
+            .await?;
+        }
+        metrics::counter!("sevbot_pages_total", "step" => step.to_string()).increment(1);
+        let ev = EventKind::Paged {
+            person: person.to_string(),
+            role,
+            step,
+        };
+        self.record(tx, inc, SYSTEM_ACTOR, &[ev], now).await
+    }
+
+    fn pagerduty_for(&self, person: &str) -> bool {
+        let flagged = self
+            .cfg
+            .raw
+            .people
+            .iter()
+            .any(|p| p.id == person && p.pagerduty);
+        flagged
+            || self
+                .cfg
+                .raw
+                .rotations
+                .iter()
+                .any(|r| r.pagerduty && r.members.iter().any(|m| m == person))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pagerduty_event(
+        &self,
+        tx: &mut Tx,
+        sev: SevId,
+        action: PagerDutyAction,
+        person: &str,
+        summary: &str,
+        inc: &Incident,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let effect = Effect::PagerDuty {
+            sev,
+            action,
+            // Stable: the same page always maps to the same PagerDuty incident.
+            dedup_key: format!("sevbot/{sev}/{person}"),
+            summary: summary.to_string(),
+            severity: pagerduty::severity(inc.level).into(),
+        };
+        self.enqueue(tx, pagerduty::PLATFORM, effect, now).await
+    }
+
+    /// A due ladder step: if nobody in the chain has acknowledged, page the step's people,
+    /// say so in the channel, and schedule the next step.
+    pub(super) async fn escalate(
+        &self,
+        tx: &mut Tx,
+        job: &jobs::Job,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let Some(id) = job.sev_id else { return Ok(()) };
+        let step: StepPayload = serde_json::from_str(&job.payload)?;
+        let Some(mut inc) = crate::store::incidents::load(tx, id).await? else {
+            return Ok(());
+        };
+        let Some(stored) = paging::ladder(tx, id).await? else {
+            return Ok(());
+        };
+        if !inc.stage.is_open() || stored.acked_at.is_some() {
+            return Ok(());
+        }
+        let Some(this) = stored.ladder.steps.get(step.step) else {
+            return Ok(());
+        };
+        let pages = paging::all(tx, id).await?;
+        let unacked: Vec<String> = chain(&pages)
+            .filter(|p| p.is_open())
+            .map(|p| p.person.clone())
+            .collect();
+        let number = step.step as u32 + 1;
+        let mut recorded = self
+            .record(
+                tx,
+                &mut inc,
+                SYSTEM_ACTOR,
+                &[EventKind::Escalated {
+                    step: number,
+                    after_minutes: this.after_minutes,
+                    unacked: unacked.clone(),
+                    to: this.people.clone(),
+                    target: this.target.clone(),
+                }],
+                now,
+            )
+            .await?;
+        let from = match unacked.is_empty() {
+            true => "anyone".to_string(),
+            false => unacked.join(", "),
+        };
+        for person in &this.people {
+            let why = format!(
+                "No acknowledgement from {from} after {} min: the page for {} climbed to you ({}).",
+                this.after_minutes, inc.id, this.target
+            );
+            recorded.extend(
+                self.page(tx, &mut inc, person, None, number, why, now)
+                    .await?,
+            );
+        }
+        for ev in recorded {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::PostEvent { sev: id, event: ev },
+                now,
+            )
+            .await?;
+        }
+        if let Some(next) = stored.ladder.steps.get(step.step + 1) {
+            let due = stored.started_at + i64::from(next.after_minutes) * 60_000;
+            let payload = serde_json::to_string(&StepPayload {
+                step: step.step + 1,
+            })?;
+            jobs::schedule(tx, JOB_ESCALATE, Some(id), due.max(now), &payload, now).await?;
+        }
+        Ok(())
+    }
+
+    /// `/sev ack`: the paged person, or anyone the ladder climbed to, silences their page;
+    /// from the chain it stops the ladder. Everyone else is told why they cannot.
+    pub(super) async fn ack_command(
+        &self,
+        tx: &mut Tx,
+        platform: &str,
+        actor: &str,
+        mut inc: Incident,
+        now: i64,
+    ) -> anyhow::Result<Outcome> {
+        let id = inc.id;
+        let name = |p: &str| self.name_of(platform, p);
+        if !inc.stage.is_open() {
+            return Ok(Outcome::Refused(format!(
+                "{id} is {}; its pages were stopped, so there is nothing to acknowledge.",
+                inc.stage
+            )));
+        }
+        let pages = paging::all(tx, id).await?;
+        let mine: Vec<&Page> = pages.iter().filter(|p| p.person == actor).collect();
+        if mine.is_empty() {
+            let paged: Vec<String> = pages
+                .iter()
+                .map(|p| match (p.role, p.step) {
+                    (Some(r), 0) => format!("{} ({r})", name(&p.person)),
+                    (_, s) => format!("{} (step {s})", name(&p.person)),
+                })
+                .collect();
+            return Ok(Outcome::Refused(format!(
+                "You were not paged for {id}, so you cannot silence its pages (paged so far: {}). To help, take a role: `/sev {id} role tloc @you`.",
+                if paged.is_empty() {
+                    "nobody".into()
+                } else {
+                    paged.join(", ")
+                }
+            )));
+        }
+        if !mine.iter().any(|p| p.is_open()) {
+            let ladder = paging::ladder(tx, id).await?;
+            let text = match (mine.iter().filter_map(|p| p.acked_at).max(), ladder) {
+                (Some(at), _) => format!("You already acknowledged {id} at {}.", fmt_time(at)),
+                (None, Some(l)) if l.acked_at.is_some() => format!(
+                    "{id} was already acknowledged by {} at {}; your page was stopped then.",
+                    l.acked_by.as_deref().map(name).unwrap_or_default(),
+                    fmt_time(l.acked_at.unwrap_or_default())
+                ),
+                _ => format!("Your page for {id} was already stopped."),
+            };
+            return Ok(Outcome::Refused(text));
+        }
+        let (text, recorded) = self.acknowledge(tx, &mut inc, actor, now).await?;
+        for ev in recorded {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::PostEvent { sev: id, event: ev },
+                now,
+            )
+            .await?;
+        }
+        Ok(Outcome::Done(Reply {
+            text,
+            ephemeral: false,
+            declared: None,
+        }))
+    }
+
+    /// Acknowledges `person`'s pages; from the ladder's chain (the IMOC's page or a step)
+    /// it also stops the ladder and closes the chain's other pages. Returns the answer and
+    /// the timeline events recorded.
+    pub(super) async fn acknowledge(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Incident,
+        person: &str,
+        now: i64,
+    ) -> anyhow::Result<(String, Vec<TimelineEvent>)> {
+        let id = inc.id;
+        let pages = paging::all(tx, id).await?;
+        let mine: Vec<&Page> = pages
+            .iter()
+            .filter(|p| p.person == person && p.is_open())
+            .collect();
+        let in_chain = mine.iter().any(|p| is_chain(p))
+            || inc.roles.get(&Role::Imoc).is_some_and(|i| i == person);
+        paging::ack_person(tx, id, person, now).await?;
+        let ladder = paging::ladder(tx, id).await?;
+        let stop = in_chain && ladder.as_ref().is_some_and(|l| l.acked_at.is_none());
+        let first_paged = mine.iter().map(|p| p.paged_at).min();
+        let since = match (&ladder, stop) {
+            (Some(l), true) => l.started_at,
+            _ => first_paged.unwrap_or(now),
+        };
+        let seconds = (now - since) / 1000;
+        if stop {
+            paging::ack_ladder(tx, id, person, now).await?;
+            jobs::cancel(tx, id, JOB_ESCALATE, now).await?;
+            paging::close_chain(tx, id, now).await?;
+            metrics::histogram!("sevbot_time_to_ack_seconds").record(seconds as f64);
+            self.pagerduty_all(tx, inc, PagerDutyAction::Acknowledge, now)
+                .await?;
+        }
+        if mine.is_empty() && !stop {
+            return Ok((format!("{id}: nothing to acknowledge."), vec![]));
+        }
+        let ev = EventKind::Acknowledged {
+            person: person.to_string(),
+            seconds,
+            stopped_ladder: stop,
+        };
+        let recorded = self.record(tx, inc, person, &[ev], now).await?;
+        let text = match stop {
+            true => format!(
+                "{id} acknowledged by {} after {}; the escalation is stopped.",
+                self.name_of(&inc.platform, person),
+                fmt_duration(seconds)
+            ),
+            false => format!(
+                "{id}: {} acknowledged their page after {}.",
+                self.name_of(&inc.platform, person),
+                fmt_duration(seconds)
+            ),
+        };
+        Ok((text, recorded))
+    }
+
+    /// The SEV is no longer open: the ladder and every page stop, PagerDuty resolves.
+    pub(super) async fn stop_pages(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        jobs::cancel(tx, inc.id, JOB_ESCALATE, now).await?;
+        paging::close_open(tx, inc.id, now).await?;
+        self.pagerduty_all(tx, inc, PagerDutyAction::Resolve, now)
+            .await
+    }
+
+    /// Sends `action` for every page of the SEV that went to PagerDuty.
+    async fn pagerduty_all(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        action: PagerDutyAction,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let mut people: Vec<String> = paging::all(tx, inc.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.pagerduty)
+            .map(|p| p.person)
+            .collect();
+        people.sort();
+        people.dedup();
+        for person in people {
+            self.pagerduty_event(tx, inc.id, action, &person, &inc.title, inc, now)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The ladder's chain: the IMOC's page and every step's pages.
+fn is_chain(p: &Page) -> bool {
+    p.step > 0 || p.role == Some(Role::Imoc)
+}
+
+fn chain(pages: &[Page]) -> impl Iterator<Item = &Page> {
+    pages.iter().filter(|p| is_chain(p))
+}

@@ -1,0 +1,170 @@
+//! Pages and the frozen escalation ladder of each SEV.
+
+use sqlx::Row;
+
+use super::Conn;
+use crate::domain::escalation::Ladder;
+use crate::domain::{Role, SevId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub id: i64,
+    pub person: String,
+    pub role: Option<Role>,
+    /// 0: paged as the role holder; n: paged by the ladder's step n.
+    pub step: i64,
+    pub paged_at: i64,
+    pub acked_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub pagerduty: bool,
+}
+
+impl Page {
+    pub fn is_open(&self) -> bool {
+        self.acked_at.is_none() && self.closed_at.is_none()
+    }
+}
+
+/// The ladder as stored: frozen steps plus its acknowledgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLadder {
+    pub ladder: Ladder,
+    pub started_at: i64,
+    pub acked_at: Option<i64>,
+    pub acked_by: Option<String>,
+}
+
+pub async fn freeze(conn: &mut Conn, sev: SevId, ladder: &Ladder, now: i64) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO ladders (sev_id, policy, steps, started_at) VALUES ($1, $2, $3, $4)")
+        .bind(sev.0)
+        .bind(&ladder.policy)
+        .bind(serde_json::to_string(&ladder.steps)?)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn ladder(conn: &mut Conn, sev: SevId) -> anyhow::Result<Option<StoredLadder>> {
+    let row = sqlx::query(
+        "SELECT policy, steps, started_at, acked_at, acked_by FROM ladders WHERE sev_id = $1",
+    )
+    .bind(sev.0)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let steps: String = r.try_get("steps")?;
+    Ok(Some(StoredLadder {
+        ladder: Ladder {
+            policy: r.try_get("policy")?,
+            steps: serde_json::from_str(&steps)?,
+        },
+        started_at: r.try_get("started_at")?,
+        acked_at: r.try_get("acked_at")?,
+        acked_by: r.try_get("acked_by")?,
+    }))
+}
+
+/// Marks the ladder acknowledged; false if it already was.
+pub async fn ack_ladder(conn: &mut Conn, sev: SevId, by: &str, now: i64) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE ladders SET acked_at = $1, acked_by = $2 WHERE sev_id = $3 AND acked_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(sev.0)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    sev: SevId,
+    person: &str,
+    role: Option<Role>,
+    step: i64,
+    pagerduty: bool,
+    now: i64,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO pages (sev_id, person, role, step, paged_at, pagerduty) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(sev.0)
+    .bind(person)
+    .bind(role.map(|r| r.as_str()))
+    .bind(step)
+    .bind(now)
+    .bind(i64::from(pagerduty))
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn all(conn: &mut Conn, sev: SevId) -> anyhow::Result<Vec<Page>> {
+    let rows = sqlx::query(
+        "SELECT id, person, role, step, paged_at, acked_at, closed_at, pagerduty FROM pages WHERE sev_id = $1 ORDER BY id",
+    )
+    .bind(sev.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let role: Option<String> = r.try_get("role")?;
+            let pd: i64 = r.try_get("pagerduty")?;
+            Ok(Page {
+                id: r.try_get("id")?,
+                person: r.try_get("person")?,
+                role: role.as_deref().and_then(Role::parse),
+                step: r.try_get("step")?,
+                paged_at: r.try_get("paged_at")?,
+                acked_at: r.try_get("acked_at")?,
+                closed_at: r.try_get("closed_at")?,
+                pagerduty: pd != 0,
+            })
+        })
+        .collect()
+}
+
+/// Acknowledges `person`'s open pages for the SEV; returns how many.
+pub async fn ack_person(
+    conn: &mut Conn,
+    sev: SevId,
+    person: &str,
+    now: i64,
+) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE pages SET acked_at = $1 WHERE sev_id = $2 AND person = $3 AND acked_at IS NULL AND closed_at IS NULL",
+    )
+    .bind(now)
+    .bind(sev.0)
+    .bind(person)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Stops every open page of the SEV (resolved, cancelled, or the ladder acknowledged).
+pub async fn close_open(conn: &mut Conn, sev: SevId, now: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE pages SET closed_at = $1 WHERE sev_id = $2 AND acked_at IS NULL AND closed_at IS NULL",
+    )
+    .bind(now)
+    .bind(sev.0)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Stops the open pages of the ladder's chain (the IMOC's page and every step's) once
+/// someone in it acknowledged; role pages of the TLOC and BMOC stay theirs to answer.
+pub async fn close_chain(conn: &mut Conn, sev: SevId, now: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE pages SET closed_at = $1 WHERE sev_id = $2 AND acked_at IS NULL AND closed_at IS NULL \
+         AND (step > 0 OR role = 'imoc')",
+    )
+    .bind(now)
+    .bind(sev.0)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -1,0 +1,378 @@
+//! Pages, the escalation ladder, acknowledgements and PagerDuty, with the injected clock,
+//! on SQLite and on a real PostgreSQL. Security SEVs use the full ladder of the test
+//! config: IMOC ian, secondary jo (5 min), ian's manager mia (15), exec hank (30).
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::Value;
+use support::{Backend, TestApp};
+
+const CH: &str = "sev-1-token-leaked";
+
+async fn declare(app: &TestApp) {
+    let r = app
+        .cmd("U_ALICE", "general", "declare security 1 Token leaked")
+        .await;
+    assert!(r.text.starts_with("SEV-1 declared"), "{}", r.text);
+    app.deliver().await;
+}
+
+/// Advances to `minutes` after T0, runs the scheduler (twice: a second cycle must find
+/// nothing) and delivers.
+async fn at_minute(app: &TestApp, minutes: i64) {
+    app.clock.set(support::T0 + minutes * 60_000);
+    app.tick().await;
+    assert_eq!(app.tick().await, 0, "nothing fires twice");
+    app.deliver().await;
+}
+
+fn paged(app: &TestApp) -> Vec<String> {
+    app.fake.pages().into_iter().map(|(p, _)| p).collect()
+}
+
+both_backends!(
+    the_full_ladder_climbs_5_15_30_and_pages_each_once,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        assert_eq!(
+            paged(&app),
+            vec!["ian", "bob", "carol"],
+            "IMOC, TLOC and BMOC paged at once"
+        );
+        let (_, text) = app
+            .fake
+            .pages()
+            .into_iter()
+            .find(|(p, _)| p == "ian")
+            .unwrap();
+        assert!(
+            text.contains("You are paged as IMOC for SEV-1") && text.contains("/sev ack SEV-1"),
+            "{text}"
+        );
+        at_minute(&app, 4).await;
+        assert_eq!(paged(&app).len(), 3, "nothing before 5 minutes");
+        at_minute(&app, 5).await;
+        assert_eq!(paged(&app)[3..], ["jo"]);
+        assert!(
+            app.posts_in(CH)
+                .iter()
+                .any(|p| p == "no ack from <ian> after 5 min, paging <jo> (secondary on call)"),
+            "{:?}",
+            app.posts_in(CH)
+        );
+        at_minute(&app, 15).await;
+        assert_eq!(paged(&app)[4..], ["mia"]);
+        at_minute(&app, 30).await;
+        assert_eq!(paged(&app)[5..], ["hank"]);
+        assert!(
+            app.posts_in(CH)
+                .iter()
+                .any(|p| p.contains("after 30 min, paging <hank> (exec)"))
+        );
+        let (_, text) = app
+            .fake
+            .pages()
+            .into_iter()
+            .find(|(p, _)| p == "hank")
+            .unwrap();
+        assert!(
+            text.contains("No acknowledgement from ian, jo, mia after 30 min"),
+            "{text}"
+        );
+        at_minute(&app, 120).await;
+        assert_eq!(paged(&app).len(), 6, "the ladder ends at the exec");
+        let escalated: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM incident_events WHERE kind = 'escalated'")
+                .fetch_one(&app.engine.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(escalated, 3);
+    }
+);
+
+both_backends!(an_ack_from_the_chain_stops_the_ladder, |b| async move {
+    let app = TestApp::new(b).await;
+    declare(&app).await;
+    at_minute(&app, 5).await;
+    app.clock.set(support::T0 + 7 * 60_000 + 12_000);
+    let r = app.cmd("U_JO", CH, "ack").await;
+    assert_eq!(
+        r.text,
+        "SEV-1 acknowledged by @jo after 7 min 12 s; the escalation is stopped."
+    );
+    app.deliver().await;
+    at_minute(&app, 60).await;
+    assert_eq!(
+        paged(&app),
+        vec!["ian", "bob", "carol", "jo"],
+        "no page after the ack"
+    );
+    assert!(
+        app.posts_in(CH)
+            .iter()
+            .any(|p| p == "<jo> acknowledged after 7 min 12 s; escalation stopped")
+    );
+    // Time to ack is on the timeline for the postmortem.
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM incident_events WHERE kind = 'acknowledged'")
+            .fetch_one(&app.engine.store.pool)
+            .await
+            .unwrap();
+    assert!(detail.contains("\"seconds\":432"), "{detail}");
+});
+
+both_backends!(acks_are_refused_clearly, |b| async move {
+    let app = TestApp::new(b).await;
+    declare(&app).await;
+    let r = app.cmd("U_DAVE", CH, "ack").await;
+    assert!(r.ephemeral);
+    assert!(
+        r.text.starts_with("You were not paged for SEV-1, so you cannot silence its pages (paged so far: @ian (IMOC), @bob (TLOC), @carol (BMOC))"),
+        "{}",
+        r.text
+    );
+    // The TLOC acknowledges their own page; the IMOC's ladder goes on.
+    let r = app.cmd("U_BOB", CH, "ack").await;
+    assert_eq!(r.text, "SEV-1: @bob acknowledged their page after 0 s.");
+    let r = app.cmd("U_BOB", CH, "ack").await;
+    assert!(
+        r.text.starts_with("You already acknowledged SEV-1 at"),
+        "{}",
+        r.text
+    );
+    at_minute(&app, 5).await;
+    assert!(
+        paged(&app).contains(&"jo".to_string()),
+        "bob's ack did not stop the ladder"
+    );
+    // The manager acknowledges the escalation; the secondary's page is stopped with it.
+    at_minute(&app, 15).await;
+    let r = app.cmd("U_MIA", "anywhere", "SEV-1 ack").await;
+    assert!(
+        r.text.contains("acknowledged by @mia after 15 min"),
+        "{}",
+        r.text
+    );
+    let r = app.cmd("U_JO", CH, "ack").await;
+    assert!(
+        r.text.starts_with("SEV-1 was already acknowledged by @mia"),
+        "{}",
+        r.text
+    );
+    app.cmd("U_IAN", CH, "resolved").await;
+    let r = app.cmd("U_IAN", CH, "ack").await;
+    assert!(r.text.contains("nothing to acknowledge"), "{}", r.text);
+});
+
+both_backends!(resolving_or_cancelling_stops_the_pages, |b| async move {
+    let app = TestApp::new(b).await;
+    declare(&app).await;
+    let r = app.cmd("U_IAN", CH, "cancel false alarm").await;
+    assert!(r.text.contains("cancelled"), "{}", r.text);
+    at_minute(&app, 60).await;
+    assert_eq!(paged(&app).len(), 3);
+});
+
+both_backends!(taking_the_imoc_role_yourself_acknowledges, |b| async move {
+    let app = TestApp::new(b).await;
+    declare(&app).await;
+    app.cmd("U_DAVE", CH, "role imoc @dave").await;
+    at_minute(&app, 60).await;
+    assert_eq!(
+        paged(&app),
+        vec!["ian", "bob", "carol"],
+        "dave took over: no escalation"
+    );
+});
+
+both_backends!(
+    a_restart_mid_ladder_fires_the_next_step_once_on_time,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        at_minute(&app, 5).await;
+        // A replica claims the 15-minute step and dies (kill -9) before firing it.
+        app.clock.set(support::T0 + 15 * 60_000);
+        let now = sevbot::clock::Clock::now_ms(app.clock.as_ref());
+        let claimed = sevbot::store::jobs::claim_due(&app.engine.store, "crashed", now, 30_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let survivor = app.restart("replica-b").await;
+        assert_eq!(
+            survivor.tick().await,
+            0,
+            "the dead replica's lease still holds"
+        );
+        survivor.clock.advance(std::time::Duration::from_secs(31));
+        assert_eq!(survivor.tick().await, 1);
+        assert_eq!(survivor.tick().await, 0);
+        survivor.deliver().await;
+        assert_eq!(paged(&survivor), vec!["ian", "bob", "carol", "jo", "mia"]);
+        // The 30-minute step is still on schedule after the restart.
+        at_minute(&survivor, 30).await;
+        assert_eq!(paged(&survivor).last().unwrap(), "hank");
+    }
+);
+
+/// Two engines on one PostgreSQL database tick at the same moments: each step is fired by
+/// exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_share_one_ladder_on_postgres() {
+    let a = TestApp::new(Backend::Postgres).await;
+    let b = a.restart("replica-b").await;
+    declare(&a).await;
+    // At 30 minutes the SEV1's first update reminder is due as well.
+    for (minute, due) in [(5, 1), (15, 1), (30, 2)] {
+        a.clock.set(support::T0 + minute * 60_000);
+        let (x, y) = tokio::join!(a.tick(), b.tick());
+        assert_eq!(x + y, due, "minute {minute}: each due job fired once");
+        a.deliver().await;
+    }
+    assert_eq!(a.tick().await + b.tick().await, 0);
+    assert_eq!(paged(&a), vec!["ian", "bob", "carol", "jo", "mia", "hank"]);
+}
+
+/// A local PagerDuty Events API: records events, can be down.
+#[derive(Clone, Default)]
+struct FakePagerDuty {
+    events: Arc<Mutex<Vec<Value>>>,
+    down: Arc<Mutex<bool>>,
+}
+
+async fn pagerduty() -> (FakePagerDuty, String) {
+    let pd = FakePagerDuty::default();
+    async fn enqueue(
+        State(pd): State<FakePagerDuty>,
+        body: axum::Json<Value>,
+    ) -> (StatusCode, String) {
+        if *pd.down.lock().unwrap() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "down".into());
+        }
+        pd.events.lock().unwrap().push(body.0.clone());
+        (
+            StatusCode::ACCEPTED,
+            format!(
+                r#"{{"status":"success","message":"Event processed","dedup_key":{}}}"#,
+                body.0["dedup_key"]
+            ),
+        )
+    }
+    let app = axum::Router::new()
+        .route("/v2/enqueue", axum::routing::post(enqueue))
+        .with_state(pd.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (pd, format!("http://{addr}/v2/enqueue"))
+}
+
+both_backends!(
+    pagerduty_follows_the_sev_and_its_outage_delays_no_chat_page,
+    |b| async move {
+        let (pd, url) = pagerduty().await;
+        *pd.down.lock().unwrap() = true;
+        let mut app = TestApp::with_config(
+            b,
+            "[[people]]\nid = \"kim\"\npagerduty = true\nhandles = { test = \"U_KIM\" }\n",
+        )
+        .await;
+        app.enable_pagerduty(&url);
+        declare(&app).await;
+        app.cmd("U_ALICE", CH, "role tloc @kim").await;
+        app.deliver().await;
+        assert!(
+            paged(&app).contains(&"kim".to_string()),
+            "the chat page went out while PagerDuty is down"
+        );
+        assert!(pd.events.lock().unwrap().is_empty());
+        *pd.down.lock().unwrap() = false;
+        app.clock.advance(std::time::Duration::from_secs(60));
+        app.deliver().await;
+        {
+            let events = pd.events.lock().unwrap();
+            assert_eq!(events.len(), 1, "{events:?}");
+            let e = &events[0];
+            assert_eq!(e["event_action"], "trigger");
+            assert_eq!(e["dedup_key"], "sevbot/SEV-1/kim");
+            assert_eq!(e["routing_key"], "test-routing-key");
+            assert_eq!(e["payload"]["severity"], "error");
+            assert_eq!(e["payload"]["source"], "sevbot");
+            assert!(
+                e["payload"]["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Token leaked")
+            );
+        }
+        // Only the ladder's chain stops PagerDuty by acknowledging; resolving resolves it.
+        app.cmd("U_IAN", CH, "ack").await;
+        app.cmd("U_IAN", CH, "resolved").await;
+        app.deliver().await;
+        let actions: Vec<(String, String)> = pd
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["event_action"].as_str().unwrap().to_string(),
+                    e["dedup_key"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("trigger".to_string(), "sevbot/SEV-1/kim".to_string()),
+                ("acknowledge".into(), "sevbot/SEV-1/kim".into()),
+                ("resolve".into(), "sevbot/SEV-1/kim".into()),
+            ]
+        );
+    }
+);
+
+both_backends!(reminders_repeat_a_bounded_number_of_times, |b| async move {
+    let app = TestApp::new(b).await;
+    app.cmd(
+        "U_ALICE",
+        "general",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    app.deliver().await;
+    for minute in (30..=300).step_by(30) {
+        at_minute(&app, minute).await;
+    }
+    let reminders: Vec<String> = app
+        .posts_in("sev-1-checkout-failing")
+        .into_iter()
+        .filter(|p| p.starts_with("no update for"))
+        .collect();
+    assert_eq!(
+        reminders,
+        vec![
+            "no update for 30 min: <alice>, please post one (`/sev update …`)".to_string(),
+            "no update for 60 min: <alice>, please post one (`/sev update …`)".into(),
+            "no update for 90 min: <alice>, please post one (`/sev update …`)".into(),
+            "no update for 120 min: <alice>, please post one (`/sev update …`)".into(),
+        ],
+        "the first reminder and 3 repeats, then silence"
+    );
+    // An update starts the count over.
+    app.cmd("U_ALICE", "sev-1-checkout-failing", "update still on it")
+        .await;
+    at_minute(&app, 331).await;
+    at_minute(&app, 332).await;
+    let n = app
+        .posts_in("sev-1-checkout-failing")
+        .into_iter()
+        .filter(|p| p.starts_with("no update for"))
+        .count();
+    assert_eq!(n, 5);
+});
