@@ -333,6 +333,7 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         Err(e) => return Err(e),
     };
     app.engine.ensure_housekeeping().await?;
+    app.engine.ensure_schedules().await?;
     let workers = app.spawn_workers(&stop);
     let socket = app.start_socket_mode().await?;
     let gateway = app.start_discord().await;

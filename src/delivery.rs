@@ -460,13 +460,17 @@ impl Delivery {
                 self.upsert(p, incident.id, &ch, "card", Message::Card(incident))
                     .await?
             }
-            Effect::UpsertFeed { channel, incident } => {
+            Effect::UpsertFeed {
+                channel,
+                incident,
+                as_of,
+            } => {
                 self.upsert(
                     p,
                     incident.id,
                     channel,
                     "feed",
-                    Message::FeedAnnouncement(incident),
+                    Message::FeedAnnouncement(incident, *as_of),
                 )
                 .await?
             }

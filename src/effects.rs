@@ -34,6 +34,9 @@ pub enum Effect {
     UpsertFeed {
         channel: String,
         incident: Incident,
+        /// Set by the scheduled status push: the time the status was last confirmed.
+        #[serde(default)]
+        as_of: Option<i64>,
     },
     /// An answer to someone's command, sent later (to `user` only, where the platform allows).
     Reply {
@@ -119,7 +122,8 @@ impl Effect {
 #[derive(Debug, Clone, Copy)]
 pub enum Message<'a> {
     Card(&'a Incident),
-    FeedAnnouncement(&'a Incident),
+    /// A feed's announcement; with the time of a scheduled status push.
+    FeedAnnouncement(&'a Incident, Option<i64>),
     Event(SevId, &'a TimelineEvent),
     /// A page to one person: why they are paged, about which SEV.
     Page(&'a Incident, &'a str),
@@ -130,7 +134,12 @@ impl Message<'_> {
     /// rich formatting render their own alongside it.
     pub fn plain_text(&self, mention: &dyn Fn(&str) -> String) -> String {
         match self {
-            Message::Card(inc) | Message::FeedAnnouncement(inc) => card_text(inc, mention),
+            Message::Card(inc) | Message::FeedAnnouncement(inc, None) => card_text(inc, mention),
+            Message::FeedAnnouncement(inc, Some(at)) => format!(
+                "{}\nStatus as of {}",
+                card_text(inc, mention),
+                crate::domain::incident::fmt_time(*at)
+            ),
             Message::Event(_, ev) => describe(&ev.event, &ev.actor, mention),
             Message::Page(inc, why) => format!(
                 "{why}\n{} {} {} · {} · {}\nAcknowledge with the button or `/sev ack {}`.",
@@ -155,7 +164,7 @@ impl Message<'_> {
     pub fn kind(&self) -> Option<&'static str> {
         match self {
             Message::Card(_) => Some("card"),
-            Message::FeedAnnouncement(_) => Some("feed"),
+            Message::FeedAnnouncement(..) => Some("feed"),
             Message::Event(..) | Message::Page(..) => None,
         }
     }

@@ -376,3 +376,103 @@ both_backends!(reminders_repeat_a_bounded_number_of_times, |b| async move {
         .count();
     assert_eq!(n, 5);
 });
+
+const DIGEST: &str = "[[schedules]]\nname = \"night digest\"\ncron = \"30 2 * * *\"\ntimezone = \"Europe/Berlin\"\nplatform = \"test\"\nchannel = \"#sev-feed\"\n";
+
+fn digests(app: &TestApp) -> Vec<String> {
+    app.fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            support::Call::Reply { channel, text, .. } if channel == "sev-feed" => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
+both_backends!(
+    cron_digests_run_across_daylight_saving_once_each,
+    |b| async move {
+        let app = TestApp::with_config(b, DIGEST).await;
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        app.clock.set(at("2026-03-27T12:00:00Z"));
+        app.cmd("U_ALICE", "general", "declare availability 3 Search slow")
+            .await; // SEV3: no reminders
+        app.engine.ensure_schedules().await.unwrap();
+        app.engine.ensure_schedules().await.unwrap();
+        let planned: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'scheduled_post' AND done_at IS NULL",
+        )
+        .fetch_one(&app.engine.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            planned, 1,
+            "one pending occurrence per schedule, however often it is ensured"
+        );
+        // 02:30 in Berlin: CET, then the spring-forward night (runs at 03:00 CEST), then CEST.
+        let mut app = app;
+        for (i, when) in [
+            "2026-03-28T01:30:00Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-30T00:30:00Z",
+        ]
+        .iter()
+        .enumerate()
+        {
+            app.clock.set(at(when) - 1_000);
+            assert_eq!(app.tick().await, 0, "not before {when}");
+            app.clock.set(at(when));
+            assert_eq!(app.tick().await, 1, "at {when}");
+            app.deliver().await;
+            assert_eq!(digests(&app).len(), i + 1);
+            // A restart in between plans nothing twice.
+            app = app.restart("replica-b").await;
+            app.engine.ensure_schedules().await.unwrap();
+        }
+        let d = digests(&app);
+        assert!(d[0].starts_with("SEV digest: 1 open SEV\n• SEV-1 SEV3 availability · declared · Search slow · IMOC @alice · no update yet"), "{}", d[0]);
+    }
+);
+
+both_backends!(
+    open_sevs_status_is_pushed_to_feeds_at_their_cadence,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        app.cmd("U_CAROL", "ops", "subscribe").await;
+        app.cmd(
+            "U_ALICE",
+            "general",
+            "declare availability 1 Checkout failing",
+        )
+        .await; // SEV1: 30 min
+        app.deliver().await;
+        at_minute(&app, 30).await;
+        let in_ops: Vec<support::Call> = app
+            .fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.channel() == "ops")
+            .collect();
+        let posts = in_ops
+            .iter()
+            .filter(|c| matches!(c, support::Call::Post { .. }))
+            .count();
+        assert_eq!(posts, 1, "announced once");
+        assert!(
+        in_ops.iter().any(|c| matches!(c, support::Call::Edit { text, .. } if text.contains("Status as of 2026-03-02 10:30 UTC"))),
+        "{in_ops:?}"
+    );
+        // Resolved: no more pushes.
+        app.cmd("U_ALICE", "sev-1-checkout-failing", "resolved")
+            .await;
+        app.deliver().await;
+        let before = app.fake.calls().len();
+        at_minute(&app, 120).await;
+        assert_eq!(app.fake.calls().len(), before);
+    }
+);

@@ -383,6 +383,70 @@ steps = [
         );
     }
 
+    fn schedule(cron: &str, tz: &str) -> super::Schedule {
+        let raw: RawConfig = Figment::from(Serialized::defaults(RawConfig::empty()))
+            .merge(Toml::string(&format!(
+                "[[schedules]]\nname = \"s\"\ncron = \"{cron}\"\ntimezone = \"{tz}\"\nplatform = \"console\"\nchannel = \"x\"\n"
+            )))
+            .extract()
+            .unwrap();
+        let mut problems = vec![];
+        let s = super::parse_schedules(&raw, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        s.into_iter().next().unwrap()
+    }
+
+    fn utc(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn fires(s: &super::Schedule, from: &str, n: usize) -> Vec<String> {
+        let mut t = utc(from);
+        (0..n)
+            .map(|_| {
+                t = s.next_after(t).unwrap();
+                chrono::DateTime::from_timestamp_millis(t)
+                    .unwrap()
+                    .to_rfc3339()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cron_runs_through_daylight_saving_changes() {
+        // Berlin springs forward 2026-03-29 02:00 → 03:00: the 02:30 run happens at 03:00.
+        let s = schedule("30 2 * * *", "Europe/Berlin");
+        assert_eq!(
+            fires(&s, "2026-03-27T12:00:00Z", 3),
+            vec![
+                "2026-03-28T01:30:00+00:00",
+                "2026-03-29T01:00:00+00:00",
+                "2026-03-30T00:30:00+00:00"
+            ]
+        );
+        // Falls back 2026-10-25 03:00 → 02:00: 02:30 comes twice but runs once.
+        assert_eq!(
+            fires(&s, "2026-10-24T12:00:00Z", 3),
+            vec![
+                "2026-10-25T00:30:00+00:00",
+                "2026-10-26T01:30:00+00:00",
+                "2026-10-27T01:30:00+00:00"
+            ]
+        );
+        // Five fields, weekdays 09:00 and 17:00.
+        let w = schedule("0 9,17 * * 1-5", "Europe/Berlin");
+        assert_eq!(
+            fires(&w, "2026-03-27T12:00:00Z", 3),
+            vec![
+                "2026-03-27T16:00:00+00:00",
+                "2026-03-30T07:00:00+00:00",
+                "2026-03-30T15:00:00+00:00"
+            ]
+        );
+    }
+
     #[test]
     fn a_sound_policy_passes_and_cron_is_checked() {
         let p = check(&format!(

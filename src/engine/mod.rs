@@ -3,6 +3,7 @@
 //! outbound effects. Nothing here talks to a chat platform.
 
 mod paging;
+mod schedules;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,10 @@ pub const JOB_PRUNE_DELIVERIES: &str = "prune_deliveries";
 pub const JOB_DELETE_CHANNEL: &str = "delete_channel";
 /// One step of a SEV's escalation ladder.
 pub const JOB_ESCALATE: &str = "escalate";
+/// A cron schedule's next post (a digest of open SEVs).
+pub const JOB_SCHEDULED_POST: &str = "scheduled_post";
+/// An open SEV's status pushed to its feeds at its level's cadence.
+pub const JOB_STATUS_PUSH: &str = "status_push";
 /// Platforms redeliver within minutes; a day of delivery keys is ample.
 pub const DELIVERY_KEY_RETENTION_MS: i64 = 24 * 3_600_000;
 const PRUNE_EVERY_MS: i64 = 3_600_000;
@@ -589,13 +594,18 @@ impl Engine {
         {
             sevs::bind_message(tx, inc.id, platform, channel, "feed").await?;
         }
-        for (platform, channel) in sevs::bound_channels(tx, inc.id, "feed").await? {
+        let feeds = sevs::bound_channels(tx, inc.id, "feed").await?;
+        // Announcements were just refreshed: the next scheduled push is a cadence away.
+        self.reschedule_status_push(tx, inc, !feeds.is_empty(), now)
+            .await?;
+        for (platform, channel) in feeds {
             self.enqueue(
                 tx,
                 &platform,
                 Effect::UpsertFeed {
                     channel,
                     incident: inc.clone(),
+                    as_of: None,
                 },
                 now,
             )
@@ -844,6 +854,8 @@ impl Engine {
                 schedule_prune(&mut tx, now).await?;
             }
             JOB_ESCALATE => self.escalate(&mut tx, job, now).await?,
+            JOB_SCHEDULED_POST => self.scheduled_post(&mut tx, job, now).await?,
+            JOB_STATUS_PUSH => self.status_push(&mut tx, job, now).await?,
             JOB_DELETE_CHANNEL => {
                 if let Some(id) = job.sev_id
                     && let Some(inc) = sevs::load(&mut tx, id).await?

@@ -144,3 +144,23 @@ pub async fn pending_of_kind(conn: &mut Conn, kind: &str) -> anyhow::Result<bool
             .await?;
     Ok(n > 0)
 }
+
+/// Pending jobs of a kind: (id, payload).
+pub async fn pending(conn: &mut Conn, kind: &str) -> anyhow::Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, payload FROM jobs WHERE kind = $1 AND done_at IS NULL ORDER BY id",
+    )
+    .bind(kind)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Cancels one pending job (a schedule removed from the config).
+pub async fn cancel_id(conn: &mut Conn, id: i64, now: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE jobs SET done_at = $1, cancelled = 1 WHERE id = $2 AND done_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

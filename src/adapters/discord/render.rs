@@ -87,6 +87,21 @@ fn embed(inc: &Incident, mention: &dyn Fn(&str) -> String) -> CreateEmbed {
         .footer(CreateEmbedFooter::new(footer))
 }
 
+/// A feed's embed; a scheduled status push says when the status was confirmed.
+fn feed_embed(inc: &Incident, as_of: Option<i64>, mention: &dyn Fn(&str) -> String) -> CreateEmbed {
+    let e = embed(inc, mention);
+    match as_of {
+        Some(at) => {
+            let (_, _, footer) = embed_parts(inc, mention);
+            e.footer(CreateEmbedFooter::new(clip(
+                &format!("{footer} · status as of {}", fmt_time(at)),
+                MAX_FOOTER,
+            )))
+        }
+        None => e,
+    }
+}
+
 /// Buttons under the card while the SEV is open; `custom_id` is `action:SEV-n`.
 pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
     if !inc.stage.is_open() {
@@ -139,7 +154,7 @@ pub fn create(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> CreateMessa
     let m = CreateMessage::new().allowed_mentions(mentions(&msg));
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
-        Message::FeedAnnouncement(inc) => m.embed(embed(inc, mention)),
+        Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
         Message::Event(..) | Message::Page(..) => m
             .content(clip(&msg.plain_text(mention), MAX_CONTENT))
             .components(message_buttons(&msg)),
@@ -164,7 +179,7 @@ pub fn edit(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> EditMessage {
     let m = EditMessage::new().allowed_mentions(mentions(&msg));
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
-        Message::FeedAnnouncement(inc) => m.embed(embed(inc, mention)),
+        Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
         Message::Event(..) | Message::Page(..) => m
             .content(clip(&msg.plain_text(mention), MAX_CONTENT))
             .components(message_buttons(&msg)),

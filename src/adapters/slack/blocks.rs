@@ -75,7 +75,14 @@ pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Ve
             blocks.extend(super::views::card_actions(inc));
             blocks
         }
-        Message::FeedAnnouncement(inc) => card_blocks(inc, mention, true),
+        Message::FeedAnnouncement(inc, as_of) => {
+            let mut blocks = card_blocks(inc, mention, true);
+            if let Some(at) = as_of {
+                blocks.push(json!({ "type": "context", "elements": [ { "type": "mrkdwn",
+                    "text": format!("Status as of {}", fmt_time(at)) } ] }));
+            }
+            blocks
+        }
         Message::Event(..) | Message::Page(..) => {
             let mut blocks = vec![section(&escape(&text))];
             if let Some((action, label, sev)) = msg.action() {
@@ -142,7 +149,7 @@ mod tests {
     fn card_shows_roles_and_unassigned_ones() {
         let i = inc("Checkout <failing> & more", None);
         let m = |p: &str| format!("<@{p}>");
-        let (_, blocks) = render(Message::FeedAnnouncement(&i), &m);
+        let (_, blocks) = render(Message::FeedAnnouncement(&i, None), &m);
         let body = blocks[1]["text"]["text"].as_str().unwrap();
         assert!(body.contains("*IMOC* <@alice>"), "{body}");
         assert!(body.contains("*TLOC* _unassigned_"), "{body}");
