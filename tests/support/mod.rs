@@ -43,16 +43,16 @@ handles = { test = "U_DAVE", slack = "U_DAVE", discord = "100000000000000014" }
 [[people]]
 id = "ian"
 manager = "mia"
-handles = { test = "U_IAN" }
+handles = { test = "U_IAN", slack = "U_IAN", discord = "100000000000000021" }
 [[people]]
 id = "jo"
-handles = { test = "U_JO" }
+handles = { test = "U_JO", slack = "U_JO", discord = "100000000000000022" }
 [[people]]
 id = "mia"
-handles = { test = "U_MIA" }
+handles = { test = "U_MIA", slack = "U_MIA", discord = "100000000000000023" }
 [[people]]
 id = "hank"
-handles = { test = "U_HANK" }
+handles = { test = "U_HANK", slack = "U_HANK", discord = "100000000000000024" }
 [[rotations]]
 name = "security-imoc"
 role = "imoc"
