@@ -175,6 +175,8 @@ fn http_health_readiness_and_metrics() {
         "sevbot_sevs_declared_total{type=\"availability\",level=\"SEV2\"} 1",
         "sevbot_outbox_deliveries_total{platform=\"console\",effect=\"create_channel\",result=\"ok\"} 1",
         "sevbot_jobs_pending",
+        "sevbot_pages_total",
+        "sevbot_pages_sent_total{via=\"console\"}",
     ] {
         assert!(metrics.contains(m), "missing {m} in:\n{metrics}");
     }
