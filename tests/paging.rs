@@ -476,3 +476,42 @@ both_backends!(
         assert_eq!(app.fake.calls().len(), before);
     }
 );
+
+both_backends!(
+    editing_the_config_does_not_change_who_an_open_sev_pages,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        // The operator makes carol the exec and removes ian's manager, then restarts.
+        let mut raw = app.engine.cfg.raw.clone();
+        raw.execs = vec!["carol".into()];
+        for p in raw.people.iter_mut().filter(|p| p.id == "ian") {
+            p.manager = None;
+        }
+        let (cfg, problems) = sevbot::config::validate(raw);
+        let cfg = cfg.unwrap_or_else(|| panic!("{problems:?}"));
+        let edited = app.restart_with_config("replica-b", Arc::new(cfg)).await;
+        for minute in [5, 15, 30] {
+            at_minute(&edited, minute).await;
+        }
+        assert_eq!(
+            paged(&edited),
+            vec!["ian", "bob", "carol", "jo", "mia", "hank"],
+            "the ladder frozen at declare"
+        );
+        // A SEV declared now follows the new config.
+        edited.clock.set(support::T0 + 1000 * 60_000);
+        edited
+            .cmd("U_ALICE", "general", "declare security 1 Second leak --new")
+            .await;
+        edited.deliver().await;
+        let ladder: String = sqlx::query_scalar("SELECT steps FROM ladders WHERE sev_id = 2")
+            .fetch_one(&edited.engine.store.pool)
+            .await
+            .unwrap();
+        assert!(
+            ladder.contains("[\"carol\"]") && !ladder.contains("hank"),
+            "{ladder}"
+        );
+    }
+);

@@ -171,6 +171,19 @@ impl TestApp {
         .await
     }
 
+    /// Like `restart`, with a different configuration (an operator edited it).
+    pub async fn restart_with_config(&self, owner: &str, cfg: Arc<Config>) -> TestApp {
+        Self::assemble(
+            self.url.clone(),
+            self._dir.clone(),
+            self.clock.clone(),
+            self.fake.clone(),
+            cfg,
+            owner,
+        )
+        .await
+    }
+
     pub async fn cmd(&self, user: &str, channel: &str, text: &str) -> Reply {
         let inv = Invocation {
             platform: PLATFORM.into(),
