@@ -35,6 +35,9 @@ pub struct App {
     pub scheduler: Arc<Scheduler>,
     pub slack: Option<(SlackSettings, Arc<SlackPlatform>)>,
     pub discord: Option<DiscordApp>,
+    /// The secret monitoring authenticates with (`availability.token_env`); the
+    /// availability and Alertmanager endpoints are off without it.
+    pub monitoring_token: Option<String>,
 }
 
 /// Discord as configured: the REST client exists when there is a bot token.
@@ -129,12 +132,16 @@ impl App {
             engine: engine.clone(),
             owner,
         });
+        let monitoring_token = std::env::var(&engine.cfg.raw.availability.token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
         Ok(App {
             engine,
             delivery,
             scheduler,
             slack,
             discord,
+            monitoring_token,
         })
     }
 
@@ -225,6 +232,12 @@ impl App {
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(self.engine.store.clone());
+        if let Some(token) = &self.monitoring_token {
+            r = r.merge(crate::adapters::monitoring::routes(
+                self.engine.clone(),
+                token,
+            ));
+        }
         if let Some((settings, platform)) = &self.slack
             && let Some(secret) = settings.signing_secret.as_deref()
         {
@@ -334,7 +347,22 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     };
     app.engine.ensure_housekeeping().await?;
     app.engine.ensure_schedules().await?;
-    let workers = app.spawn_workers(&stop);
+    let mut workers = app.spawn_workers(&stop);
+    if app.monitoring_token.is_none() {
+        tracing::info!(
+            env = cfg.raw.availability.token_env,
+            "no monitoring token set: POST /api/v1/availability and /hooks/alertmanager are off"
+        );
+    }
+    if let Ok(url) = std::env::var("PROMETHEUS_URL")
+        && !url.trim().is_empty()
+    {
+        workers.push(tokio::spawn(crate::adapters::monitoring::poll_prometheus(
+            app.engine.clone(),
+            url,
+            stop.clone(),
+        )));
+    }
     let socket = app.start_socket_mode().await?;
     let gateway = app.start_discord().await;
     if console {

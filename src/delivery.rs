@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::pagerduty::{self, PagerDuty};
+use crate::adapters::statuspage;
 use crate::clock::Clock;
 use crate::domain::SevId;
 use crate::domain::naming::channel_name;
@@ -31,6 +32,8 @@ pub struct Delivery {
     pub platforms: HashMap<String, Arc<dyn Platform>>,
     /// PagerDuty, when its routing key is configured.
     pub pagerduty: Option<Arc<PagerDuty>>,
+    /// For webhooks (status pages).
+    http: reqwest::Client,
     pub owner: String,
     /// When each queue (a channel) last got a message, for platform pacing. In memory: a
     /// restart at worst sends one message early, which the platform's 429 then paces.
@@ -60,6 +63,7 @@ impl Delivery {
             clock,
             platforms,
             pagerduty: None,
+            http: reqwest::Client::new(),
             owner,
             last_sent: Default::default(),
         }
@@ -80,8 +84,8 @@ impl Delivery {
     }
 
     async fn deliver_row(&self, row: OutboxRow) -> anyhow::Result<()> {
-        if row.platform == pagerduty::PLATFORM {
-            return self.deliver_pagerduty(row).await;
+        if row.platform == pagerduty::PLATFORM || row.platform == statuspage::PLATFORM {
+            return self.deliver_direct(row).await;
         }
         let Some(platform) = self.platforms.get(&row.platform) else {
             // Not lost: it waits for a replica (or a restart) that has this platform configured.
@@ -121,6 +125,7 @@ impl Delivery {
                 | Effect::UpsertCard { .. }
                 | Effect::UpsertFeed { .. }
                 | Effect::Page { .. }
+                | Effect::UpsertImpact { .. }
         );
         let pace = if is_message {
             platform.min_interval().as_millis() as i64
@@ -153,15 +158,20 @@ impl Delivery {
             Effect::DeleteChannel { .. } => "delete_channel",
             Effect::Page { .. } => "page",
             Effect::PagerDuty { .. } => "pagerduty",
+            Effect::UpsertImpact { .. } => "impact",
+            Effect::StatusPage { .. } => "statuspage",
         };
         let result = self.apply(platform.as_ref(), &row, &effect).await;
         self.settle(row, label, effect, result, pace > 0).await
     }
 
-    /// PagerDuty events: their own sender, the same retry rules.
-    async fn deliver_pagerduty(&self, row: OutboxRow) -> anyhow::Result<()> {
+    /// PagerDuty events and status page posts: their own senders, the same retry rules.
+    async fn deliver_direct(&self, row: OutboxRow) -> anyhow::Result<()> {
         let effect: Effect = serde_json::from_str(&row.effect)?;
         let result = match (&effect, &self.pagerduty) {
+            (Effect::StatusPage { sev, url, body }, _) => {
+                statuspage::send(&self.http, url, *sev, body).await
+            }
             (
                 Effect::PagerDuty {
                     action,
@@ -187,7 +197,11 @@ impl Delivery {
             }
             Err(e) => Err(e),
         };
-        self.settle(row, "pagerduty", effect, result, false).await
+        let label = match effect {
+            Effect::StatusPage { .. } => "statuspage",
+            _ => "pagerduty",
+        };
+        self.settle(row, label, effect, result, false).await
     }
 
     /// Records the outcome of one delivery attempt: done, retried later (with the
@@ -427,10 +441,15 @@ impl Delivery {
                     .increment(1);
                 self.store.begin().await.map_err(db_retry)?
             }
-            Effect::PagerDuty { .. } => {
+            Effect::PagerDuty { .. } | Effect::StatusPage { .. } => {
                 return Err(DeliveryError::Permanent(
-                    "PagerDuty events are delivered by their own sender".into(),
+                    "webhook effects are delivered by their own sender".into(),
                 ));
+            }
+            Effect::UpsertImpact { sev, text } => {
+                let ch = self.incident_channel(*sev).await?;
+                self.upsert(p, *sev, &ch, "impact", Message::Impact(text))
+                    .await?
             }
             Effect::ArchiveChannel { sev } => {
                 let ch = self.incident_channel(*sev).await?;

@@ -64,6 +64,17 @@ pub enum Effect {
         person: String,
         why: String,
     },
+    /// The impact card in the incident channel (degraded routes), edited in place.
+    UpsertImpact {
+        sev: SevId,
+        text: String,
+    },
+    /// An approved customer update sent to a status page webhook.
+    StatusPage {
+        sev: SevId,
+        url: String,
+        body: String,
+    },
     /// A PagerDuty Events API v2 event, delivered on its own queue so a PagerDuty outage
     /// never delays a chat page.
     PagerDuty {
@@ -114,6 +125,8 @@ impl Effect {
             // Pages must not wait behind a channel being created.
             Effect::Page { person, .. } => format!("{platform}:page:{person}"),
             Effect::PagerDuty { sev, .. } => format!("pagerduty:{sev}"),
+            Effect::UpsertImpact { sev, .. } => format!("{platform}:{sev}"),
+            Effect::StatusPage { sev, .. } => format!("statuspage:{sev}"),
         }
     }
 }
@@ -127,6 +140,8 @@ pub enum Message<'a> {
     Event(SevId, &'a TimelineEvent),
     /// A page to one person: why they are paged, about which SEV.
     Page(&'a Incident, &'a str),
+    /// The impact card: plain text, edited in place.
+    Impact(&'a str),
 }
 
 impl Message<'_> {
@@ -141,6 +156,7 @@ impl Message<'_> {
                 crate::domain::incident::fmt_time(*at)
             ),
             Message::Event(_, ev) => describe(&ev.event, &ev.actor, mention),
+            Message::Impact(text) => text.to_string(),
             Message::Page(inc, why) => format!(
                 "{why}\n{} {} {} · {} · {}\nAcknowledge with the button or `/sev ack {}`.",
                 inc.id, inc.level, inc.sev_type, inc.stage, inc.title, inc.id
@@ -165,6 +181,7 @@ impl Message<'_> {
         match self {
             Message::Card(_) => Some("card"),
             Message::FeedAnnouncement(..) => Some("feed"),
+            Message::Impact(_) => Some("impact"),
             Message::Event(..) | Message::Page(..) => None,
         }
     }

@@ -150,9 +150,9 @@ fn http_health_readiness_and_metrics() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut addr = None;
-    for line in stderr.lines() {
+    for line in stderr.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split("addr=").nth(1) {
             addr = Some(rest.split_whitespace().next().unwrap().to_string());
@@ -160,6 +160,8 @@ fn http_health_readiness_and_metrics() {
         }
     }
     let addr = addr.expect("sevbot logs the address it listens on");
+    // Keep reading its logs, so the process never writes to a closed pipe.
+    std::thread::spawn(move || stderr.for_each(drop));
     writeln!(stdin, "/sev declare availability 2 Search slow").unwrap();
     writeln!(stdin, "/sev nonsense").unwrap();
     stdin.flush().unwrap();

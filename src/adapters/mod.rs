@@ -3,6 +3,8 @@
 
 pub mod console;
 pub mod discord;
+pub mod monitoring;
 pub mod pagerduty;
 pub mod slack;
+pub mod statuspage;
 pub mod text;

@@ -15,7 +15,9 @@ use crate::domain::escalation::Policy;
 use crate::domain::oncall::Rotation;
 use crate::domain::{FeedFilter, Level, Role, SevType};
 
+mod availability;
 mod escalation;
+pub use availability::{AvailabilityConfig, Destination};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,6 +55,8 @@ pub struct RawConfig {
     pub pagerduty: PagerDutyConfig,
     #[serde(default)]
     pub schedules: Vec<RawSchedule>,
+    #[serde(default)]
+    pub availability: AvailabilityConfig,
 }
 
 /// Where sevbot works in Discord. Ids are snowflakes, as strings; secrets stay in the
@@ -347,6 +351,8 @@ pub struct Config {
     pub feeds: Vec<(String, String, FeedFilter)>,
     pub policies: Vec<Policy>,
     pub schedules: Vec<Schedule>,
+    /// The customer update template (minijinja).
+    pub draft_template: String,
 }
 
 impl Config {
@@ -454,13 +460,15 @@ pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Problem> {
                 .only(&["SEVBOT_HTTP_ADDR"])
                 .map(|_| "server.http_addr".into()),
         );
-    fig.extract().map_err(|e| Problem {
+    let mut raw: RawConfig = fig.extract().map_err(|e| Problem {
         location: path
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "environment".into()),
         message: e.to_string(),
         fatal: true,
-    })
+    })?;
+    availability::load_routes(&mut raw.availability, path)?;
+    Ok(raw)
 }
 
 impl RawConfig {
@@ -480,6 +488,7 @@ impl RawConfig {
             escalation_policies: vec![],
             pagerduty: PagerDutyConfig::default(),
             schedules: vec![],
+            availability: AvailabilityConfig::default(),
             feeds: vec![],
         }
     }
@@ -711,6 +720,8 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
     }
     let policies = escalation::parse_policies(&raw, &rotations, chrono::Utc::now(), &mut problems);
     let schedules = escalation::parse_schedules(&raw, &mut problems);
+    availability::check(&raw.availability, &mut problems);
+    let draft_template = availability::draft_template(&raw.availability, &mut problems);
     let ok = !problems.iter().any(|p| p.fatal);
     let cfg = ok.then_some(Config {
         raw,
@@ -719,6 +730,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         feeds,
         policies,
         schedules,
+        draft_template,
     });
     (cfg, problems)
 }

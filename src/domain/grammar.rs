@@ -34,6 +34,17 @@ pub enum Command {
     Ack {
         sev: Option<SevId>,
     },
+    /// Show (and refresh in the channel) the degraded routes of an availability SEV.
+    Impact {
+        sev: Option<SevId>,
+    },
+    /// The customer-facing draft: generate and show it, replace its text, or approve it.
+    Draft {
+        sev: Option<SevId>,
+        action: DraftAction,
+    },
+    /// The month's SLA ledger.
+    Sla,
     Mitigated {
         sev: Option<SevId>,
     },
@@ -74,6 +85,9 @@ impl Command {
             Command::Role { .. } => "role",
             Command::Update { .. } => "update",
             Command::Ack { .. } => "ack",
+            Command::Impact { .. } => "impact",
+            Command::Draft { .. } => "draft",
+            Command::Sla => "sla",
             Command::Mitigated { .. } => "mitigated",
             Command::Resolved { .. } => "resolved",
             Command::Close { .. } => "close",
@@ -95,6 +109,8 @@ impl Command {
             | Command::Role { sev, .. }
             | Command::Update { sev, .. }
             | Command::Ack { sev }
+            | Command::Impact { sev }
+            | Command::Draft { sev, .. }
             | Command::Mitigated { sev }
             | Command::Resolved { sev }
             | Command::Close { sev }
@@ -108,6 +124,13 @@ impl Command {
 }
 
 /// Name, usage line and one-line summary of every subcommand; help and errors read from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DraftAction {
+    Show,
+    Edit(String),
+    Approve,
+}
+
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "declare",
@@ -133,6 +156,21 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "ack",
         "/sev ack",
         "acknowledge your page (stops the escalation if you are in its chain)",
+    ),
+    (
+        "impact",
+        "/sev impact",
+        "degraded routes: availability, since when, users affected, error budget burned",
+    ),
+    (
+        "draft",
+        "/sev draft [edit <text…> | approve]",
+        "the customer-facing update for the BMOC: show, edit, approve (BMOC or IMOC)",
+    ),
+    (
+        "sla",
+        "/sev sla",
+        "this month's downtime against the 99.9% contract and the 99.95% internal target",
     ),
     (
         "mitigated",
@@ -310,6 +348,30 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
             Ok(Command::Update { sev, text })
         }
         "ack" | "acknowledge" => no_args(Command::Ack { sev }),
+        "impact" => no_args(Command::Impact { sev }),
+        "sla" => no_args(Command::Sla),
+        "draft" => match rest.split_first() {
+            None => Ok(Command::Draft {
+                sev,
+                action: DraftAction::Show,
+            }),
+            Some((w, tail)) if w.eq_ignore_ascii_case("approve") && tail.is_empty() => {
+                Ok(Command::Draft {
+                    sev,
+                    action: DraftAction::Approve,
+                })
+            }
+            Some((w, tail)) if w.eq_ignore_ascii_case("edit") && !tail.is_empty() => {
+                Ok(Command::Draft {
+                    sev,
+                    action: DraftAction::Edit(tail.join(" ")),
+                })
+            }
+            Some(_) => Err(UsageError::new(
+                "draft",
+                "`draft` alone shows the draft; `draft edit <text…>` replaces it; `draft approve` publishes it.",
+            )),
+        },
         "mitigated" | "mitigate" => no_args(Command::Mitigated { sev }),
         "resolved" | "resolve" => no_args(Command::Resolved { sev }),
         "close" => no_args(Command::Close { sev }),

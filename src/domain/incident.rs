@@ -152,6 +152,23 @@ pub enum EventKind {
         to: Vec<String>,
         target: String,
     },
+    /// Monitoring's view changed: what it sees, and the level it suggests people confirm.
+    Impact {
+        summary: String,
+        suggested: Option<Level>,
+    },
+    /// An Alertmanager alert fired or resolved.
+    Alert {
+        name: String,
+        route: Option<String>,
+        firing: bool,
+    },
+    DraftProposed {
+        draft: i64,
+    },
+    DraftApproved {
+        draft: i64,
+    },
     Acknowledged {
         person: String,
         /// Time from the first page of the chain (or of their own page) to the ack.
@@ -284,7 +301,11 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         | EventKind::UpdateReminder { .. }
         | EventKind::Paged { .. }
         | EventKind::Escalated { .. }
-        | EventKind::Acknowledged { .. } => {}
+        | EventKind::Acknowledged { .. }
+        | EventKind::Impact { .. }
+        | EventKind::Alert { .. }
+        | EventKind::DraftProposed { .. }
+        | EventKind::DraftApproved { .. } => {}
     }
 }
 
@@ -362,6 +383,35 @@ pub fn describe(ev: &EventKind, actor: &str, mention: &dyn Fn(&str) -> String) -
                     to.iter().map(|p| mention(p)).collect::<Vec<_>>().join(", ")
                 ),
             }
+        }
+        EventKind::Impact { summary, suggested } => match suggested {
+            Some(l) => format!(
+                "monitoring: {summary}; this suggests {l} (confirm with `/sev level {}`)",
+                l.get()
+            ),
+            None => format!("monitoring: {summary}"),
+        },
+        EventKind::Alert {
+            name,
+            route,
+            firing,
+        } => format!(
+            "alert {name}{} {}",
+            route
+                .as_ref()
+                .map(|r| format!(" on {r}"))
+                .unwrap_or_default(),
+            if *firing {
+                "is firing"
+            } else {
+                "resolved; consider `/sev mitigated` or a lower level"
+            }
+        ),
+        EventKind::DraftProposed { draft } => {
+            format!("{who} drafted customer update #{draft} (`/sev draft` to review)")
+        }
+        EventKind::DraftApproved { draft } => {
+            format!("{who} approved customer update #{draft}; it was published")
         }
         EventKind::Acknowledged {
             person,

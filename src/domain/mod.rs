@@ -4,6 +4,7 @@ pub mod definitions;
 pub mod escalation;
 pub mod feed;
 pub mod grammar;
+pub mod impact;
 pub mod incident;
 pub mod lifecycle;
 pub mod naming;

@@ -2,6 +2,7 @@
 //! applies the change, appends the timeline, schedules or cancels jobs and enqueues the
 //! outbound effects. Nothing here talks to a chat platform.
 
+mod availability;
 mod paging;
 mod schedules;
 
@@ -223,6 +224,7 @@ impl Engine {
         let out = match cmd {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
             Command::List => Outcome::Done(self.list(&mut tx, &inv.platform).await?),
+            Command::Sla => self.sla_command(&mut tx, now).await?,
             Command::Declare {
                 sev_type,
                 level,
@@ -667,6 +669,12 @@ impl Engine {
             Command::Ack { .. } => {
                 return self.ack_command(tx, &inv.platform, actor, inc, now).await;
             }
+            Command::Impact { .. } => return self.impact_command(tx, &inc, now).await,
+            Command::Draft { action, .. } => {
+                return self
+                    .draft_command(tx, &inv.platform, actor, inc, action, now)
+                    .await;
+            }
             Command::Level { level, reason, .. } => Action::SetLevel { level, reason },
             Command::Role { role, user, .. } => {
                 match self.cfg.person_by_handle(&inv.platform, &user) {
@@ -698,6 +706,7 @@ impl Engine {
             Command::Note { text, .. } => Action::Note { text },
             Command::Declare { .. }
             | Command::List
+            | Command::Sla
             | Command::Subscribe(_)
             | Command::Unsubscribe
             | Command::Help { .. } => {
@@ -979,4 +988,5 @@ pub async fn channel_created(
     sevs::append_event(conn, sev, &ev).await
 }
 
+pub use availability::{Alert, AlertBatch, RouteSample};
 pub use incident::describe as describe_event;

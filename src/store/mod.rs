@@ -1,6 +1,7 @@
 //! Storage: one `AnyPool` over SQLite (embedded default) or PostgreSQL, the same SQL on
 //! both. Every dialect difference lives in this file.
 
+pub mod availability;
 pub mod incidents;
 pub mod jobs;
 pub mod outbox;

@@ -98,6 +98,15 @@ pub fn definition() -> Value {
             ]),
             sub("update", "Post a status update", vec![text("text", "What changed, what is next"), sev_opt()]),
             sub("ack", "Acknowledge your page (stops the escalation)", vec![sev_opt()]),
+            sub("impact", "Degraded routes: availability, users affected, budget burned", vec![sev_opt()]),
+            sub("draft", "The customer update for the BMOC: show, edit, approve", vec![
+                with(opt(STRING, "action", "What to do (default: show)", false), "choices", json!([
+                    { "name": "show", "value": "show" }, { "name": "edit", "value": "edit" }, { "name": "approve", "value": "approve" }
+                ])),
+                with(opt(STRING, "text", "The new text (for edit)", false), "max_length", json!(1900)),
+                sev_opt(),
+            ]),
+            sub("sla", "This month's downtime against the SLA", vec![]),
             sub("mitigated", "Users are no longer affected", vec![sev_opt()]),
             sub("resolved", "The cause is fixed and recovery confirmed", vec![sev_opt()]),
             sub("close", "Close a resolved SEV (IMOC)", vec![sev_opt()]),
@@ -199,7 +208,13 @@ pub fn to_text(data: &Value) -> Result<String, String> {
         "update" => format!("{prefix}update {}", need("text")?),
         "note" => format!("{prefix}timeline note {}", need("text")?),
         "cancel" => format!("{prefix}cancel {}", need("reason")?),
-        "ack" | "mitigated" | "resolved" | "close" | "status" | "timeline" => {
+        "draft" => match get("action").as_deref() {
+            Some("approve") => format!("{prefix}draft approve"),
+            Some("edit") => format!("{prefix}draft edit {}", need("text")?),
+            _ => format!("{prefix}draft"),
+        },
+        "sla" => "sla".to_string(),
+        "ack" | "impact" | "mitigated" | "resolved" | "close" | "status" | "timeline" => {
             format!("{prefix}{name}")
         }
         "list" | "unsubscribe" => name.to_string(),

@@ -145,6 +145,7 @@ pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
 fn mentions(msg: &Message<'_>) -> CreateAllowedMentions {
     match msg {
         Message::Event(..) | Message::Page(..) => CreateAllowedMentions::new().all_users(true),
+        Message::Impact(_) => CreateAllowedMentions::new().empty_users().empty_roles(),
         _ => CreateAllowedMentions::new().empty_users().empty_roles(),
     }
 }
@@ -155,7 +156,7 @@ pub fn create(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> CreateMessa
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
         Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
-        Message::Event(..) | Message::Page(..) => m
+        Message::Event(..) | Message::Page(..) | Message::Impact(_) => m
             .content(clip(&msg.plain_text(mention), MAX_CONTENT))
             .components(message_buttons(&msg)),
     }
@@ -180,7 +181,7 @@ pub fn edit(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> EditMessage {
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
         Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
-        Message::Event(..) | Message::Page(..) => m
+        Message::Event(..) | Message::Page(..) | Message::Impact(_) => m
             .content(clip(&msg.plain_text(mention), MAX_CONTENT))
             .components(message_buttons(&msg)),
     }

@@ -1,0 +1,271 @@
+//! What monitoring sends: `POST /api/v1/availability` (per-route samples) and
+//! `POST /hooks/alertmanager` (Alertmanager webhook v4), both authenticated with the
+//! monitoring secret (bearer, or basic with it as the password), size-capped, validated
+//! with precise 4xx answers, and stored before they are answered; and a Prometheus poller
+//! that turns a per-route success ratio into samples.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::engine::Engine;
+use crate::engine::{AlertBatch, RouteSample};
+
+pub const MAX_BODY: usize = 256 * 1024;
+pub const MAX_SAMPLES: usize = 1000;
+
+#[derive(Clone)]
+struct Monitoring {
+    engine: Engine,
+    token: Arc<[u8]>,
+}
+
+pub fn routes(engine: Engine, token: &str) -> Router {
+    Router::new()
+        .route("/api/v1/availability", post(availability))
+        .route("/hooks/alertmanager", post(alertmanager))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(Monitoring {
+            engine,
+            token: token.as_bytes().into(),
+        })
+}
+
+/// Same time whatever the mismatch, so the secret cannot be guessed byte by byte.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(headers: &HeaderMap, token: &[u8]) -> bool {
+    let Some(h) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if let Some(bearer) = h.strip_prefix("Bearer ") {
+        return same(bearer.trim().as_bytes(), token);
+    }
+    if let Some(basic) = h.strip_prefix("Basic ") {
+        use base64::Engine as _;
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim()) {
+            let password = decoded.splitn(2, |c| *c == b':').nth(1).unwrap_or_default();
+            return same(password, token);
+        }
+    }
+    false
+}
+
+fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": detail.into() }))).into_response()
+}
+
+fn unauthorized() -> Response {
+    let mut r = problem(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong credentials: send Authorization: Bearer <the monitoring token>",
+    );
+    r.headers_mut()
+        .insert("www-authenticate", "Bearer".parse().expect("static header"));
+    r
+}
+
+async fn availability(State(m): State<Monitoring>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &m.token) {
+        return unauthorized();
+    }
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
+    };
+    let samples = match validate(&m.engine, &v) {
+        Ok(s) => s,
+        Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e),
+    };
+    match m.engine.ingest(&samples, "api").await {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "accepted": samples.len() })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "availability samples not stored");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not stored; retry (the database is failing)",
+            )
+        }
+    }
+}
+
+/// Every sample must be whole: one bad sample refuses the batch, naming where and why.
+fn validate(engine: &Engine, v: &Value) -> Result<Vec<RouteSample>, String> {
+    let list = v["samples"].as_array().ok_or(
+        "expected {\"samples\": [ {route, window_start, window_end, requests, failures}, … ]}",
+    )?;
+    if list.is_empty() {
+        return Err("samples is empty".into());
+    }
+    if list.len() > MAX_SAMPLES {
+        return Err(format!(
+            "at most {MAX_SAMPLES} samples per request, got {}",
+            list.len()
+        ));
+    }
+    let known = &engine.cfg.raw.availability.routes;
+    let mut out = vec![];
+    for (i, s) in list.iter().enumerate() {
+        let at = |m: &str| format!("samples[{i}]: {m}");
+        let route = s["route"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| at("route is missing"))?;
+        if !known.iter().any(|r| r.id == route) {
+            return Err(at(&format!(
+                "unknown route \"{route}\" (the catalogue has {})",
+                known
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let int = |k: &str| {
+            s[k].as_i64()
+                .ok_or_else(|| at(&format!("{k} must be an integer")))
+        };
+        let (start, end, requests, failures) = (
+            int("window_start")?,
+            int("window_end")?,
+            int("requests")?,
+            int("failures")?,
+        );
+        if end <= start {
+            return Err(at(
+                "window_end must be after window_start (milliseconds since the epoch)",
+            ));
+        }
+        if requests < 0 || failures < 0 || failures > requests {
+            return Err(at("need 0 <= failures <= requests"));
+        }
+        out.push(RouteSample {
+            route: route.to_string(),
+            window_start: start,
+            window_end: end,
+            requests,
+            failures,
+        });
+    }
+    Ok(out)
+}
+
+async fn alertmanager(State(m): State<Monitoring>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &m.token) {
+        return unauthorized();
+    }
+    let batch: AlertBatch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("not an Alertmanager webhook: {e}"),
+            );
+        }
+    };
+    match m.engine.alerts(&batch).await {
+        Ok(new) => Json(json!({ "new": new })).into_response(),
+        // 5xx: Alertmanager retries, and nothing was half-stored.
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "alert not stored");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not stored; Alertmanager will retry",
+            )
+        }
+    }
+}
+
+/// Polls `{PROMETHEUS_URL}/api/v1/query` for a per-route success ratio (a `route` label)
+/// and feeds it in as samples, until `stop`.
+pub async fn poll_prometheus(
+    engine: Engine,
+    url: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let a = engine.cfg.raw.availability.clone();
+    let every = Duration::from_secs(u64::from(a.prometheus_poll_seconds.max(5)));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    loop {
+        match poll_once(&engine, &client, &url, &a.prometheus_query, every).await {
+            Ok(n) => tracing::debug!(samples = n, "Prometheus polled"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "Prometheus poll failed; will try again"
+            ),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One poll: the query's vector → samples (a ratio carries no request count, so each
+/// sample stands for 10,000 requests).
+pub async fn poll_once(
+    engine: &Engine,
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    window: Duration,
+) -> anyhow::Result<usize> {
+    let resp: Value = client
+        .get(format!("{}/api/v1/query", url.trim_end_matches('/')))
+        .query(&[("query", query)])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let now = engine.clock.now_ms();
+    let known = &engine.cfg.raw.availability.routes;
+    let mut samples = vec![];
+    for r in resp["data"]["result"].as_array().into_iter().flatten() {
+        let Some(route) = r["metric"]["route"].as_str() else {
+            continue;
+        };
+        let Some(id) = known
+            .iter()
+            .find(|k| k.id == route || k.pattern == route)
+            .map(|k| k.id.clone())
+        else {
+            continue;
+        };
+        let Some(ratio) = r["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        if !ratio.is_finite() {
+            continue;
+        }
+        let requests = 10_000i64;
+        let failures = ((1.0 - ratio.clamp(0.0, 1.0)) * requests as f64).round() as i64;
+        samples.push(RouteSample {
+            route: id,
+            window_start: now - window.as_millis() as i64,
+            window_end: now,
+            requests,
+            failures,
+        });
+    }
+    if !samples.is_empty() {
+        engine.ingest(&samples, "prometheus").await?;
+    }
+    Ok(samples.len())
+}

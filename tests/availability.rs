@@ -1,0 +1,408 @@
+//! Route availability end to end: samples and Alertmanager webhooks over HTTP (the real
+//! captures in ../shared/fixtures/alertmanager/), SEVs filed by monitoring after the
+//! confirmation window, proposals as impact changes, the impact card, customer drafts
+//! and the SLA ledger. On SQLite and PostgreSQL.
+
+mod support;
+
+use serde_json::{Value, json};
+use sevbot::engine::RouteSample;
+use support::{Backend, Call, T0, TestApp};
+
+const TOKEN: &str = "monitoring-secret";
+
+const CONFIG: &str = r#"
+[availability]
+platform = "test"
+channel = "general"
+confirm_minutes = 3
+customer_updates = { platform = "test", channel = "customer-updates" }
+[[availability.routes]]
+id = "web-checkout"
+pattern = "/api/checkout"
+service = "billing"
+bucket = "critical"
+description = "paying for an order"
+users_per_minute = 1200.0
+[[availability.routes]]
+id = "api-cart"
+pattern = "/api/cart"
+service = "billing"
+bucket = "high"
+description = "reviewing a cart"
+users_per_minute = 300.0
+[[availability.routes]]
+id = "api-photos"
+pattern = "/api/v1/photos"
+service = "photos"
+bucket = "medium"
+description = "browsing photos"
+users_per_minute = 900.0
+"#;
+
+async fn app(b: Backend) -> TestApp {
+    TestApp::with_config(b, CONFIG).await
+}
+
+fn sample(route: &str, minute: i64, requests: i64, failures: i64) -> RouteSample {
+    RouteSample {
+        route: route.into(),
+        window_start: T0 + (minute - 1) * 60_000,
+        window_end: T0 + minute * 60_000,
+        requests,
+        failures,
+    }
+}
+
+/// Checkout at `pct`% and the rest healthy, reported at `minute`.
+async fn report(app: &TestApp, minute: i64, checkout_failures_per_1000: i64) {
+    app.clock.set(T0 + minute * 60_000);
+    app.engine
+        .ingest(
+            &[
+                sample("web-checkout", minute, 1000, checkout_failures_per_1000),
+                sample("api-cart", minute, 1000, 0),
+                sample("api-photos", minute, 100_000, 0),
+            ],
+            "test",
+        )
+        .await
+        .unwrap();
+    app.deliver().await;
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&app.engine.store.pool)
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    a_critical_route_at_90_percent_files_a_sev_after_the_confirmation_window,
+    |b| async move {
+        let app = app(b).await;
+        for minute in 0..3 {
+            report(&app, minute, 100).await; // 90%: SEV1 for a critical route
+            assert_eq!(
+                count(&app, "SELECT COUNT(*) FROM sevs").await,
+                0,
+                "minute {minute}: still confirming"
+            );
+        }
+        report(&app, 3, 100).await;
+        let (level, by, t): (i64, String, String) =
+            sqlx::query_as("SELECT level, declared_by, sev_type FROM sevs")
+                .fetch_one(&app.engine.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (level, by.as_str(), t.as_str()),
+            (1, "sevbot", "availability"),
+            "global availability looked fine (99.9%)"
+        );
+        assert!(
+            app.fake.pages().iter().any(|(p, _)| p == "alice"),
+            "the IMOC is paged"
+        );
+        let ch = "sev-1-availability-web-checkout-degraded";
+        let impact: Vec<String> = app
+            .posts_in(ch)
+            .into_iter()
+            .filter(|p| p.starts_with("impact:"))
+            .collect();
+        assert_eq!(impact.len(), 1, "{:?}", app.fake.calls());
+        assert!(
+            impact[0].contains(
+                "paying for an order (web-checkout, critical): 90.0% since 2026-03-02 10:00 UTC · ~"
+            ) && impact[0].contains("error budget"),
+            "{}",
+            impact[0]
+        );
+        // Worse: proposed once, not declared again; the card is edited in place.
+        report(&app, 4, 150).await;
+        report(&app, 5, 150).await;
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM sevs").await, 1);
+        let proposals: Vec<String> = app
+            .posts_in(ch)
+            .into_iter()
+            .filter(|p| p.contains("suggests"))
+            .collect();
+        assert_eq!(proposals, vec!["monitoring: global availability 99.85%, web-checkout at 85.0%; this suggests SEV0 (confirm with `/sev level 0`)".to_string()]);
+        assert!(
+            app.fake
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::Edit { text, .. } if text.contains("85.0%")))
+        );
+        // Recovery is announced once; hysteresis keeps 99.7% degraded (threshold 99.5 + 0.5).
+        report(&app, 6, 3).await;
+        assert!(
+            !app.posts_in(ch).iter().any(|p| p.contains("back within")),
+            "99.7% is not recovered yet"
+        );
+        report(&app, 7, 0).await;
+        report(&app, 8, 0).await;
+        let back: Vec<String> = app
+            .posts_in(ch)
+            .into_iter()
+            .filter(|p| p.contains("back within"))
+            .collect();
+        assert_eq!(back.len(), 1, "{back:?}");
+    }
+);
+
+both_backends!(flapping_does_not_file, |b| async move {
+    let app = app(b).await;
+    for (minute, failures) in [(0, 100), (1, 100), (2, 0), (3, 100), (4, 100), (5, 0)] {
+        report(&app, minute, failures).await;
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sevs").await, 0);
+});
+
+both_backends!(impact_draft_and_sla, |b| async move {
+    let app = app(b).await;
+    for minute in 0..=3 {
+        report(&app, minute, 100).await;
+    }
+    let ch = "sev-1-availability-web-checkout-degraded";
+    let r = app.cmd("U_ALICE", ch, "impact").await;
+    assert!(
+        r.text
+            .contains("paying for an order (web-checkout, critical): 90.0%"),
+        "{}",
+        r.text
+    );
+    // The draft speaks customer language only.
+    let r = app.cmd("U_BOB", ch, "draft").await;
+    assert!(r.text.contains("Investigating: since 10:00 UTC, about 10% of attempts at paying for an order are failing."), "{}", r.text);
+    for internal in ["web-checkout", "billing", "SEV-1 SEV1"] {
+        let draft = r.text.split("\n\n").nth(1).unwrap();
+        assert!(!draft.contains(internal), "{internal} leaked into: {draft}");
+    }
+    // Only the BMOC or IMOC may change or approve it.
+    let r = app.cmd("U_BOB", ch, "draft approve").await;
+    assert!(
+        r.ephemeral
+            && r.text
+                .starts_with("Only SEV-1's BMOC (@carol) or IMOC (@alice) may approve"),
+        "{}",
+        r.text
+    );
+    app.cmd(
+        "U_CAROL",
+        ch,
+        "draft edit We are fixing a problem with payments.",
+    )
+    .await;
+    let r = app.cmd("U_CAROL", ch, "draft approve").await;
+    assert!(r.text.contains("approved and published"), "{}", r.text);
+    app.deliver().await;
+    assert!(app.fake.calls().iter().any(|c| matches!(c, Call::Reply { channel, text, .. } if channel == "customer-updates" && text == "We are fixing a problem with payments.")));
+    let r = app.cmd("U_CAROL", ch, "draft approve").await;
+    assert!(r.text.contains("already approved"), "{}", r.text);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM incident_events WHERE kind IN ('draft_proposed', 'draft_approved')").await, 3);
+    // Mitigated 20 minutes after the declaration: 20 min at SEV1 × 0.5 = 10 min downtime.
+    app.clock.set(T0 + 23 * 60_000);
+    app.cmd("U_ALICE", ch, "mitigated").await;
+    app.clock.set(T0 + 60 * 60_000);
+    let r = app.cmd("U_DAVE", "general", "sla").await;
+    assert_eq!(
+        r.text,
+        "SLA, March 2026 to date: 10.0 min of downtime (SEV-1 10.0).\nContract 99.9%: 44.6 min allowed, 34.6 left\nInternal 99.95%: 22.3 min allowed, 12.3 left"
+    );
+});
+
+// The HTTP endpoints: authentication, validation, and the real Alertmanager captures.
+both_backends!(
+    monitoring_endpoints_authenticate_validate_and_deduplicate,
+    |b| async move {
+        let app = app(b).await;
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        std::mem::forget(stop_tx);
+        let router = sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN);
+        let (addr, _) = sevbot::http::serve(router, "127.0.0.1:0", stop)
+            .await
+            .unwrap();
+        let http = reqwest::Client::new();
+        let post = |path: &str, body: String, auth: Option<&str>| {
+            let mut r = http
+                .post(format!("http://{addr}{path}"))
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(a) = auth {
+                r = r.header("authorization", a);
+            }
+            r.send()
+        };
+        let bearer = format!("Bearer {TOKEN}");
+        let good = json!({ "samples": [ { "route": "api-cart", "window_start": T0 - 60_000, "window_end": T0, "requests": 100, "failures": 1 } ] });
+        assert_eq!(
+            post("/api/v1/availability", good.to_string(), None)
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+        assert_eq!(
+            post(
+                "/api/v1/availability",
+                good.to_string(),
+                Some("Bearer wrong")
+            )
+            .await
+            .unwrap()
+            .status(),
+            401
+        );
+        assert_eq!(
+            post("/api/v1/availability", "{".into(), Some(&bearer))
+                .await
+                .unwrap()
+                .status(),
+            400
+        );
+        for (bad, why) in [
+            (
+                json!({ "samples": [ { "route": "nope", "window_start": 1, "window_end": 2, "requests": 1, "failures": 0 } ] }),
+                "samples[0]: unknown route \"nope\"",
+            ),
+            (
+                json!({ "samples": [ { "route": "api-cart", "window_start": 1, "window_end": 2, "requests": 1, "failures": 5 } ] }),
+                "samples[0]: need 0 <= failures <= requests",
+            ),
+            (
+                json!({ "samples": [ { "route": "api-cart", "window_start": 5, "window_end": 2, "requests": 1, "failures": 0 } ] }),
+                "samples[0]: window_end must be after",
+            ),
+            (json!({ "rows": [] }), "expected {\"samples\""),
+        ] {
+            let r = post("/api/v1/availability", bad.to_string(), Some(&bearer))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 422);
+            let v: Value = r.json().await.unwrap();
+            assert!(v["error"].as_str().unwrap().starts_with(why), "{v}");
+        }
+        let huge = json!({ "samples": [], "pad": "x".repeat(300_000) });
+        assert_eq!(
+            post("/api/v1/availability", huge.to_string(), Some(&bearer))
+                .await
+                .unwrap()
+                .status(),
+            413
+        );
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) FROM availability_samples").await,
+            0,
+            "nothing from refused requests"
+        );
+        let r = post("/api/v1/availability", good.to_string(), Some(&bearer))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) FROM availability_samples").await,
+            1
+        );
+
+        // Alertmanager 0.25 captures: firing declares (basic auth works too), a repeat is
+        // recognised, the resolution goes on the timeline.
+        let path = format!(
+            "{}/../shared/fixtures/alertmanager/webhook-v4-alertmanager-0.25.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let lines = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (the tests need ../shared)"));
+        let hooks: Vec<Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        use base64::Engine as _;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("alertmanager:{TOKEN}"))
+        );
+        assert_eq!(
+            post(
+                "/hooks/alertmanager",
+                hooks[0]["body"].to_string(),
+                Some("Basic eDp5")
+            )
+            .await
+            .unwrap()
+            .status(),
+            401
+        );
+        let r: Value = post(
+            "/hooks/alertmanager",
+            hooks[0]["body"].to_string(),
+            Some(&basic),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(r["new"], 2);
+        let r: Value = post(
+            "/hooks/alertmanager",
+            hooks[0]["body"].to_string(),
+            Some(&bearer),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(r["new"], 0, "a repeated notification changes nothing");
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) FROM sevs").await,
+            1,
+            "both alerts of the group share one SEV"
+        );
+        let title: String = sqlx::query_scalar("SELECT title FROM sevs")
+            .fetch_one(&app.engine.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(title, "HighErrorRate on api-cart");
+        assert_eq!(hooks[1]["body"]["status"], "resolved");
+        let r: Value = post(
+            "/hooks/alertmanager",
+            hooks[1]["body"].to_string(),
+            Some(&bearer),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(r["new"], 2);
+        app.deliver().await;
+        let resolved = app
+            .posts_in("sev-1-higherrorrate-on-api-cart")
+            .into_iter()
+            .filter(|p| p.contains("resolved; consider"))
+            .count();
+        assert_eq!(resolved, 2);
+        // The Prometheus rule's capture attaches to the same SEV.
+        let path = format!(
+            "{}/../shared/fixtures/alertmanager/webhook-v4-prometheus-route-availability.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let line = std::fs::read_to_string(&path).unwrap();
+        let hook: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        let r: Value = post(
+            "/hooks/alertmanager",
+            hook["body"].to_string(),
+            Some(&bearer),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(r["new"], 1);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM sevs").await, 1);
+    }
+);
