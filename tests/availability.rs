@@ -406,3 +406,55 @@ both_backends!(
         assert_eq!(count(&app, "SELECT COUNT(*) FROM sevs").await, 1);
     }
 );
+
+both_backends!(
+    the_prometheus_poller_turns_ratios_into_samples,
+    |b| async move {
+        let app = app(b).await;
+        // A Prometheus answering an instant vector query, as /api/v1/query does.
+        async fn query(
+            q: axum::extract::Query<std::collections::HashMap<String, String>>,
+        ) -> axum::Json<Value> {
+            assert_eq!(
+                q.0.get("query").map(String::as_str),
+                Some("route:availability:ratio_rate5m")
+            );
+            axum::Json(
+                json!({ "status": "success", "data": { "resultType": "vector", "result": [
+            { "metric": { "route": "/api/checkout" }, "value": [1772445600.0, "0.9"] },
+            { "metric": { "route": "api-cart" }, "value": [1772445600.0, "1"] },
+            { "metric": { "route": "/unknown" }, "value": [1772445600.0, "0.1"] },
+            { "metric": { "route": "api-photos" }, "value": [1772445600.0, "NaN"] }
+        ] } }),
+            )
+        }
+        let router = axum::Router::new().route("/api/v1/query", axum::routing::get(query));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let client = reqwest::Client::new();
+        let n = sevbot::adapters::monitoring::poll_once(
+            &app.engine,
+            &client,
+            &format!("http://{addr}"),
+            "route:availability:ratio_rate5m",
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, 2, "known routes with a number");
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT route, requests, failures FROM availability_samples ORDER BY route",
+        )
+        .fetch_all(&app.engine.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("api-cart".to_string(), 10_000, 0),
+                ("web-checkout".to_string(), 10_000, 1_000)
+            ]
+        );
+    }
+);

@@ -110,6 +110,12 @@ impl TestApp {
     }
 
     pub async fn with_config(backend: Backend, extra: &str) -> TestApp {
+        Self::with_clock(backend, extra, Arc::new(ManualClock::new(T0))).await
+    }
+
+    /// With a clock of the test's choosing (the wall clock's time, for tests beside real
+    /// servers).
+    pub async fn with_clock(backend: Backend, extra: &str, clock: Arc<ManualClock>) -> TestApp {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -120,7 +126,7 @@ impl TestApp {
             }
             Backend::Postgres => (pg::fresh_database().await, None),
         };
-        let clock = Arc::new(ManualClock::new(T0));
+
         let fake = Arc::new(Fake::new(PLATFORM));
         Self::assemble(url, dir, clock, fake, test_config(extra), "replica-a").await
     }
