@@ -947,3 +947,58 @@ async fn the_binary_runs_on_discord_from_its_environment() {
     assert!(status.success(), "{status}");
     fake.assert_valid();
 }
+
+#[tokio::test]
+async fn the_customer_draft_is_edited_in_a_modal() {
+    let d = DiscordApp::start().await;
+    d.declare("1300000000000000111", "Checkout failing").await;
+    let (ch, _) = d.fake.channel_named("sev-1-").unwrap();
+    let r = d.sub("1300000000000000112", &ch, "draft", json!([])).await;
+    assert!(
+        DiscordApp::content(&r).contains("Customer update draft for SEV-1"),
+        "{r}"
+    );
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000113",
+            ALICE,
+            &ch,
+            "draft",
+            json!([{ "name": "action", "type": 3, "value": "edit" }]),
+        ))
+        .await;
+    assert_eq!(r["type"], 9, "{r}");
+    assert_eq!(r["data"]["custom_id"], "sev_draft:SEV-1");
+    assert!(
+        r["data"]["components"][0]["components"][0]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("Investigating:"),
+        "{r}"
+    );
+    let r = d
+        .signed(&fd::modal_submit(
+            "1300000000000000114",
+            ALICE,
+            &ch,
+            "sev_draft:SEV-1",
+            &[("text", "We are fixing payments.")],
+        ))
+        .await;
+    assert!(DiscordApp::content(&r).contains("saved"), "{r}");
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000115",
+            DANA,
+            &ch,
+            "draft",
+            json!([{ "name": "action", "type": 3, "value": "approve" }]),
+        ))
+        .await;
+    assert_eq!(r["data"]["flags"], 64);
+    assert!(
+        DiscordApp::content(&r).starts_with("Only SEV-1's BMOC"),
+        "{r}"
+    );
+    d.fake.assert_valid();
+}

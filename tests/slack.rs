@@ -1147,3 +1147,68 @@ fn view_submission(user: &str, callback_id: &str, private_metadata: &str, values
     p["view"]["state"] = json!({ "values": values });
     p
 }
+
+#[tokio::test]
+async fn the_bmoc_edits_the_customer_draft_in_a_modal() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    let r = s.command("U_CAROL", "C_GENERAL", "SEV-1 draft").await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("Customer update draft for SEV-1"),
+        "{r}"
+    );
+    // `draft edit` without text opens the form with the current draft in it.
+    let form = serde_urlencoded::to_string([
+        ("channel_id", "C_GENERAL"),
+        ("user_id", "U_CAROL"),
+        ("command", "/sev"),
+        ("text", "SEV-1 draft edit"),
+        ("trigger_id", "12345.98765.draft"),
+    ])
+    .unwrap();
+    let r = s.post_form("/slack/commands", form).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "",
+        "acknowledged empty: the form opens"
+    );
+    let opened = s.wait_for_calls("views.open", 1).await;
+    let view: Value = match &opened[0]["view"] {
+        Value::String(v) => serde_json::from_str(v).unwrap(),
+        v => v.clone(),
+    };
+    assert_eq!(view["callback_id"], "sev_draft");
+    assert!(
+        view["blocks"][0]["element"]["initial_value"]
+            .as_str()
+            .unwrap()
+            .starts_with("Investigating:"),
+        "{view}"
+    );
+    let sub = view_submission(
+        "U_CAROL",
+        "sev_draft",
+        view["private_metadata"].as_str().unwrap(),
+        json!({ "text": { "v": { "type": "plain_text_input", "value": "Payments are failing for some customers; we are on it." } } }),
+    );
+    assert_eq!(s.interaction(sub).await.status(), 200);
+    s.deliver().await;
+    let body: String = sqlx::query_scalar("SELECT body FROM drafts ORDER BY id DESC LIMIT 1")
+        .fetch_one(&s.app.engine.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        "Payments are failing for some customers; we are on it."
+    );
+}

@@ -859,3 +859,46 @@ impl Engine {
         Ok(fresh)
     }
 }
+
+impl Engine {
+    /// For a bare `draft edit` (no text) typed where a form can open: the SEV meant
+    /// (named, or the channel's) and its current draft's text to start the form with.
+    pub async fn draft_for_editing(
+        &self,
+        inv: &crate::engine::Invocation,
+        text: &str,
+    ) -> Option<(SevId, String)> {
+        let mut named = None;
+        let words: Vec<&str> = text
+            .split_whitespace()
+            .filter(|w| match SevId::parse(w) {
+                Some(id) => {
+                    named = Some(id);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let bare = words.len() == 2
+            && words[0].eq_ignore_ascii_case("draft")
+            && words[1].eq_ignore_ascii_case("edit");
+        if !bare {
+            return None;
+        }
+        let mut conn = self.store.pool.acquire().await.ok()?;
+        let id = match named {
+            Some(id) => id,
+            None => sevs::by_channel(&mut conn, &inv.platform, &inv.channel)
+                .await
+                .ok()??,
+        };
+        let body = avail::latest_draft(&mut conn, id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|d| d.approved_by.is_none())
+            .map(|d| d.body)
+            .unwrap_or_default();
+        Some((id, body))
+    }
+}

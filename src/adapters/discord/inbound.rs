@@ -106,6 +106,22 @@ impl Interactions {
                 let modal = views::declare_modal(&self.engine.cfg.raw.definitions);
                 return Ok(body(CreateInteractionResponse::Modal(modal)));
             }
+            APPLICATION_COMMAND if data["options"][0]["name"] == "draft" => {
+                let text = commands::to_text(data).unwrap_or_else(|_| {
+                    // `draft` with action edit and no text: the form.
+                    let sev = data["options"][0]["options"]
+                        .as_array()
+                        .and_then(|o| o.iter().find(|x| x["name"] == "sev"))
+                        .and_then(|x| x["value"].as_str())
+                        .unwrap_or_default();
+                    format!("{sev} draft edit")
+                });
+                if let Some((sev, draft)) = self.engine.draft_for_editing(&inv, &text).await {
+                    let modal = views::draft_modal(sev, &draft);
+                    return Ok(body(CreateInteractionResponse::Modal(modal)));
+                }
+                Ok(Intent::Command { text, note: None })
+            }
             APPLICATION_COMMAND => {
                 commands::to_text(data).map(|text| Intent::Command { text, note: None })
             }

@@ -9,6 +9,7 @@ use crate::domain::{Role, SevId, SevType};
 
 pub const DECLARE: &str = "sev_declare";
 pub const UPDATE: &str = "sev_update";
+pub const DRAFT: &str = "sev_draft";
 /// Discord: modal titles ≤ 45, labels ≤ 45, placeholders ≤ 100 characters.
 const MAX_PLACEHOLDER: usize = 100;
 
@@ -74,6 +75,22 @@ pub fn update_modal(sev: SevId) -> CreateModal {
             .max_length(1900),
         ),
     ])
+}
+
+/// The customer update, prefilled with the current draft.
+pub fn draft_modal(sev: SevId, text: &str) -> CreateModal {
+    let mut field = input(
+        InputTextStyle::Paragraph,
+        "Customer update (plain language)",
+        "text",
+        true,
+    )
+    .max_length(1900);
+    if !text.is_empty() {
+        field = field.value(crate::adapters::text::clip(text, 1900));
+    }
+    CreateModal::new(format!("{DRAFT}:{sev}"), format!("Draft for {sev}"))
+        .components(vec![CreateActionRow::InputText(field)])
 }
 
 /// What a component or modal interaction asks for.
@@ -150,6 +167,14 @@ pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> 
                         text,
                         note: get("description"),
                     })
+                }
+                DRAFT => {
+                    let sev = SevId::parse(arg).ok_or("draft form without its SEV")?;
+                    let text = format!(
+                        "{sev} draft edit {}",
+                        get("text").ok_or("the draft is empty")?
+                    );
+                    Ok(Intent::Command { text, note: None })
                 }
                 UPDATE => {
                     let sev = SevId::parse(arg).ok_or("update form without its SEV")?;

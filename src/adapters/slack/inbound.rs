@@ -52,6 +52,13 @@ impl Inbound {
             self.open_view_soon(trigger_id.to_string(), view, inv);
             return None;
         }
+        if !trigger_id.is_empty()
+            && let Some((sev, draft)) = self.engine.draft_for_editing(&inv, text).await
+        {
+            let view = views::draft_modal(sev, &inv.channel, &draft);
+            self.open_view_soon(trigger_id.to_string(), view, inv);
+            return None;
+        }
         self.run(&inv, text, trigger_id, false).await
     }
 

@@ -10,6 +10,7 @@ use crate::domain::{Incident, Role, SevId, SevType, Stage};
 
 pub const DECLARE: &str = "sev_declare";
 pub const UPDATE: &str = "sev_update";
+pub const DRAFT: &str = "sev_draft";
 
 fn plain(t: &str) -> Value {
     json!({ "type": "plain_text", "text": t })
@@ -73,6 +74,23 @@ pub fn update_modal(sev: SevId, channel: &str) -> Value {
         "blocks": [
             { "type": "input", "block_id": "text", "label": plain("What changed? What is next?"),
               "element": { "type": "plain_text_input", "action_id": "v", "multiline": true, "max_length": 2900 } }
+        ]
+    })
+}
+
+/// The customer update, editable before the BMOC approves it.
+pub fn draft_modal(sev: SevId, channel: &str, text: &str) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": DRAFT,
+        "private_metadata": format!("{sev}|{channel}"),
+        "title": plain(&format!("Draft for {sev}")),
+        "submit": plain("Save draft"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "input", "block_id": "text", "label": plain("Customer update (plain language, no internal names)"),
+              "element": { "type": "plain_text_input", "action_id": "v", "multiline": true, "max_length": 2900,
+                           "initial_value": clip(text, 2900) } }
         ]
     })
 }
@@ -191,6 +209,21 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                         channel,
                         text,
                         note: field("description"),
+                    })
+                }
+                Some(DRAFT) => {
+                    let meta = view["private_metadata"].as_str().unwrap_or_default();
+                    let (sev, channel) =
+                        meta.split_once('|').ok_or("draft form without its SEV")?;
+                    let text = format!(
+                        "{sev} draft edit {}",
+                        field("text").ok_or("the draft is empty")?
+                    );
+                    Ok(Intent::Command {
+                        user,
+                        channel: channel.to_string(),
+                        text,
+                        note: None,
                     })
                 }
                 Some(UPDATE) => {
