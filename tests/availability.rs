@@ -458,3 +458,44 @@ both_backends!(
         );
     }
 );
+
+both_backends!(an_approved_update_reaches_the_status_page, |b| async move {
+    #[derive(Clone, Default)]
+    struct Page(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
+    let page = Page::default();
+    async fn receive(
+        axum::extract::State(p): axum::extract::State<Page>,
+        body: axum::Json<Value>,
+    ) -> axum::http::StatusCode {
+        p.0.lock().unwrap().push(body.0);
+        axum::http::StatusCode::CREATED
+    }
+    let router = axum::Router::new()
+        .route("/updates", axum::routing::post(receive))
+        .with_state(page.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let config = CONFIG.replace(
+        "customer_updates = { platform = \"test\", channel = \"customer-updates\" }",
+        &format!("customer_updates = {{ platform = \"test\", channel = \"customer-updates\" }}\nstatus_page_url = \"http://{addr}/updates\""),
+    );
+    let app = TestApp::with_config(b, &config).await;
+    for minute in 0..=3 {
+        report(&app, minute, 100).await;
+    }
+    let ch = "sev-1-availability-web-checkout-degraded";
+    app.cmd("U_CAROL", ch, "draft").await;
+    app.cmd("U_CAROL", ch, "draft approve").await;
+    app.deliver().await;
+    let got = page.0.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["incident"], "SEV-1");
+    assert!(
+        got[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Investigating:"),
+        "{got:?}"
+    );
+});
