@@ -11,12 +11,15 @@ CREATE TABLE availability_samples (
 );
 CREATE INDEX availability_samples_route ON availability_samples (route, window_end);
 
--- Each route's standing: degraded since when, at which level, for which SEV.
+-- Each route's standing: its latest window, degraded since when, at which level, for which SEV.
 CREATE TABLE route_state (
     route        TEXT    PRIMARY KEY,
     worthy_since BIGINT,
     level        BIGINT,
     availability_milli BIGINT,
+    requests     BIGINT,
+    failures     BIGINT,
+    window_end   BIGINT,
     sev_id       BIGINT,
     updated_at   BIGINT  NOT NULL
 );

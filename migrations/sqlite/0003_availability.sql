@@ -11,12 +11,15 @@ CREATE TABLE availability_samples (
 );
 CREATE INDEX availability_samples_route ON availability_samples (route, window_end);
 
--- Each route's standing: degraded since when, at which level, for which SEV.
+-- Each route's standing: its latest window, degraded since when, at which level, for which SEV.
 CREATE TABLE route_state (
     route        TEXT    PRIMARY KEY,
     worthy_since INTEGER,
     level        INTEGER,
     availability_milli INTEGER,
+    requests     INTEGER,
+    failures     INTEGER,
+    window_end   INTEGER,
     sev_id       INTEGER,
     updated_at   INTEGER NOT NULL
 );

@@ -51,7 +51,7 @@ impl Engine {
             )
             .await?;
         }
-        self.evaluate(&mut tx, now).await?;
+        self.evaluate(&mut tx, samples, now).await?;
         tx.commit().await?;
         metrics::counter!("sevbot_availability_samples_total", "source" => source.to_string())
             .increment(samples.len() as u64);
@@ -61,14 +61,35 @@ impl Engine {
     }
 
     /// Recomputes every route's standing from the freshest samples and acts on it.
-    pub(super) async fn evaluate(&self, tx: &mut Tx, now: i64) -> anyhow::Result<()> {
+    /// Each route keeps its latest window in its state row, so an evaluation reads one
+    /// row per route however many samples are stored.
+    pub(super) async fn evaluate(
+        &self,
+        tx: &mut Tx,
+        batch: &[RouteSample],
+        now: i64,
+    ) -> anyhow::Result<()> {
         let a = &self.cfg.raw.availability;
         let thresholds = a.thresholds.thresholds();
-        let fresh = avail::latest(tx, now - FRESH_MS).await?;
         let mut states: HashMap<String, RouteState> = avail::states(tx)
             .await?
             .into_iter()
             .map(|s| (s.route.clone(), s))
+            .collect();
+        for s in batch {
+            let st = states
+                .entry(s.route.clone())
+                .or_insert_with(|| blank(&s.route));
+            if st.window_end.is_none_or(|e| s.window_end >= e) {
+                st.requests = Some(s.requests);
+                st.failures = Some(s.failures);
+                st.window_end = Some(s.window_end);
+            }
+        }
+        let fresh: Vec<(String, i64, i64)> = states
+            .values()
+            .filter(|s| s.window_end.is_some_and(|e| e >= now - FRESH_MS))
+            .filter_map(|s| Some((s.route.clone(), s.requests?, s.failures?)))
             .collect();
         let mut all = vec![];
         for (route, requests, failures) in &fresh {
@@ -554,6 +575,9 @@ fn blank(route: &str) -> RouteState {
         level: None,
         availability: None,
         sev: None,
+        requests: None,
+        failures: None,
+        window_end: None,
     }
 }
 

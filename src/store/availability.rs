@@ -31,18 +31,6 @@ pub async fn insert_sample(
     Ok(())
 }
 
-/// Each route's latest window ending after `since`: (route, requests, failures).
-pub async fn latest(conn: &mut Conn, since: i64) -> anyhow::Result<Vec<(String, i64, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT s.route, s.requests, s.failures FROM availability_samples s \
-         WHERE s.window_end >= $1 AND s.id = (SELECT MAX(t.id) FROM availability_samples t WHERE t.route = s.route) \
-         ORDER BY s.route",
-    )
-    .bind(since)
-    .fetch_all(conn)
-    .await?)
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteState {
     pub route: String,
@@ -50,11 +38,15 @@ pub struct RouteState {
     pub level: Option<i64>,
     pub availability: Option<f64>,
     pub sev: Option<SevId>,
+    /// The latest window reported: requests, failures, and when it ended.
+    pub requests: Option<i64>,
+    pub failures: Option<i64>,
+    pub window_end: Option<i64>,
 }
 
 pub async fn states(conn: &mut Conn) -> anyhow::Result<Vec<RouteState>> {
     let rows = sqlx::query(
-        "SELECT route, worthy_since, level, availability_milli, sev_id FROM route_state ORDER BY route",
+        "SELECT route, worthy_since, level, availability_milli, sev_id, requests, failures, window_end FROM route_state ORDER BY route",
     )
     .fetch_all(conn)
     .await?;
@@ -68,6 +60,9 @@ pub async fn states(conn: &mut Conn) -> anyhow::Result<Vec<RouteState>> {
                 level: r.try_get("level")?,
                 availability: milli.map(|m| m as f64 / 1000.0),
                 sev: sev.map(SevId),
+                requests: r.try_get("requests")?,
+                failures: r.try_get("failures")?,
+                window_end: r.try_get("window_end")?,
             })
         })
         .collect()
@@ -77,19 +72,27 @@ pub async fn save_state(conn: &mut Conn, s: &RouteState, now: i64) -> anyhow::Re
     // Stored as thousandths of a percent: the Any driver binds integers on every backend.
     let milli = s.availability.map(|a| (a * 1000.0).round() as i64);
     sqlx::query(
-        "INSERT INTO route_state (route, worthy_since, level, availability_milli, sev_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (route) DO UPDATE SET worthy_since = $7, level = $8, availability_milli = $9, sev_id = $10, updated_at = $11",
+        "INSERT INTO route_state (route, worthy_since, level, availability_milli, sev_id, requests, failures, window_end, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (route) DO UPDATE SET worthy_since = $10, level = $11, availability_milli = $12, sev_id = $13, \
+         requests = $14, failures = $15, window_end = $16, updated_at = $17",
     )
     .bind(&s.route)
     .bind(s.worthy_since)
     .bind(s.level)
     .bind(milli)
     .bind(s.sev.map(|x| x.0))
+    .bind(s.requests)
+    .bind(s.failures)
+    .bind(s.window_end)
     .bind(now)
     .bind(s.worthy_since)
     .bind(s.level)
     .bind(milli)
     .bind(s.sev.map(|x| x.0))
+    .bind(s.requests)
+    .bind(s.failures)
+    .bind(s.window_end)
     .bind(now)
     .execute(conn)
     .await?;
