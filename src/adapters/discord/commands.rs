@@ -258,6 +258,9 @@ mod tests {
                 "{name} missing from the Discord command"
             );
         }
+        // Discord's rules: at most 25 options (subcommands) per command, names lowercase
+        // ≤ 32, descriptions ≤ 100, required options first.
+        assert!(subs.len() <= 25, "{} subcommands", subs.len());
         // Discord's rules: names lowercase ≤ 32, descriptions ≤ 100, required options first.
         for s in def["options"].as_array().unwrap() {
             assert!(s["description"].as_str().unwrap().len() <= 100);
