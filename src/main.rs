@@ -28,6 +28,13 @@ struct Cli {
 enum Cmd {
     /// Run the bot: HTTP server (/healthz, /readyz, /metrics), outbox, scheduler, and the
     /// console or the configured platforms. The default.
+    ///
+    /// Platforms and integrations are switched on by their secrets in the environment:
+    /// SLACK_BOT_TOKEN (+ SLACK_SIGNING_SECRET for HTTP, SLACK_APP_TOKEN for Socket Mode);
+    /// DISCORD_BOT_TOKEN, DISCORD_APPLICATION_ID (+ DISCORD_PUBLIC_KEY for HTTP
+    /// interactions); PAGERDUTY_ROUTING_KEY; MONITORING_TOKEN for POST
+    /// /api/v1/availability and /hooks/alertmanager; PROMETHEUS_URL to poll Prometheus.
+    /// SLACK_API_URL, DISCORD_API_URL and [pagerduty] events_url point at other servers.
     Run {
         /// auto: the console unless a chat platform is configured; off: serve only.
         #[arg(long, value_enum, default_value_t = ConsoleMode::Auto)]
@@ -72,9 +79,12 @@ fn main() -> ExitCode {
         Cmd::CheckConfig => match cfg {
             Some(c) => {
                 println!(
-                    "{where_from}: OK ({} people, {} rotations, {} feeds, {} warnings)",
+                    "{where_from}: OK ({} people, {} rotations, {} escalation policies, {} routes, {} schedules, {} feeds, {} warnings)",
                     c.people.len(),
                     c.rotations.len(),
+                    c.policies.len(),
+                    c.raw.availability.routes.len(),
+                    c.schedules.len(),
                     c.feeds.len(),
                     problems.len()
                 );

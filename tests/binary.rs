@@ -196,7 +196,7 @@ fn check_config_reports_every_problem_with_its_location() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 people, 4 rotations, 1 feeds"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 people, 4 rotations, 1 escalation policies, 20 routes, 1 schedules, 1 feeds, 0 warnings)"));
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(
