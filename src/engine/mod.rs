@@ -519,6 +519,7 @@ impl Engine {
         events: &[EventKind],
         now: i64,
     ) -> anyhow::Result<Vec<TimelineEvent>> {
+        let before = inc.clone();
         let mut out = Vec::new();
         for ev in events {
             evolve(inc, ev);
@@ -530,7 +531,10 @@ impl Engine {
             sevs::append_event(tx, inc.id, &te).await?;
             out.push(te);
         }
-        sevs::save(tx, inc, now, actor).await?;
+        // Pages, acknowledgements and notes change nothing in the SEV's row.
+        if *inc != before {
+            sevs::save(tx, &before, inc, now, actor).await?;
+        }
         Ok(out)
     }
 

@@ -86,6 +86,7 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<Vec<TimelineEvent>> {
         let mut out = vec![];
+        let mut paged = vec![];
         for ev in events {
             let EventKind::RoleAssigned { role, person, .. } = &ev.event else {
                 continue;
@@ -97,23 +98,27 @@ impl Engine {
                 continue;
             }
             let why = format!("You are paged as {role} for {}.", inc.id);
-            out.extend(self.page(tx, inc, person, Some(*role), 0, why, now).await?);
+            paged.push(self.page(tx, inc, person, Some(*role), 0, why, now).await?);
+        }
+        if !paged.is_empty() {
+            out.extend(self.record(tx, inc, SYSTEM_ACTOR, &paged, now).await?);
         }
         Ok(out)
     }
 
-    /// One page: the row, the direct message, PagerDuty where enabled, the timeline.
+    /// One page: the row, the direct message, PagerDuty where enabled; returns the
+    /// timeline event for the caller to record with its others.
     #[allow(clippy::too_many_arguments)]
     async fn page(
         &self,
         tx: &mut Tx,
-        inc: &mut Incident,
+        inc: &Incident,
         person: &str,
         role: Option<Role>,
         step: u32,
         why: String,
         now: i64,
-    ) -> anyhow::Result<Vec<TimelineEvent>> {
+    ) -> anyhow::Result<EventKind> {
         let pd = self.pagerduty && self.pagerduty_for(person);
         paging::insert(tx, inc.id, person, role, i64::from(step), pd, now).await?;
         let page = Effect::Page {
@@ -139,12 +144,11 @@ impl Engine {
             .await?;
         }
         metrics::counter!("sevbot_pages_total", "step" => step.to_string()).increment(1);
-        let ev = EventKind::Paged {
+        Ok(EventKind::Paged {
             person: person.to_string(),
             role,
             step,
-        };
-        self.record(tx, inc, SYSTEM_ACTOR, &[ev], now).await
+        })
     }
 
     fn pagerduty_for(&self, person: &str) -> bool {
@@ -213,21 +217,13 @@ impl Engine {
             .map(|p| p.person.clone())
             .collect();
         let number = step.step as u32 + 1;
-        let mut recorded = self
-            .record(
-                tx,
-                &mut inc,
-                SYSTEM_ACTOR,
-                &[EventKind::Escalated {
-                    step: number,
-                    after_minutes: this.after_minutes,
-                    unacked: unacked.clone(),
-                    to: this.people.clone(),
-                    target: this.target.clone(),
-                }],
-                now,
-            )
-            .await?;
+        let mut events = vec![EventKind::Escalated {
+            step: number,
+            after_minutes: this.after_minutes,
+            unacked: unacked.clone(),
+            to: this.people.clone(),
+            target: this.target.clone(),
+        }];
         let from = match unacked.is_empty() {
             true => "anyone".to_string(),
             false => unacked.join(", "),
@@ -237,12 +233,12 @@ impl Engine {
                 "No acknowledgement from {from} after {} min: the page for {} climbed to you ({}).",
                 this.after_minutes, inc.id, this.target
             );
-            recorded.extend(
-                self.page(tx, &mut inc, person, None, number, why, now)
-                    .await?,
-            );
+            events.push(self.page(tx, &inc, person, None, number, why, now).await?);
         }
-        for ev in recorded {
+        for ev in self
+            .record(tx, &mut inc, SYSTEM_ACTOR, &events, now)
+            .await?
+        {
             self.enqueue(
                 tx,
                 &inc.platform,

@@ -139,7 +139,14 @@ pub async fn list(
 }
 
 /// Writes the mutable fields back; roles are upserted.
-pub async fn save(conn: &mut Conn, inc: &Incident, now: i64, by: &str) -> anyhow::Result<()> {
+/// Writes what changed from `before`: the row, and the roles handed to someone new.
+pub async fn save(
+    conn: &mut Conn,
+    before: &Incident,
+    inc: &Incident,
+    now: i64,
+    by: &str,
+) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5 \
          WHERE id = $6",
@@ -152,7 +159,11 @@ pub async fn save(conn: &mut Conn, inc: &Incident, now: i64, by: &str) -> anyhow
     .bind(inc.id.0)
     .execute(&mut *conn)
     .await?;
-    for (role, person) in &inc.roles {
+    for (role, person) in inc
+        .roles
+        .iter()
+        .filter(|(r, p)| before.roles.get(r) != Some(*p))
+    {
         sqlx::query(
             "INSERT INTO role_assignments (sev_id, role, person, assigned_at, assigned_by) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sev_id, role) DO UPDATE SET \
