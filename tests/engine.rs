@@ -599,7 +599,7 @@ both_backends!(readiness_checks_migrations, |b| async move {
         .await
         .unwrap();
     let e = app.engine.store.ready().await.unwrap_err();
-    assert!(e.to_string().contains("migrations applied: 0 of 3"), "{e}");
+    assert!(e.to_string().contains("migrations applied: 0 of 4"), "{e}");
 });
 
 both_backends!(
