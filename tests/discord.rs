@@ -1002,3 +1002,15 @@ async fn the_customer_draft_is_edited_in_a_modal() {
     );
     d.fake.assert_valid();
 }
+
+/// If the configured API cannot name a gateway, sevbot stays off the gateway rather than
+/// fall back to Discord's own (HTTP interactions keep working).
+#[tokio::test]
+async fn no_gateway_url_means_no_gateway_not_discords_own() {
+    let d = DiscordApp::start().await;
+    d.fake.inject("GET /gateway/bot", Fault::Http500);
+    assert!(d.app.start_discord().await.is_none());
+    assert_eq!(d.fake.gateway_stats().0, 0, "never connected anywhere");
+    let r = d.signed(&json!({ "id": "1", "application_id": fd::APP_ID, "type": 1, "token": "t", "version": 1 })).await;
+    assert_eq!(r["type"], 1);
+}
