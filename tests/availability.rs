@@ -7,41 +7,12 @@ mod support;
 
 use serde_json::{Value, json};
 use sevbot::engine::RouteSample;
-use support::{Backend, Call, T0, TestApp};
+use support::{AVAILABILITY, Backend, Call, T0, TestApp};
 
 const TOKEN: &str = "monitoring-secret";
 
-const CONFIG: &str = r#"
-[availability]
-platform = "test"
-channel = "general"
-confirm_minutes = 3
-customer_updates = { platform = "test", channel = "customer-updates" }
-[[availability.routes]]
-id = "web-checkout"
-pattern = "/api/checkout"
-service = "billing"
-bucket = "critical"
-description = "paying for an order"
-users_per_minute = 1200.0
-[[availability.routes]]
-id = "api-cart"
-pattern = "/api/cart"
-service = "billing"
-bucket = "high"
-description = "reviewing a cart"
-users_per_minute = 300.0
-[[availability.routes]]
-id = "api-photos"
-pattern = "/api/v1/photos"
-service = "photos"
-bucket = "medium"
-description = "browsing photos"
-users_per_minute = 900.0
-"#;
-
 async fn app(b: Backend) -> TestApp {
-    TestApp::with_config(b, CONFIG).await
+    TestApp::with_config(b, AVAILABILITY).await
 }
 
 fn sample(route: &str, minute: i64, requests: i64, failures: i64) -> RouteSample {
@@ -476,7 +447,7 @@ both_backends!(an_approved_update_reaches_the_status_page, |b| async move {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let config = CONFIG.replace(
+    let config = AVAILABILITY.replace(
         "customer_updates = { platform = \"test\", channel = \"customer-updates\" }",
         &format!("customer_updates = {{ platform = \"test\", channel = \"customer-updates\" }}\nstatus_page_url = \"http://{addr}/updates\""),
     );

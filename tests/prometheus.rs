@@ -16,26 +16,6 @@ use support::{Backend, TestApp};
 
 const TOKEN: &str = "it-monitoring-secret";
 
-const CONFIG: &str = r#"
-[availability]
-platform = "test"
-channel = "general"
-[[availability.routes]]
-id = "web-checkout"
-pattern = "/api/checkout"
-service = "billing"
-bucket = "critical"
-description = "paying for an order"
-users_per_minute = 1200.0
-[[availability.routes]]
-id = "api-cart"
-pattern = "/api/cart"
-service = "billing"
-bucket = "high"
-description = "reviewing a cart"
-users_per_minute = 300.0
-"#;
-
 fn binary(name: &str) -> String {
     let path = format!("/usr/bin/{name}");
     assert!(
@@ -103,7 +83,12 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
     let dir = tempfile::tempdir().unwrap();
     // Real time: Prometheus and Alertmanager run on the wall clock.
     let now = chrono::Utc::now().timestamp_millis();
-    let app = TestApp::with_clock(Backend::Sqlite, CONFIG, Arc::new(ManualClock::new(now))).await;
+    let app = TestApp::with_clock(
+        Backend::Sqlite,
+        support::AVAILABILITY,
+        Arc::new(ManualClock::new(now)),
+    )
+    .await;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let router = sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN);
     let (sevbot_addr, _) = sevbot::http::serve(router, "127.0.0.1:0", stop)

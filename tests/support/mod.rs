@@ -78,6 +78,37 @@ start_date = "2026-01-05"
 update_cadence_minutes = [15, 30, 60, 0]
 "#;
 
+/// Monitoring for the availability tests: three routes of the catalogue's buckets, SEVs
+/// opened on the test platform.
+pub const AVAILABILITY: &str = r#"
+[availability]
+platform = "test"
+channel = "general"
+confirm_minutes = 3
+customer_updates = { platform = "test", channel = "customer-updates" }
+[[availability.routes]]
+id = "web-checkout"
+pattern = "/api/checkout"
+service = "billing"
+bucket = "critical"
+description = "paying for an order"
+users_per_minute = 1200.0
+[[availability.routes]]
+id = "api-cart"
+pattern = "/api/cart"
+service = "billing"
+bucket = "high"
+description = "reviewing a cart"
+users_per_minute = 300.0
+[[availability.routes]]
+id = "api-photos"
+pattern = "/api/v1/photos"
+service = "photos"
+bucket = "medium"
+description = "browsing photos"
+users_per_minute = 900.0
+"#;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
