@@ -146,7 +146,7 @@ impl Engine {
         let linked = self.linked_sev(tx, &states).await?;
         let mut sev = linked.clone();
         if let Some(level) = worth {
-            let summary = self.impact_summary(&states, now);
+            let summary = self.impact_summary(&states);
             match linked {
                 None => {
                     let titles: Vec<String> = confirmed
@@ -158,32 +158,13 @@ impl Engine {
                         true => "Global availability degraded".to_string(),
                         false => format!("Availability: {} degraded", titles.join(", ")),
                     };
-                    let new = NewSev {
-                        sev_type: SevType::Availability,
-                        level,
-                        title: &title,
-                        customer_impact: true,
-                        declared_by: SYSTEM_ACTOR,
-                        platform: &a.platform,
-                        origin_channel: &a.channel,
-                        now,
-                    };
-                    let reply = self.declare(tx, new).await?;
-                    let id = reply.declared.expect("declare names its SEV");
-                    let text = format!("Monitoring declared {}", reply.text);
-                    let tell = Effect::Reply {
-                        channel: a.channel.clone(),
-                        user: None,
-                        text,
-                    };
-                    self.enqueue(tx, &a.platform, tell, now).await?;
-                    let mut inc = sevs::load(tx, id).await?.expect("just declared");
                     let ev = EventKind::Impact {
                         summary,
                         suggested: None,
                     };
-                    self.post_recorded(tx, &mut inc, &[ev], now).await?;
-                    metrics::counter!("sevbot_sevs_auto_declared_total").increment(1);
+                    let inc = self
+                        .declare_for_monitoring(tx, level, &title, "Monitoring", ev, now)
+                        .await?;
                     sev = Some(inc);
                 }
                 Some(inc) => {
@@ -230,6 +211,46 @@ impl Engine {
         Ok(())
     }
 
+    /// Declares an availability SEV on monitoring's behalf (roles filled, IMOC paged),
+    /// says so in the configured channel, and puts `event` on its timeline.
+    async fn declare_for_monitoring(
+        &self,
+        tx: &mut Tx,
+        level: Level,
+        title: &str,
+        by: &str,
+        event: EventKind,
+        now: i64,
+    ) -> anyhow::Result<Incident> {
+        let a = &self.cfg.raw.availability;
+        let new = NewSev {
+            sev_type: SevType::Availability,
+            level,
+            title,
+            customer_impact: true,
+            declared_by: SYSTEM_ACTOR,
+            platform: &a.platform,
+            origin_channel: &a.channel,
+            now,
+        };
+        let reply = self.declare(tx, new).await?;
+        let id = reply
+            .declared
+            .ok_or_else(|| anyhow::anyhow!("declare returned no SEV"))?;
+        let tell = Effect::Reply {
+            channel: a.channel.clone(),
+            user: None,
+            text: format!("{by} declared {}", reply.text),
+        };
+        self.enqueue(tx, &a.platform, tell, now).await?;
+        let mut inc = sevs::load(tx, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{id} vanished in its own transaction"))?;
+        self.post_recorded(tx, &mut inc, &[event], now).await?;
+        metrics::counter!("sevbot_sevs_auto_declared_total").increment(1);
+        Ok(inc)
+    }
+
     /// The open SEV monitoring is attached to: one a degraded route points at, else an
     /// open availability SEV sevbot declared itself.
     async fn linked_sev(
@@ -273,7 +294,7 @@ impl Engine {
         Ok(())
     }
 
-    fn impact_summary(&self, states: &HashMap<String, RouteState>, now: i64) -> String {
+    fn impact_summary(&self, states: &HashMap<String, RouteState>) -> String {
         let mut parts: Vec<String> = degraded(states)
             .map(|s| match s.route.as_str() {
                 GLOBAL => format!(
@@ -284,7 +305,6 @@ impl Engine {
             })
             .collect();
         parts.sort();
-        let _ = now;
         match parts.is_empty() {
             true => "no route is degraded".into(),
             false => parts.join(", "),
@@ -386,7 +406,7 @@ impl Engine {
                 let draft = match existing.filter(|d| d.approved_by.is_none()) {
                     Some(d) => d.body,
                     None => {
-                        let body = self.render_draft(tx, &inc, now).await?;
+                        let body = self.render_draft(tx, &inc).await?;
                         let draft = avail::insert_draft(tx, id, &body, actor, now).await?;
                         self.post_recorded(
                             tx,
@@ -467,7 +487,7 @@ impl Engine {
         }
     }
 
-    async fn render_draft(&self, tx: &mut Tx, inc: &Incident, now: i64) -> anyhow::Result<String> {
+    async fn render_draft(&self, tx: &mut Tx, inc: &Incident) -> anyhow::Result<String> {
         let a = &self.cfg.raw.availability;
         let states = avail::states(tx).await?;
         let linked: Vec<&RouteState> = states.iter().filter(|s| s.sev == Some(inc.id)).collect();
@@ -511,7 +531,6 @@ impl Engine {
             mitigated => inc.stage == Stage::Mitigated,
             next_update_minutes => self.cfg.update_cadence_minutes(inc.level).max(30),
         };
-        let _ = now;
         let env = minijinja::Environment::new();
         let text = env
             .render_str(&self.cfg.draft_template, ctx)
@@ -845,28 +864,8 @@ impl Engine {
                         Some(r) => format!("{name} on {r}"),
                         None => summary.clone(),
                     };
-                    let new = NewSev {
-                        sev_type: SevType::Availability,
-                        level,
-                        title: &title,
-                        customer_impact: true,
-                        declared_by: SYSTEM_ACTOR,
-                        platform: &a.platform,
-                        origin_channel: &a.channel,
-                        now,
-                    };
-                    let reply = self.declare(&mut tx, new).await?;
-                    let id = reply.declared.expect("declare names its SEV");
-                    let tell = Effect::Reply {
-                        channel: a.channel.clone(),
-                        user: None,
-                        text: format!("Alertmanager declared {}", reply.text),
-                    };
-                    self.enqueue(&mut tx, &a.platform, tell, now).await?;
-                    let mut inc = sevs::load(&mut tx, id).await?.expect("just declared");
-                    self.post_recorded(&mut tx, &mut inc, &[event], now).await?;
-                    metrics::counter!("sevbot_sevs_auto_declared_total").increment(1);
-                    inc
+                    self.declare_for_monitoring(&mut tx, level, &title, "Alertmanager", event, now)
+                        .await?
                 }
             };
             if let Some(r) = &route {
