@@ -189,12 +189,11 @@ both_backends!(
     monitoring_endpoints_authenticate_validate_and_deduplicate,
     |b| async move {
         let app = app(b).await;
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        std::mem::forget(stop_tx);
-        let router = sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN);
-        let (addr, _) = sevbot::http::serve(router, "127.0.0.1:0", stop)
-            .await
-            .unwrap();
+        let addr = support::serve(sevbot::adapters::monitoring::routes(
+            app.engine.clone(),
+            TOKEN,
+        ))
+        .await;
         let http = reqwest::Client::new();
         let post = |path: &str, body: String, auth: Option<&str>| {
             let mut r = http

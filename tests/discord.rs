@@ -63,11 +63,7 @@ impl DiscordApp {
         let app = App::build(Arc::new(cfg), clock.clone(), out, None, Some(settings))
             .await
             .unwrap();
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        std::mem::forget(stop_tx);
-        let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop)
-            .await
-            .unwrap();
+        let addr = support::serve(app.router()).await;
         DiscordApp {
             app,
             clock,

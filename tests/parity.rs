@@ -157,11 +157,7 @@ impl Platforms {
         )
         .await
         .unwrap();
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        std::mem::forget(stop_tx);
-        let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop)
-            .await
-            .unwrap();
+        let addr = support::serve(app.router()).await;
         Platforms {
             app,
             clock,

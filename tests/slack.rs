@@ -68,11 +68,7 @@ impl SlackApp {
         let app = App::build(Arc::new(cfg), clock.clone(), out, Some(settings), None)
             .await
             .unwrap();
-        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        std::mem::forget(_stop_tx);
-        let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop)
-            .await
-            .unwrap();
+        let addr = support::serve(app.router()).await;
         SlackApp {
             app,
             clock,

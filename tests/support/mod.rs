@@ -277,6 +277,17 @@ impl TestApp {
     }
 }
 
+/// Serves `router` on a free local port for the rest of the test; returns its address.
+pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    // Never stopped: the server lives as long as the test's runtime.
+    std::mem::forget(stop_tx);
+    let (addr, _) = sevbot::http::serve(router, "127.0.0.1:0", stop)
+        .await
+        .expect("the test server binds a local port");
+    addr
+}
+
 /// Runs an async test body against both storage backends.
 #[macro_export]
 macro_rules! both_backends {
