@@ -56,10 +56,7 @@ async fn main() {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    let scheduler = Arc::new(Scheduler {
-        engine,
-        owner: "bench".into(),
-    });
+    let scheduler = Arc::new(Scheduler::new(engine, "bench".into()));
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(scheduler.run(Duration::from_secs(1), stop));
     tokio::time::sleep(Duration::from_millis(

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::adapters::console::{self, ConsolePlatform, Output};
 use crate::adapters::discord::{self, DiscordSettings};
-use crate::adapters::pagerduty::PagerDuty;
+use crate::adapters::sinks;
 use crate::adapters::slack::{self, SlackPlatform, SlackSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -18,7 +18,7 @@ use crate::delivery::Delivery;
 use crate::effects::Platform;
 use crate::engine::Engine;
 use crate::scheduler::Scheduler;
-use crate::store::{Store, outbox, redact};
+use crate::store::{Store, outbox, redact, replicas};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConsoleMode {
@@ -38,6 +38,8 @@ pub struct App {
     /// The secret monitoring authenticates with (`availability.token_env`); the
     /// availability and Alertmanager endpoints are off without it.
     pub monitoring_token: Option<String>,
+    /// This process, registered as alive for as long as the app lives.
+    pub registration: replicas::Registration,
 }
 
 /// Discord as configured: the REST client exists when there is a bot token.
@@ -46,9 +48,11 @@ pub struct DiscordApp {
     pub rest: Option<Arc<discord::rest::Rest>>,
 }
 
-/// A name unique to this process, for leases.
+/// A name unique to this start of this process, for leases: a container restarted in
+/// the same pod has the same host name and often the same pid.
 pub fn owner_id() -> String {
-    format!("{}-{}", hostname(), std::process::id())
+    let started = chrono::Utc::now().timestamp_millis();
+    format!("{}-{}-{started:x}", hostname(), std::process::id())
 }
 
 fn hostname() -> String {
@@ -66,24 +70,6 @@ impl App {
         discord: Option<DiscordSettings>,
     ) -> anyhow::Result<App> {
         let store = Store::connect(&cfg.raw.database.url).await?;
-        let cfg = match &slack {
-            Some(s) => {
-                let mut owned = (*cfg).clone();
-                let probe = SlackPlatform::new(s, cfg.clone())?;
-                // Slack being down must not hold the bot's start-up for long.
-                let mapping = slack::people::map_people_by_email(&probe, &mut owned);
-                if tokio::time::timeout(Duration::from_secs(5), mapping)
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(
-                        "Slack did not answer the email look-ups within 5 s; people without handles.slack stay unmapped"
-                    );
-                }
-                Arc::new(owned)
-            }
-            None => cfg,
-        };
         let mut platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
             store.clone(),
             cfg.clone(),
@@ -92,6 +78,17 @@ impl App {
         let slack = match slack {
             Some(s) => {
                 let p = Arc::new(SlackPlatform::new(&s, cfg.clone())?);
+                // Slack being down must not hold the bot's start-up for long; whoever is
+                // not mapped yet is looked up again in the background and on demand.
+                let mapping = slack::people::map_people_by_email(&p, &cfg);
+                if tokio::time::timeout(Duration::from_secs(5), mapping)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "Slack did not answer the email look-ups within 5 s; they are retried in the background and when someone is paged"
+                    );
+                }
                 platforms.push(p.clone());
                 Some((s, p))
             }
@@ -120,18 +117,17 @@ impl App {
             }
             None => None,
         };
-        let pagerduty = PagerDuty::from_config(&cfg.raw.pagerduty)?.map(Arc::new);
-        let mut engine =
-            Engine::new(store.clone(), clock.clone(), cfg.clone()).with_platforms(&platforms);
-        engine.pagerduty = pagerduty.is_some();
+        let sinks = sinks::configured(&cfg)?;
+        let engine = Engine::new(store.clone(), clock.clone(), cfg.clone())
+            .with_platforms(&platforms)
+            .with_sinks(&sinks);
         let owner = owner_id();
-        let mut delivery = Delivery::new(store, clock, platforms, owner.clone());
-        delivery.pagerduty = pagerduty;
+        let delivery = Delivery::new(store, clock, platforms, owner.clone())
+            .with_sinks(sinks)
+            .with_wakers(engine.wake_outbox.clone(), engine.wake_jobs.clone());
+        let registration = delivery.recover().await?;
         let delivery = Arc::new(delivery);
-        let scheduler = Arc::new(Scheduler {
-            engine: engine.clone(),
-            owner,
-        });
+        let scheduler = Arc::new(Scheduler::new(engine.clone(), owner));
         let monitoring_token = std::env::var(&engine.cfg.raw.availability.token_env)
             .ok()
             .filter(|t| !t.trim().is_empty());
@@ -142,6 +138,7 @@ impl App {
             slack,
             discord,
             monitoring_token,
+            registration,
         })
     }
 
@@ -266,11 +263,7 @@ impl App {
     pub fn spawn_workers(&self, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
         let poll = Duration::from_millis(self.engine.cfg.raw.server.poll_interval_ms.max(10));
         vec![
-            tokio::spawn(self.delivery.clone().run(
-                self.engine.wake_outbox.clone(),
-                poll,
-                stop.clone(),
-            )),
+            tokio::spawn(self.delivery.clone().run(poll, stop.clone())),
             tokio::spawn(self.scheduler.clone().run(poll, stop.clone())),
         ]
     }
@@ -348,6 +341,13 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     app.engine.ensure_housekeeping().await?;
     app.engine.ensure_schedules().await?;
     let mut workers = app.spawn_workers(&stop);
+    if let Some((_, platform)) = &app.slack {
+        workers.push(tokio::spawn(slack::people::keep_mapping(
+            platform.clone(),
+            app.engine.cfg.clone(),
+            stop.clone(),
+        )));
+    }
     if app.monitoring_token.is_none() {
         tracing::info!(
             env = cfg.raw.availability.token_env,

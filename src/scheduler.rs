@@ -8,13 +8,29 @@ use std::time::Duration;
 use crate::engine::Engine;
 use crate::store::jobs;
 
-const LEASE_MS: i64 = 30_000;
+/// Firing a job is one short transaction; a process that dies holding one is reaped at
+/// once (see `store::replicas`), and this lease is the backstop.
+const LEASE_MS: i64 = 10_000;
 /// Never spin: even an overdue job waits this long between claim attempts.
 const MIN_SLEEP_MS: i64 = 5;
+/// The backlog metrics count every pending job: read them this often, not every tick.
+const METRICS_EVERY_MS: i64 = 10_000;
 
 pub struct Scheduler {
     pub engine: Engine,
     pub owner: String,
+    /// When the backlog metrics were last read (ms).
+    pub metrics_at: std::sync::atomic::AtomicI64,
+}
+
+impl Scheduler {
+    pub fn new(engine: Engine, owner: String) -> Scheduler {
+        Scheduler {
+            engine,
+            owner,
+            metrics_at: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
 }
 
 impl Scheduler {
@@ -45,6 +61,12 @@ impl Scheduler {
             }
         }
         let now = self.engine.clock.now_ms();
+        let last = self.metrics_at.load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(last) < METRICS_EVERY_MS && fired == 0 {
+            return Ok(fired);
+        }
+        self.metrics_at
+            .store(now, std::sync::atomic::Ordering::Relaxed);
         if let Ok((pending, late_ms)) = jobs::backlog(&self.engine.store, now).await {
             metrics::gauge!("sevbot_jobs_pending").set(pending as f64);
             metrics::gauge!("sevbot_jobs_oldest_overdue_seconds").set(late_ms as f64 / 1000.0);

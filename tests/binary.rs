@@ -66,6 +66,7 @@ fn scripted_console_session_survives_a_restart() {
          /sev level 0 all regions\n\
          /sev mitigated\n\
          /sev resolved\n\
+         :as erin\n\
          /sev close\n\
          /sev close\n\
          /sev frobnicate\n",
@@ -76,7 +77,8 @@ fn scripted_console_session_survives_a_restart() {
         "+ sevbot created channel #sev-1-checkout-failing",
         "#sev-1-checkout-failing | sevbot: @alice posted an update: payments provider returns 502s",
         "#sev-1-checkout-failing | sevbot: @alice changed the level SEV1 → SEV0: all regions",
-        "#sev-1-checkout-failing | sevbot: @alice moved it resolved → closed",
+        // erin is an admin: she may close whoever holds the IMOC role this week.
+        "#sev-1-checkout-failing | sevbot: @erin moved it resolved → closed",
         "SEV-1 is closed; nothing more can change.",
         "Unknown command \"frobnicate\".",
         "(edited message",
@@ -96,7 +98,7 @@ fn scripted_console_session_survives_a_restart() {
         out.contains("SEV-1 SEV0 availability · closed · Checkout failing"),
         "{out}"
     );
-    assert!(out.contains("@alice moved it resolved → closed"), "{out}");
+    assert!(out.contains("@erin moved it resolved → closed"), "{out}");
     assert!(
         !out.contains("+ sevbot created"),
         "nothing is re-sent after a restart:\n{out}"

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::effects::{DeliveryError, Message, Platform};
+use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::{Engine, Invocation, SYSTEM_ACTOR};
 use crate::store::Store;
 
@@ -65,18 +65,28 @@ impl Platform for ConsolePlatform {
         PLATFORM
     }
 
+    fn title(&self) -> &str {
+        "the console"
+    }
+
     fn mention(&self, who: &str) -> String {
         match who.strip_prefix('@') {
             Some(handle) => format!("@{handle}"),
             None if who == SYSTEM_ACTOR => who.to_string(),
-            None => format!("@{}", self.cfg.handle(who, PLATFORM).unwrap_or(who)),
+            None => format!(
+                "@{}",
+                self.cfg
+                    .handle(who, PLATFORM)
+                    .unwrap_or_else(|| who.to_string())
+            ),
         }
     }
 
-    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError> {
-        let taken = sqlx::query("INSERT INTO console_channels (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
+    async fn create_channel(&self, ch: &NewChannel<'_>) -> Result<String, DeliveryError> {
+        let taken = sqlx::query("INSERT INTO console_channels (name, created_at, sev_id) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(ch.name)
             .bind(chrono::Utc::now().timestamp_millis())
+            .bind(ch.sev.0)
             .execute(&self.store.pool)
             .await
             .map_err(|e| DeliveryError::Retry { reason: e.to_string(), after: None })?
@@ -85,13 +95,26 @@ impl Platform for ConsolePlatform {
         if taken {
             return Err(DeliveryError::NameTaken);
         }
-        let kind = if private {
+        let kind = if ch.private {
             "private channel"
         } else {
             "channel"
         };
-        say(&self.out, &format!("+ sevbot created {kind} #{name}"));
-        Ok(name.to_string())
+        say(&self.out, &format!("+ sevbot created {kind} #{}", ch.name));
+        Ok(ch.name.to_string())
+    }
+
+    /// The console's workspace remembers which SEV each channel was opened for.
+    async fn find_channel(&self, ch: &NewChannel<'_>) -> Result<Option<String>, DeliveryError> {
+        sqlx::query_scalar("SELECT name FROM console_channels WHERE name = $1 AND sev_id = $2")
+            .bind(ch.name)
+            .bind(ch.sev.0)
+            .fetch_optional(&self.store.pool)
+            .await
+            .map_err(|e| DeliveryError::Retry {
+                reason: e.to_string(),
+                after: None,
+            })
     }
 
     async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError> {
@@ -108,7 +131,12 @@ impl Platform for ConsolePlatform {
         Ok(())
     }
 
-    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
+    async fn post(
+        &self,
+        channel: &str,
+        msg: Message<'_>,
+        _key: &str,
+    ) -> Result<String, DeliveryError> {
         let id = self.next_message.fetch_add(1, Ordering::SeqCst).to_string();
         say(
             &self.out,
@@ -138,6 +166,7 @@ impl Platform for ConsolePlatform {
         channel: &str,
         user: Option<&str>,
         text: &str,
+        _key: &str,
     ) -> Result<(), DeliveryError> {
         let to = user
             .map(|u| format!(" → @{u} (only you)"))
@@ -149,7 +178,7 @@ impl Platform for ConsolePlatform {
         Ok(())
     }
 
-    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+    async fn page(&self, person: &str, msg: Message<'_>, _key: &str) -> Result<(), DeliveryError> {
         say(
             &self.out,
             &format!(

@@ -4,7 +4,6 @@
 pub mod console;
 pub mod discord;
 pub mod monitoring;
-pub mod pagerduty;
+pub mod sinks;
 pub mod slack;
-pub mod statuspage;
 pub mod text;

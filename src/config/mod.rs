@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
@@ -353,6 +354,39 @@ pub struct Config {
     pub schedules: Vec<Schedule>,
     /// The customer update template (minijinja).
     pub draft_template: String,
+    /// Platform handles learned while running (Slack users found by e-mail), shared by
+    /// every clone, so a look-up that succeeds late serves mentions, pages and commands.
+    pub learned: Learned,
+}
+
+/// Handles learned at run time: (platform, person id) → handle.
+#[derive(Debug, Clone, Default)]
+pub struct Learned(Arc<RwLock<BTreeMap<(String, String), String>>>);
+
+impl Learned {
+    pub fn get(&self, platform: &str, person: &str) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(platform.to_string(), person.to_string()))
+            .cloned()
+    }
+
+    pub fn set(&self, platform: &str, person: &str, handle: &str) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).insert(
+            (platform.to_string(), person.to_string()),
+            handle.to_string(),
+        );
+    }
+
+    fn person_for(&self, platform: &str, handle: &str) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|((p, _), h)| p == platform && h.eq_ignore_ascii_case(handle))
+            .map(|((_, person), _)| person.clone())
+    }
 }
 
 impl Config {
@@ -371,16 +405,21 @@ impl Config {
                     .is_some_and(|h| h.eq_ignore_ascii_case(handle))
             })
             .or_else(|| {
+                let learned = self.learned.person_for(platform, handle)?;
+                self.person(&learned)
+            })
+            .or_else(|| {
                 self.people
                     .iter()
                     .find(|p| p.id.eq_ignore_ascii_case(handle))
             })
     }
 
-    pub fn handle(&self, person: &str, platform: &str) -> Option<&str> {
+    /// The person's handle on `platform`: from the config, else as learned at run time.
+    pub fn handle(&self, person: &str, platform: &str) -> Option<String> {
         self.person(person)
-            .and_then(|p| p.handles.get(platform))
-            .map(String::as_str)
+            .and_then(|p| p.handles.get(platform).cloned())
+            .or_else(|| self.learned.get(platform, person))
     }
 
     pub fn is_admin(&self, person: &str) -> bool {
@@ -731,6 +770,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         policies,
         schedules,
         draft_template,
+        learned: Learned::default(),
     });
     (cfg, problems)
 }

@@ -138,19 +138,37 @@ pub enum EventKind {
         #[serde(default)]
         imoc: Option<String>,
     },
-    /// Someone was paged: as a role holder (`step` 0) or by the ladder's step `step`.
+    /// A page reached someone: as a role holder (`step` 0) or by the ladder's step
+    /// `step`. Recorded when a route delivered it; `via` names a route other than the
+    /// SEV's chat platform (an external paging service).
     Paged {
         person: String,
         role: Option<Role>,
         step: u32,
+        #[serde(default)]
+        via: Option<String>,
     },
-    /// Nobody acknowledged in time: the ladder climbed to `to`.
+    /// A page could not be delivered on one route, with the platform's reason and the fix.
+    /// `unpaged`: no route reached the person; `escalating`: the ladder moved on at once.
+    PageFailed {
+        person: String,
+        role: Option<Role>,
+        step: u32,
+        via: String,
+        reason: String,
+        unpaged: bool,
+        escalating: bool,
+    },
+    /// Nobody acknowledged in time (or nobody could be reached): the ladder climbed to `to`.
     Escalated {
         step: u32,
         after_minutes: u32,
         unacked: Vec<String>,
         to: Vec<String>,
         target: String,
+        /// Pages of the chain that could not be delivered at all.
+        #[serde(default)]
+        unreachable: Vec<String>,
     },
     /// Monitoring's view changed: what it sees, and the level it suggests people confirm.
     Impact {
@@ -300,6 +318,7 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         | EventKind::Note { .. }
         | EventKind::UpdateReminder { .. }
         | EventKind::Paged { .. }
+        | EventKind::PageFailed { .. }
         | EventKind::Escalated { .. }
         | EventKind::Acknowledged { .. }
         | EventKind::Impact { .. }
@@ -355,33 +374,68 @@ pub fn describe(ev: &EventKind, actor: &str, mention: &dyn Fn(&str) -> String) -
             ),
             None => format!("no update for {minutes_since_update} min; reminded the IMOC"),
         },
-        EventKind::Paged { person, role, step } => match (role, step) {
-            (Some(r), 0) => format!("paged {} as {r}", mention(person)),
-            _ => format!("paged {} (escalation step {step})", mention(person)),
-        },
+        EventKind::Paged {
+            person,
+            role,
+            step,
+            via,
+        } => {
+            let via = via
+                .as_ref()
+                .map(|v| format!(" via {v}"))
+                .unwrap_or_default();
+            match (role, step) {
+                (Some(r), 0) => format!("paged {} as {r}{via}", mention(person)),
+                _ => format!("paged {} (escalation step {step}){via}", mention(person)),
+            }
+        }
+        EventKind::PageFailed {
+            person,
+            role,
+            step,
+            via,
+            reason,
+            unpaged,
+            escalating,
+        } => {
+            let what = match (role, step) {
+                (Some(r), 0) => format!(" as {r}"),
+                _ => format!(" (escalation step {step})"),
+            };
+            let then = match (unpaged, escalating) {
+                (_, true) => "; nobody reached them, so the escalation moves on now",
+                (true, false) => "; no route reached them",
+                (false, false) => "",
+            };
+            format!(
+                "could not page {}{what} on {via}: {reason}{then}",
+                mention(person)
+            )
+        }
         EventKind::Escalated {
             after_minutes,
             unacked,
             to,
             target,
+            unreachable,
             ..
         } => {
-            let from = match unacked.is_empty() {
-                true => "anyone".to_string(),
-                false => unacked
-                    .iter()
-                    .map(|p| mention(p))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+            let names = |v: &[String]| v.iter().map(|p| mention(p)).collect::<Vec<_>>().join(", ");
+            let why = match (unacked.is_empty(), unreachable.is_empty()) {
+                (true, false) => format!("{} could not be paged", names(unreachable)),
+                (true, true) => format!("no ack from anyone after {after_minutes} min"),
+                (false, true) => {
+                    format!("no ack from {} after {after_minutes} min", names(unacked))
+                }
+                (false, false) => format!(
+                    "no ack from {} after {after_minutes} min and {} could not be paged",
+                    names(unacked),
+                    names(unreachable)
+                ),
             };
             match to.is_empty() {
-                true => format!(
-                    "no ack from {from} after {after_minutes} min; the next step ({target}) pages nobody"
-                ),
-                false => format!(
-                    "no ack from {from} after {after_minutes} min, paging {} ({target})",
-                    to.iter().map(|p| mention(p)).collect::<Vec<_>>().join(", ")
-                ),
+                true => format!("{why}; the next step ({target}) pages nobody"),
+                false => format!("{why}, paging {} ({target})", names(to)),
             }
         }
         EventKind::Impact { summary, suggested } => match suggested {

@@ -462,14 +462,13 @@ impl Engine {
                         "no availability.customer_updates configured; approved update not posted"
                     ),
                 }
-                if let Some(url) = &a.status_page_url {
+                if let (Some(url), Some(sink)) = (&a.status_page_url, &self.status_sink) {
                     let effect = Effect::StatusPage {
                         sev: id,
                         url: url.clone(),
                         body: d.body.clone(),
                     };
-                    self.enqueue(tx, crate::adapters::statuspage::PLATFORM, effect, now)
-                        .await?;
+                    self.enqueue(tx, sink, effect, now).await?;
                 }
                 self.post_recorded(
                     tx,

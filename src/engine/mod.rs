@@ -3,6 +3,7 @@
 //! outbound effects. Nothing here talks to a chat platform.
 
 mod availability;
+pub mod outcomes;
 mod paging;
 mod schedules;
 
@@ -22,7 +23,7 @@ use crate::domain::oncall::{on_call_for, rotation_for};
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
-use crate::effects::{Effect, Platform};
+use crate::effects::{Capability, Effect, Platform, Sink};
 use crate::store::incidents::{self as sevs, NewSev};
 use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 
@@ -84,8 +85,11 @@ pub struct Engine {
     pub wake_jobs: Arc<Notify>,
     /// Platforms, only to word replies in their own mention and channel syntax.
     renderers: Arc<HashMap<String, Arc<dyn Platform>>>,
-    /// Whether PagerDuty is configured, so pages for flagged people also go there.
-    pub pagerduty: bool,
+    /// Sinks that page people (PagerDuty): pages for people flagged for external paging
+    /// also go there.
+    pub paging_sinks: Vec<String>,
+    /// The sink approved customer updates go to.
+    pub status_sink: Option<String>,
 }
 
 /// A refusal worded for the user, as opposed to an internal failure.
@@ -105,7 +109,8 @@ impl Engine {
             wake_outbox: Arc::new(Notify::new()),
             wake_jobs: Arc::new(Notify::new()),
             renderers: Arc::default(),
-            pagerduty: false,
+            paging_sinks: vec![],
+            status_sink: None,
         }
     }
 
@@ -378,6 +383,20 @@ impl Engine {
         self
     }
 
+    /// Chooses sinks by what they can do: paging services get pages, status page sinks
+    /// get approved customer updates.
+    pub fn with_sinks(mut self, sinks: &[Arc<dyn Sink>]) -> Engine {
+        let by = |c: Capability| {
+            sinks
+                .iter()
+                .filter(move |s| s.capabilities().contains(&c))
+                .map(|s| s.name().to_string())
+        };
+        self.paging_sinks = by(Capability::Paging).collect();
+        self.status_sink = by(Capability::StatusUpdates).next();
+        self
+    }
+
     fn channel_ref(&self, platform: &str, channel: &str) -> String {
         match self.renderers.get(platform) {
             Some(p) => p.channel_ref(channel),
@@ -544,17 +563,8 @@ impl Engine {
         platform: &str,
         effect: Effect,
         now: i64,
-    ) -> anyhow::Result<()> {
-        let queue = effect.queue(platform);
-        outbox::enqueue(
-            conn,
-            platform,
-            &queue,
-            &serde_json::to_string(&effect)?,
-            now,
-        )
-        .await?;
-        Ok(())
+    ) -> anyhow::Result<i64> {
+        outbox::push(conn, platform, &effect, now).await
     }
 
     /// Tells the incident channel what happened, refreshes the card and topic, and brings the
@@ -649,9 +659,18 @@ impl Engine {
         };
         let action = match cmd {
             Command::Status { .. } => {
-                return Ok(Outcome::Done(Reply::private(card_text(&inc, &|p| {
-                    self.name_of(&inv.platform, p)
-                }))));
+                let name = |p: &str| self.name_of(&inv.platform, p);
+                let mut text = card_text(&inc, &name);
+                let unreached: Vec<String> = crate::store::paging::all(tx, id)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.failed_at.is_some() && p.is_open())
+                    .map(|p| format!("• {}: {}", name(&p.person), p.failure.unwrap_or_default()))
+                    .collect();
+                if !unreached.is_empty() {
+                    text.push_str(&format!("\nCould not be paged:\n{}", unreached.join("\n")));
+                }
+                return Ok(Outcome::Done(Reply::private(text)));
             }
             Command::Timeline { .. } => {
                 let tl = sevs::timeline(tx, id).await?;
@@ -975,22 +994,6 @@ async fn schedule_prune(tx: &mut Tx, now: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Used by the outbox worker after a channel exists: record it on the SEV and the timeline.
-pub async fn channel_created(
-    conn: &mut Conn,
-    sev: SevId,
-    name: &str,
-    channel_id: &str,
-    now: i64,
-) -> anyhow::Result<()> {
-    sevs::set_channel(conn, sev, name, channel_id).await?;
-    let ev = TimelineEvent {
-        at: now,
-        actor: SYSTEM_ACTOR.into(),
-        event: EventKind::ChannelCreated { name: name.into() },
-    };
-    sevs::append_event(conn, sev, &ev).await
-}
-
 pub use availability::{Alert, AlertBatch, RouteSample};
 pub use incident::describe as describe_event;
+pub use outcomes::channel_created;

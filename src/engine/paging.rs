@@ -6,12 +6,11 @@
 use chrono::DateTime;
 
 use super::{Engine, JOB_ESCALATE, Outcome, Reply, SYSTEM_ACTOR};
-use crate::adapters::pagerduty;
 use crate::domain::escalation::{Ladder, Resolver, freeze, policy_for};
 use crate::domain::incident::{fmt_duration, fmt_time};
 use crate::domain::oncall::on_call_for;
-use crate::domain::{EventKind, Incident, Role, SevId, TimelineEvent};
-use crate::effects::{Effect, PagerDutyAction};
+use crate::domain::{EventKind, Incident, Role, TimelineEvent};
+use crate::effects::{Effect, PageAction, page_severity};
 use crate::store::paging::{self, Page};
 use crate::store::{Tx, jobs};
 
@@ -76,7 +75,7 @@ impl Engine {
 
     /// Pages everyone `events` handed a role to, except people who took it themselves
     /// (taking the IMOC role yourself acknowledges the ladder). Returns the timeline
-    /// events recorded.
+    /// events recorded (an acknowledgement); "paged" is recorded once a page is delivered.
     pub(super) async fn page_new_roles(
         &self,
         tx: &mut Tx,
@@ -86,7 +85,6 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<Vec<TimelineEvent>> {
         let mut out = vec![];
-        let mut paged = vec![];
         for ev in events {
             let EventKind::RoleAssigned { role, person, .. } = &ev.event else {
                 continue;
@@ -98,16 +96,13 @@ impl Engine {
                 continue;
             }
             let why = format!("You are paged as {role} for {}.", inc.id);
-            paged.push(self.page(tx, inc, person, Some(*role), 0, why, now).await?);
-        }
-        if !paged.is_empty() {
-            out.extend(self.record(tx, inc, SYSTEM_ACTOR, &paged, now).await?);
+            self.page(tx, inc, person, Some(*role), 0, why, now).await?;
         }
         Ok(out)
     }
 
-    /// One page: the row, the direct message, PagerDuty where enabled; returns the
-    /// timeline event for the caller to record with its others.
+    /// One page: the row, the direct message, and the paging services where the person
+    /// is flagged for them. The timeline says "paged" when a route delivers it.
     #[allow(clippy::too_many_arguments)]
     async fn page(
         &self,
@@ -118,40 +113,39 @@ impl Engine {
         step: u32,
         why: String,
         now: i64,
-    ) -> anyhow::Result<EventKind> {
-        let pd = self.pagerduty && self.pagerduty_for(person);
-        paging::insert(tx, inc.id, person, role, i64::from(step), pd, now).await?;
+    ) -> anyhow::Result<()> {
+        let external = !self.paging_sinks.is_empty() && self.external_paging_for(person);
+        let id = paging::insert(tx, inc.id, person, role, i64::from(step), external, now).await?;
         let page = Effect::Page {
             incident: inc.clone(),
             person: person.to_string(),
             why,
+            page: Some(id),
         };
         self.enqueue(tx, &inc.platform, page, now).await?;
-        if pd {
+        if external {
             let summary = format!(
                 "{} {} {}: {} (paging {person})",
                 inc.id, inc.level, inc.sev_type, inc.title
             );
-            self.pagerduty_event(
+            self.external_page(
                 tx,
-                inc.id,
-                PagerDutyAction::Trigger,
+                inc,
+                PageAction::Trigger,
                 person,
                 &summary,
-                inc,
+                Some(id),
                 now,
             )
             .await?;
         }
         metrics::counter!("sevbot_pages_total", "step" => step.to_string()).increment(1);
-        Ok(EventKind::Paged {
-            person: person.to_string(),
-            role,
-            step,
-        })
+        Ok(())
     }
 
-    fn pagerduty_for(&self, person: &str) -> bool {
+    /// People (or rotations) flagged `pagerduty = true` in the config are paged through
+    /// the paging services too.
+    fn external_paging_for(&self, person: &str) -> bool {
         let flagged = self
             .cfg
             .raw
@@ -167,26 +161,32 @@ impl Engine {
                 .any(|r| r.pagerduty && r.members.iter().any(|m| m == person))
     }
 
+    /// One event for every paging sink.
     #[allow(clippy::too_many_arguments)]
-    async fn pagerduty_event(
+    async fn external_page(
         &self,
         tx: &mut Tx,
-        sev: SevId,
-        action: PagerDutyAction,
+        inc: &Incident,
+        action: PageAction,
         person: &str,
         summary: &str,
-        inc: &Incident,
+        page: Option<i64>,
         now: i64,
     ) -> anyhow::Result<()> {
-        let effect = Effect::PagerDuty {
-            sev,
+        let effect = Effect::ExternalPage {
+            sev: inc.id,
             action,
-            // Stable: the same page always maps to the same PagerDuty incident.
-            dedup_key: format!("sevbot/{sev}/{person}"),
+            // Stable: the same page always maps to the same incident in the service.
+            dedup_key: format!("sevbot/{}/{person}", inc.id),
             summary: summary.to_string(),
-            severity: pagerduty::severity(inc.level).into(),
+            severity: page_severity(inc.level).into(),
+            person: Some(person.to_string()),
+            page,
         };
-        self.enqueue(tx, pagerduty::PLATFORM, effect, now).await
+        for sink in &self.paging_sinks {
+            self.enqueue(tx, sink, effect.clone(), now).await?;
+        }
+        Ok(())
     }
 
     /// A due ladder step: if nobody in the chain has acknowledged, page the step's people,
@@ -212,28 +212,42 @@ impl Engine {
             return Ok(());
         };
         let pages = paging::all(tx, id).await?;
-        let unacked: Vec<String> = chain(&pages)
-            .filter(|p| p.is_open())
+        let open = || pages.iter().filter(|p| p.in_chain() && p.is_open());
+        let unacked: Vec<String> = open()
+            .filter(|p| p.failed_at.is_none())
+            .map(|p| p.person.clone())
+            .collect();
+        let unreachable: Vec<String> = open()
+            .filter(|p| p.failed_at.is_some())
             .map(|p| p.person.clone())
             .collect();
         let number = step.step as u32 + 1;
-        let mut events = vec![EventKind::Escalated {
+        let events = vec![EventKind::Escalated {
             step: number,
             after_minutes: this.after_minutes,
             unacked: unacked.clone(),
             to: this.people.clone(),
             target: this.target.clone(),
+            unreachable: unreachable.clone(),
         }];
-        let from = match unacked.is_empty() {
-            true => "anyone".to_string(),
-            false => unacked.join(", "),
+        let why = match (unacked.is_empty(), unreachable.is_empty()) {
+            (true, false) => format!("{} could not be paged", unreachable.join(", ")),
+            (true, true) => format!(
+                "No acknowledgement from anyone after {} min",
+                this.after_minutes
+            ),
+            _ => format!(
+                "No acknowledgement from {} after {} min",
+                unacked.join(", "),
+                this.after_minutes
+            ),
         };
         for person in &this.people {
             let why = format!(
-                "No acknowledgement from {from} after {} min: the page for {} climbed to you ({}).",
-                this.after_minutes, inc.id, this.target
+                "{why}: the page for {} climbed to you ({}).",
+                inc.id, this.target
             );
-            events.push(self.page(tx, &inc, person, None, number, why, now).await?);
+            self.page(tx, &inc, person, None, number, why, now).await?;
         }
         for ev in self
             .record(tx, &mut inc, SYSTEM_ACTOR, &events, now)
@@ -340,7 +354,7 @@ impl Engine {
             .iter()
             .filter(|p| p.person == person && p.is_open())
             .collect();
-        let in_chain = mine.iter().any(|p| is_chain(p))
+        let in_chain = mine.iter().any(|p| p.in_chain())
             || inc.roles.get(&Role::Imoc).is_some_and(|i| i == person);
         paging::ack_person(tx, id, person, now).await?;
         let ladder = paging::ladder(tx, id).await?;
@@ -356,7 +370,7 @@ impl Engine {
             jobs::cancel(tx, id, JOB_ESCALATE, now).await?;
             paging::close_chain(tx, id, now).await?;
             metrics::histogram!("sevbot_time_to_ack_seconds").record(seconds as f64);
-            self.pagerduty_all(tx, inc, PagerDutyAction::Acknowledge, now)
+            self.external_all(tx, inc, PageAction::Acknowledge, now)
                 .await?;
         }
         if mine.is_empty() && !stop {
@@ -392,16 +406,15 @@ impl Engine {
     ) -> anyhow::Result<()> {
         jobs::cancel(tx, inc.id, JOB_ESCALATE, now).await?;
         paging::close_open(tx, inc.id, now).await?;
-        self.pagerduty_all(tx, inc, PagerDutyAction::Resolve, now)
-            .await
+        self.external_all(tx, inc, PageAction::Resolve, now).await
     }
 
     /// Sends `action` for every page of the SEV that went to PagerDuty.
-    async fn pagerduty_all(
+    async fn external_all(
         &self,
         tx: &mut Tx,
         inc: &Incident,
-        action: PagerDutyAction,
+        action: PageAction,
         now: i64,
     ) -> anyhow::Result<()> {
         let mut people: Vec<String> = paging::all(tx, inc.id)
@@ -413,18 +426,9 @@ impl Engine {
         people.sort();
         people.dedup();
         for person in people {
-            self.pagerduty_event(tx, inc.id, action, &person, &inc.title, inc, now)
+            self.external_page(tx, inc, action, &person, &inc.title, None, now)
                 .await?;
         }
         Ok(())
     }
-}
-
-/// The ladder's chain: the IMOC's page and every step's pages.
-fn is_chain(p: &Page) -> bool {
-    p.step > 0 || p.role == Some(Role::Imoc)
-}
-
-fn chain(pages: &[Page]) -> impl Iterator<Item = &Page> {
-    pages.iter().filter(|p| is_chain(p))
 }

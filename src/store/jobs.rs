@@ -112,17 +112,31 @@ pub async fn release(store: &Store, id: i64, owner: &str, retry_at: i64) -> anyh
     Ok(())
 }
 
-/// When the next pending job can be claimed: its due time, or later while another
-/// replica's lease on it runs (so a held lease is not polled in a tight loop).
+/// When the next unclaimed job falls due (read from the due-time index, so it costs the
+/// same with a hundred thousand jobs pending). A job another replica holds is looked at
+/// again on the poll interval.
 pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT MIN(CASE WHEN lease_until IS NULL OR lease_until < due_at THEN due_at ELSE lease_until END) \
-             FROM jobs WHERE done_at IS NULL",
-        )
-            .fetch_one(&store.pool)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(due_at) FROM jobs WHERE done_at IS NULL AND lease_owner IS NULL",
     )
+    .fetch_one(&store.pool)
+    .await?)
+}
+
+/// Brings a SEV's next pending job of `kind` forward to now (a failed page moves the
+/// escalation on at once); returns whether there was one to move.
+pub async fn expedite(conn: &mut Conn, sev: SevId, kind: &str, now: i64) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE jobs SET due_at = $1 WHERE id = \
+           (SELECT MIN(id) FROM jobs WHERE sev_id = $2 AND kind = $3 AND done_at IS NULL AND due_at > $4)",
+    )
+    .bind(now)
+    .bind(sev.0)
+    .bind(kind)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Pending jobs and how late the most overdue one is (ms), for the auditor metric.

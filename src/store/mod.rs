@@ -6,6 +6,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod outbox;
 pub mod paging;
+pub mod replicas;
 pub mod subscriptions;
 
 use std::time::Duration;
@@ -120,6 +121,15 @@ impl Store {
     pub fn skip_locked(&self) -> &'static str {
         match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// Locks the rows a read returns until the transaction ends (PostgreSQL); SQLite's
+    /// single writer needs nothing.
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "FOR UPDATE",
             Backend::Sqlite => "",
         }
     }

@@ -1,10 +1,18 @@
 //! The outbox: effects written in the same transaction as the state change, delivered later
-//! by a worker. Rows in one queue (a channel) are delivered strictly in order: only the
-//! oldest unfinished row of a queue can be claimed.
+//! by the worker. Rows in one queue (a channel, a person's pages) are delivered strictly in
+//! order, so only a queue's oldest pending row — its head — can be claimed. `head` marks it,
+//! and a partial index over heads makes claiming cost what the ready queues cost, however
+//! many rows wait behind them.
+//!
+//! A claimed row carries a short lease its worker renews while the call is in flight. A row
+//! claimed again after its lease ran out (or taken over from a process that is gone) is in
+//! *doubt*: its last attempt may have taken effect, so the worker reconciles first.
 
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Conn, Store};
+use crate::domain::SevId;
+use crate::effects::{EFFECT_VERSION, Effect, Lane};
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
@@ -12,73 +20,160 @@ pub struct OutboxRow {
     pub platform: String,
     pub queue: String,
     pub effect: String,
+    pub version: i64,
+    /// Attempts including this one.
     pub attempts: i64,
+    /// An earlier attempt's outcome was never observed.
+    pub doubt: bool,
+    pub lane: Lane,
+    pub created_at: i64,
+    /// The last row an earlier attempt folded into this one's message.
+    pub fold_upto: Option<i64>,
 }
 
+const ROW_COLUMNS: &str =
+    "id, platform, queue, effect, version, attempts, doubt, priority, created_at, fold_upto";
+
+fn from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.try_get("id")?,
+        platform: r.try_get("platform")?,
+        queue: r.try_get("queue")?,
+        effect: r.try_get("effect")?,
+        version: r.try_get("version")?,
+        attempts: r.try_get("attempts")?,
+        doubt: r.try_get::<i64, _>("doubt")? != 0,
+        lane: Lane::from_i64(r.try_get("priority")?),
+        created_at: r.try_get("created_at")?,
+        fold_upto: r.try_get("fold_upto")?,
+    })
+}
+
+/// Queues `effect` for `platform` (a chat platform or a sink) on its own queue and lane.
+pub async fn push(
+    conn: &mut Conn,
+    platform: &str,
+    effect: &Effect,
+    now: i64,
+) -> anyhow::Result<i64> {
+    let (queue, lane) = effect.route(platform);
+    enqueue(
+        conn,
+        platform,
+        &queue,
+        lane,
+        &effect.encode()?,
+        EFFECT_VERSION,
+        now,
+    )
+    .await
+}
+
+/// A row at the end of `queue`; it is the queue's head when nothing else is pending there.
 pub async fn enqueue(
     conn: &mut Conn,
     platform: &str,
     queue: &str,
+    lane: Lane,
     effect: &str,
+    version: i64,
     now: i64,
 ) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at, priority, version, head) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, \
+           CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE queue = $8 AND status = 'pending') THEN 0 ELSE 1 END) \
+         RETURNING id",
     )
     .bind(platform)
     .bind(queue)
     .bind(effect)
     .bind(now)
     .bind(now)
+    .bind(lane as i64)
+    .bind(version)
+    .bind(queue)
     .fetch_one(conn)
     .await?)
 }
 
-/// Claims the head row of up to `limit` queues that are ready now.
+/// Claims the heads of up to `limit` queues that are due now and not leased (or whose
+/// lease ran out), pages first. `full` lists (platform, lane is pages) pairs with no free
+/// capacity, whose rows are left alone.
 pub async fn claim(
     store: &Store,
     owner: &str,
     now: i64,
     lease_ms: i64,
     limit: i64,
+    full: &[(String, bool)],
 ) -> anyhow::Result<Vec<OutboxRow>> {
+    let mut filter = String::new();
+    for (i, (_, pages)) in full.iter().enumerate() {
+        let cmp = if *pages { "= 0" } else { "> 0" };
+        filter.push_str(&format!(
+            " AND NOT (o.platform = ${} AND o.priority {cmp})",
+            6 + i
+        ));
+    }
     let sql = format!(
-        "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN (\
-           SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $3 \
+        "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
+           doubt = CASE WHEN lease_owner IS NULL THEN doubt ELSE 1 END \
+         WHERE id IN (\
+           SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.head = 1 AND o.next_attempt_at <= $3 \
            AND (o.lease_until IS NULL OR o.lease_until < $4) \
-           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.status = 'pending' AND p.id < o.id) \
-           ORDER BY o.id LIMIT $5 {}) \
-         RETURNING id, platform, queue, effect, attempts",
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id){filter} \
+           ORDER BY o.priority, o.next_attempt_at, o.id LIMIT $5 {}) \
+         RETURNING {ROW_COLUMNS}",
         store.skip_locked()
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
+    let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(owner)
         .bind(now + lease_ms)
         .bind(now)
         .bind(now)
-        .bind(limit)
-        .fetch_all(&store.pool)
-        .await?;
-    let mut out: Vec<OutboxRow> = rows
-        .iter()
-        .map(|r| {
-            Ok(OutboxRow {
-                id: r.try_get("id")?,
-                platform: r.try_get("platform")?,
-                queue: r.try_get("queue")?,
-                effect: r.try_get("effect")?,
-                attempts: r.try_get("attempts")?,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    out.sort_by_key(|r| r.id);
+        .bind(limit);
+    for (platform, _) in full {
+        q = q.bind(platform.as_str());
+    }
+    let rows = q.fetch_all(&store.pool).await?;
+    let mut out: Vec<OutboxRow> = rows.iter().map(from_row).collect::<anyhow::Result<_>>()?;
+    out.sort_by_key(|r| (r.lane, r.id));
     Ok(out)
 }
 
-/// Finishes a delivered row; false if this owner no longer holds it.
+/// The pending rows waiting behind `head` in its queue, oldest first (a storm to fold).
+pub async fn followers(
+    store: &Store,
+    queue: &str,
+    head: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<OutboxRow>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE status = 'pending' AND queue = $1 AND id > $2 ORDER BY id LIMIT $3"
+    )))
+    .bind(queue)
+    .bind(head)
+    .bind(limit)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Records which rows a folded message takes in, before it is sent.
+pub async fn set_fold(store: &Store, id: i64, upto: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET fold_upto = $1 WHERE id = $2")
+        .bind(upto)
+        .bind(id)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// Marks a claimed row delivered; false if this owner no longer holds it.
 pub async fn delivered(conn: &mut Conn, id: i64, owner: &str, now: i64) -> anyhow::Result<bool> {
     let r = sqlx::query(
-        "UPDATE outbox SET status = 'delivered', delivered_at = $1, lease_owner = NULL, lease_until = NULL \
+        "UPDATE outbox SET status = 'delivered', delivered_at = $1, head = 0, lease_owner = NULL, lease_until = NULL \
          WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
     )
     .bind(now)
@@ -89,19 +184,74 @@ pub async fn delivered(conn: &mut Conn, id: i64, owner: &str, now: i64) -> anyho
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn retry_later(
-    store: &Store,
-    id: i64,
-    owner: &str,
-    at: i64,
-    error: &str,
-) -> anyhow::Result<()> {
+/// Marks rows that were folded into a delivered head (or made moot by it) delivered.
+pub async fn delivered_with(conn: &mut Conn, ids: &[i64], now: i64) -> anyhow::Result<()> {
+    for chunk in ids.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE outbox SET status = 'delivered', delivered_at = $1, head = 0 WHERE status = 'pending' AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Makes the next pending row of `queue` its head, due no earlier than `not_before` (the
+/// channel's pacing).
+pub async fn promote(conn: &mut Conn, queue: &str, not_before: i64) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL \
-         WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+        "UPDATE outbox SET head = 1, \
+           next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $2 ELSE next_attempt_at END \
+         WHERE id = (SELECT MIN(id) FROM outbox WHERE queue = $3 AND status = 'pending')",
     )
-    .bind(at)
-    .bind(error)
+    .bind(not_before)
+    .bind(not_before)
+    .bind(queue)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Makes a queue's waiting head due now (what it waited for has happened).
+pub async fn wake_queue(conn: &mut Conn, queue: &str, now: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1 WHERE queue = $2 AND status = 'pending' AND head = 1 AND next_attempt_at > $3",
+    )
+    .bind(now)
+    .bind(queue)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How a claimed row goes back to wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    pub at: i64,
+    /// Recorded for the operator (`sevbot outbox list`).
+    pub error: Option<&'a str>,
+    /// The attempt may have taken effect: reconcile before the next one.
+    pub doubt: bool,
+    /// Whether it counts as a failed attempt (a rate limit or pacing does not).
+    pub counts: bool,
+}
+
+pub async fn release(store: &Store, id: i64, owner: &str, r: Release<'_>) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, last_error = COALESCE($2, last_error), doubt = $3, \
+           attempts = attempts - $4, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $5 AND lease_owner = $6 AND status = 'pending'",
+    )
+    .bind(r.at)
+    .bind(r.error)
+    .bind(i64::from(r.doubt))
+    .bind(i64::from(!r.counts))
     .bind(id)
     .bind(owner)
     .execute(&store.pool)
@@ -109,28 +259,99 @@ pub async fn retry_later(
     Ok(())
 }
 
-/// A permanent failure: kept with its error for the operator, and the queue moves on.
-pub async fn failed(store: &Store, id: i64, owner: &str, error: &str) -> anyhow::Result<()> {
+/// Puts back a row that waits for its SEV's channel: due again at `fallback`, or at once
+/// if the channel appeared meanwhile. The SEV row is locked while deciding, so a channel
+/// recorded concurrently either is seen here or finds this row waiting and wakes it.
+pub async fn release_until_channel(
+    store: &Store,
+    id: i64,
+    owner: &str,
+    sev: SevId,
+    now: i64,
+    fallback: i64,
+) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    let channel: Option<Option<String>> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT channel_id FROM sevs WHERE id = $1 {}",
+        store.for_update()
+    )))
+    .bind(sev.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let at = match channel.flatten() {
+        Some(_) => now,
+        None => fallback,
+    };
     sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $1, lease_owner = NULL, lease_until = NULL \
+        "UPDATE outbox SET next_attempt_at = $1, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+    )
+    .bind(at)
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A permanent failure: kept with its error for the operator, and the queue moves on.
+pub async fn failed(conn: &mut Conn, id: i64, owner: &str, error: &str) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE outbox SET status = 'failed', last_error = $1, head = 0, lease_owner = NULL, lease_until = NULL \
          WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
     )
     .bind(error)
     .bind(id)
     .bind(owner)
-    .execute(&store.pool)
+    .execute(conn)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// Rewrites a pending row's effect (a channel name retried after a collision).
-pub async fn rewrite(store: &Store, id: i64, effect: &str) -> anyhow::Result<()> {
-    sqlx::query("UPDATE outbox SET effect = $1 WHERE id = $2")
-        .bind(effect)
+pub async fn rewrite(store: &Store, id: i64, effect: &Effect) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET effect = $1, version = $2 WHERE id = $3")
+        .bind(effect.encode()?)
+        .bind(EFFECT_VERSION)
         .bind(id)
         .execute(&store.pool)
         .await?;
     Ok(())
+}
+
+/// Extends this owner's leases: its calls are still in flight.
+pub async fn renew(store: &Store, owner: &str, until: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE outbox SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending'",
+    )
+    .bind(until)
+    .bind(owner)
+    .execute(&store.pool)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// The earliest time a head becomes claimable (due, or its lease running out), if any.
+pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) \
+         FROM outbox WHERE status = 'pending' AND head = 1",
+    )
+    .fetch_one(&store.pool)
+    .await?)
+}
+
+/// Marks heads that lost their mark: on PostgreSQL a row enqueued while its queue's last
+/// row was being delivered can miss the promotion (neither transaction saw the other).
+pub async fn repair_heads(store: &Store) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE outbox SET head = 1 WHERE status = 'pending' AND head = 0 \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = outbox.queue AND p.id < outbox.id)",
+    )
+    .execute(&store.pool)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 pub async fn pending(store: &Store) -> anyhow::Result<(i64, Option<i64>)> {
@@ -146,32 +367,17 @@ pub async fn pending(store: &Store) -> anyhow::Result<(i64, Option<i64>)> {
 /// backoff are not ready).
 pub async fn ready(store: &Store, now: i64) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $1 \
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.status = 'pending' AND p.id < o.id)",
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND head = 1 AND next_attempt_at <= $1",
     )
     .bind(now)
     .fetch_one(&store.pool)
     .await?)
 }
 
-/// Puts a claimed row back until `at` without counting it as a failed attempt (pacing).
-pub async fn defer(store: &Store, id: i64, owner: &str, at: i64) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL \
-         WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
-    )
-    .bind(at)
-    .bind(id)
-    .bind(owner)
-    .execute(&store.pool)
-    .await?;
-    Ok(())
-}
-
 /// Whether a row was queued after `id` in `queue` and is still pending.
 pub async fn has_later(store: &Store, queue: &str, id: i64) -> anyhow::Result<bool> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE queue = $1 AND id > $2 AND status = 'pending'",
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND queue = $1 AND id > $2",
     )
     .bind(queue)
     .bind(id)
@@ -180,24 +386,133 @@ pub async fn has_later(store: &Store, queue: &str, id: i64) -> anyhow::Result<bo
     Ok(n > 0)
 }
 
-/// Puts a claimed row back until `at` because the platform asked for a wait (a rate
-/// limit): recorded as the row's last error, but not counted as a failed attempt.
-pub async fn wait(
-    store: &Store,
-    id: i64,
-    owner: &str,
-    at: i64,
-    reason: &str,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL \
-         WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+/// Rows by state, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    pub pending: i64,
+    pub in_flight: i64,
+    pub failed: i64,
+    /// How long the longest-waiting due head has been due (ms).
+    pub oldest_ready_ms: i64,
+}
+
+pub async fn stats(store: &Store, now: i64) -> anyhow::Result<Stats> {
+    let r = sqlx::query(
+        "SELECT \
+           (SELECT COUNT(*) FROM outbox WHERE status = 'pending') AS pending, \
+           (SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lease_until >= $1) AS in_flight, \
+           (SELECT COUNT(*) FROM outbox WHERE status = 'failed') AS failed, \
+           (SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND head = 1) AS oldest",
     )
-    .bind(at)
-    .bind(reason)
+    .bind(now)
+    .fetch_one(&store.pool)
+    .await?;
+    let oldest: Option<i64> = r.try_get("oldest")?;
+    Ok(Stats {
+        pending: r.try_get("pending")?,
+        in_flight: r.try_get("in_flight")?,
+        failed: r.try_get("failed")?,
+        oldest_ready_ms: oldest.map(|o| (now - o).max(0)).unwrap_or(0),
+    })
+}
+
+/// A row as the operator sees it (`sevbot outbox list`).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: i64,
+    pub platform: String,
+    pub queue: String,
+    pub label: String,
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub next_attempt_at: i64,
+    pub leased_by: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Failed rows, and pending rows that have failed at least once or waited `stuck_ms`
+/// past their due time; with `all`, every pending row too.
+pub async fn list(
+    store: &Store,
+    now: i64,
+    stuck_ms: i64,
+    all: bool,
+) -> anyhow::Result<Vec<Listed>> {
+    let rows = sqlx::query(
+        "SELECT id, platform, queue, effect, version, status, attempts, created_at, next_attempt_at, lease_owner, last_error \
+         FROM outbox WHERE status = 'failed' OR (status = 'pending' AND \
+           ($1 = 1 OR attempts > 0 OR last_error IS NOT NULL OR next_attempt_at < $2)) \
+         ORDER BY id LIMIT 1000",
+    )
+    .bind(i64::from(all))
+    .bind(now - stuck_ms)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let effect: String = r.try_get("effect")?;
+            let label = Effect::decode(r.try_get("version")?, &effect)
+                .map(|e| e.label().to_string())
+                .unwrap_or_else(|_| "unreadable".into());
+            Ok(Listed {
+                id: r.try_get("id")?,
+                platform: r.try_get("platform")?,
+                queue: r.try_get("queue")?,
+                label,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                created_at: r.try_get("created_at")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                leased_by: r.try_get("lease_owner")?,
+                last_error: r.try_get("last_error")?,
+            })
+        })
+        .collect()
+}
+
+/// Puts a failed or waiting row back at once (an operator fixed the cause). A row a
+/// worker held is in doubt: it is reconciled before being sent again.
+pub async fn retry(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = $1, attempts = 0, \
+           doubt = CASE WHEN lease_owner IS NULL THEN doubt ELSE 1 END, lease_owner = NULL, lease_until = NULL, \
+           head = CASE WHEN EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = outbox.queue AND p.id < outbox.id) THEN 0 ELSE 1 END \
+         WHERE id = $2 AND status IN ('pending', 'failed')",
+    )
+    .bind(now)
     .bind(id)
-    .bind(owner)
     .execute(&store.pool)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
+}
+
+/// Gives up on a row (kept as `dropped`); its queue moves on.
+pub async fn drop_row(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
+    let mut tx = store.begin().await?;
+    let queue: Option<String> = sqlx::query_scalar(
+        "UPDATE outbox SET status = 'dropped', head = 0, delivered_at = $1, lease_owner = NULL, lease_until = NULL, \
+           last_error = COALESCE(last_error, 'dropped by the operator') \
+         WHERE id = $2 AND status IN ('pending', 'failed') RETURNING queue",
+    )
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(queue) = queue else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    promote(&mut tx, &queue, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Forgets delivered rows older than `before` (the timeline keeps what happened).
+pub async fn prune(conn: &mut Conn, before: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected())
 }

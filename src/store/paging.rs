@@ -17,12 +17,43 @@ pub struct Page {
     pub acked_at: Option<i64>,
     pub closed_at: Option<i64>,
     pub pagerduty: bool,
+    /// When a route first delivered it.
+    pub delivered_at: Option<i64>,
+    /// When every route had failed: nobody was reached.
+    pub failed_at: Option<i64>,
+    /// The last route failure's reason, with its fix.
+    pub failure: Option<String>,
 }
 
 impl Page {
     pub fn is_open(&self) -> bool {
         self.acked_at.is_none() && self.closed_at.is_none()
     }
+
+    /// The ladder's chain: the IMOC's page and every step's pages.
+    pub fn in_chain(&self) -> bool {
+        self.step > 0 || self.role == Some(Role::Imoc)
+    }
+}
+
+const PAGE_COLUMNS: &str = "id, person, role, step, paged_at, acked_at, closed_at, pagerduty, delivered_at, failed_at, failure";
+
+fn page_from(r: &sqlx::any::AnyRow) -> anyhow::Result<Page> {
+    let role: Option<String> = r.try_get("role")?;
+    let pd: i64 = r.try_get("pagerduty")?;
+    Ok(Page {
+        id: r.try_get("id")?,
+        person: r.try_get("person")?,
+        role: role.as_deref().and_then(Role::parse),
+        step: r.try_get("step")?,
+        paged_at: r.try_get("paged_at")?,
+        acked_at: r.try_get("acked_at")?,
+        closed_at: r.try_get("closed_at")?,
+        pagerduty: pd != 0,
+        delivered_at: r.try_get("delivered_at")?,
+        failed_at: r.try_get("failed_at")?,
+        failure: r.try_get("failure")?,
+    })
 }
 
 /// The ladder as stored: frozen steps plus its acknowledgement.
@@ -101,28 +132,65 @@ pub async fn insert(
 }
 
 pub async fn all(conn: &mut Conn, sev: SevId) -> anyhow::Result<Vec<Page>> {
-    let rows = sqlx::query(
-        "SELECT id, person, role, step, paged_at, acked_at, closed_at, pagerduty FROM pages WHERE sev_id = $1 ORDER BY id",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {PAGE_COLUMNS} FROM pages WHERE sev_id = $1 ORDER BY id"
+    )))
     .bind(sev.0)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let role: Option<String> = r.try_get("role")?;
-            let pd: i64 = r.try_get("pagerduty")?;
-            Ok(Page {
-                id: r.try_get("id")?,
-                person: r.try_get("person")?,
-                role: role.as_deref().and_then(Role::parse),
-                step: r.try_get("step")?,
-                paged_at: r.try_get("paged_at")?,
-                acked_at: r.try_get("acked_at")?,
-                closed_at: r.try_get("closed_at")?,
-                pagerduty: pd != 0,
-            })
-        })
-        .collect()
+    rows.iter().map(page_from).collect()
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Page>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {PAGE_COLUMNS} FROM pages WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(page_from).transpose()
+}
+
+/// The newest page of `person` for the SEV (rows written before pages carried their id).
+pub async fn latest(conn: &mut Conn, sev: SevId, person: &str) -> anyhow::Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(id) FROM pages WHERE sev_id = $1 AND person = $2")
+            .bind(sev.0)
+            .bind(person)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// A route delivered the page.
+pub async fn delivered(conn: &mut Conn, id: i64, now: i64) -> anyhow::Result<Option<Page>> {
+    sqlx::query("UPDATE pages SET delivered_at = COALESCE(delivered_at, $1) WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    get(conn, id).await
+}
+
+/// A route could not deliver the page; once every route failed (the chat message, and
+/// PagerDuty where the page also went there) and none delivered it, the page failed.
+pub async fn route_failed(
+    conn: &mut Conn,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<Option<Page>> {
+    sqlx::query(
+        "UPDATE pages SET routes_failed = routes_failed + 1, failure = $1, \
+           failed_at = CASE WHEN delivered_at IS NULL AND routes_failed + 1 >= 1 + pagerduty THEN $2 ELSE failed_at END \
+         WHERE id = $3",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    get(conn, id).await
 }
 
 /// Acknowledges `person`'s open pages for the SEV; returns how many.

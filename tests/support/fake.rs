@@ -1,12 +1,14 @@
 //! A recording chat platform: every call is kept for assertions, and failures can be
 //! injected (rate limits, outages, name collisions, permanent errors).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use sevbot::effects::{DeliveryError, Message, Platform};
+use sevbot::domain::SevId;
+use sevbot::effects::{DeliveryError, Message, NewChannel, Platform};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
@@ -31,6 +33,7 @@ pub enum Call {
         channel: String,
         id: String,
         text: String,
+        key: String,
     },
     Edit {
         channel: String,
@@ -45,6 +48,7 @@ pub enum Call {
     Page {
         person: String,
         text: String,
+        key: String,
     },
 }
 
@@ -71,6 +75,13 @@ pub struct Fake {
     pub taken: Mutex<HashSet<String>>,
     /// Fail the next call of this kind ("pin", "post", …) once.
     fail_kind: Mutex<Option<(&'static str, DeliveryError)>>,
+    /// Calls of this kind ("create", "post", "page") carry out their effect but the
+    /// answer is lost, this many times: the outbox sees a timeout.
+    lose: Mutex<HashMap<&'static str, usize>>,
+    /// Calls of this kind hang this long before answering (a stuck platform).
+    hang: Mutex<HashMap<&'static str, Duration>>,
+    /// Which SEV each channel this fake made was for.
+    made_for: Mutex<HashMap<String, SevId>>,
     next_id: AtomicU64,
 }
 
@@ -83,7 +94,43 @@ impl Fake {
             down: AtomicBool::new(false),
             taken: Mutex::new(HashSet::new()),
             fail_kind: Mutex::new(None),
+            lose: Mutex::new(HashMap::new()),
+            hang: Mutex::new(HashMap::new()),
+            made_for: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The next `n` calls of `kind` happen, but their answers never arrive.
+    pub fn lose_answers(&self, kind: &'static str, n: usize) {
+        self.lose.lock().unwrap().insert(kind, n);
+    }
+
+    /// Calls of `kind` hang for `d` before answering (until `unhang`).
+    pub fn hang(&self, kind: &'static str, d: Duration) {
+        self.hang.lock().unwrap().insert(kind, d);
+    }
+
+    pub fn unhang(&self, kind: &'static str) {
+        self.hang.lock().unwrap().remove(kind);
+    }
+
+    async fn stall(&self, kind: &'static str) {
+        let d = self.hang.lock().unwrap().get(kind).copied();
+        if let Some(d) = d {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// After doing the call: whether its answer is lost.
+    fn answer(&self, kind: &'static str) -> Result<(), DeliveryError> {
+        let mut lose = self.lose.lock().unwrap();
+        match lose.get_mut(kind) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                Err(DeliveryError::Uncertain(format!("{kind}: timed out")))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -104,7 +151,7 @@ impl Fake {
         self.calls()
             .into_iter()
             .filter_map(|c| match c {
-                Call::Page { person, text } => Some((person, text)),
+                Call::Page { person, text, .. } => Some((person, text)),
                 _ => None,
             })
             .collect()
@@ -167,16 +214,28 @@ impl Platform for Fake {
         format!("<{}>", who.trim_start_matches('@'))
     }
 
-    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError> {
-        self.gate()?;
-        if !self.taken.lock().unwrap().insert(name.to_string()) {
+    async fn create_channel(&self, ch: &NewChannel<'_>) -> Result<String, DeliveryError> {
+        self.stall("create").await;
+        self.gate_kind("create")?;
+        if !self.taken.lock().unwrap().insert(ch.name.to_string()) {
             return Err(DeliveryError::NameTaken);
         }
+        self.made_for
+            .lock()
+            .unwrap()
+            .insert(ch.name.to_string(), ch.sev);
         self.record(Call::Create {
-            name: name.into(),
-            private,
+            name: ch.name.into(),
+            private: ch.private,
         });
-        Ok(name.to_string())
+        self.answer("create")?;
+        Ok(ch.name.to_string())
+    }
+
+    async fn find_channel(&self, ch: &NewChannel<'_>) -> Result<Option<String>, DeliveryError> {
+        self.gate()?;
+        let mine = self.made_for.lock().unwrap().get(ch.name) == Some(&ch.sev);
+        Ok(mine.then(|| ch.name.to_string()))
     }
 
     async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError> {
@@ -197,15 +256,41 @@ impl Platform for Fake {
         Ok(())
     }
 
-    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
+    async fn post(
+        &self,
+        channel: &str,
+        msg: Message<'_>,
+        key: &str,
+    ) -> Result<String, DeliveryError> {
+        self.stall("post").await;
         self.gate_kind("post")?;
         let id = format!("m{}", self.next_id.fetch_add(1, Ordering::SeqCst));
         self.record(Call::Post {
             channel: channel.into(),
             id: id.clone(),
             text: self.render(msg),
+            key: key.into(),
         });
+        self.answer("post")?;
         Ok(id)
+    }
+
+    async fn find_post(
+        &self,
+        channel: &str,
+        key: &str,
+        _since: i64,
+    ) -> Result<Option<String>, DeliveryError> {
+        self.gate()?;
+        Ok(self.calls().into_iter().find_map(|c| match c {
+            Call::Post {
+                channel: ch,
+                id,
+                key: k,
+                ..
+            } if ch == channel && k == key => Some(id),
+            _ => None,
+        }))
     }
 
     async fn edit(
@@ -228,6 +313,7 @@ impl Platform for Fake {
         channel: &str,
         user: Option<&str>,
         text: &str,
+        _key: &str,
     ) -> Result<(), DeliveryError> {
         self.gate()?;
         self.record(Call::Reply {
@@ -238,13 +324,23 @@ impl Platform for Fake {
         Ok(())
     }
 
-    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+    async fn page(&self, person: &str, msg: Message<'_>, key: &str) -> Result<(), DeliveryError> {
+        self.stall("page").await;
         self.gate_kind("page")?;
         self.record(Call::Page {
             person: person.into(),
             text: self.render(msg),
+            key: key.into(),
         });
-        Ok(())
+        self.answer("page")
+    }
+
+    async fn find_page(&self, person: &str, key: &str, _since: i64) -> Result<bool, DeliveryError> {
+        self.gate()?;
+        Ok(self
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::Page { person: p, key: k, .. } if p == person && k == key)))
     }
 
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {

@@ -132,6 +132,8 @@ pub struct TestApp {
     pub scheduler: Scheduler,
     pub clock: Arc<ManualClock>,
     pub fake: Arc<Fake>,
+    /// This "process", registered as alive (dropping it is the process dying).
+    pub registration: Option<sevbot::store::replicas::Registration>,
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
@@ -173,24 +175,22 @@ impl TestApp {
         let store = Store::connect(&url)
             .await
             .expect("store connects and migrates");
-        let engine = Engine::new(store.clone(), clock.clone(), cfg);
-        let delivery = Arc::new(Delivery::new(
-            store,
-            clock.clone(),
-            vec![fake.clone()],
-            owner.into(),
-        ));
-        let scheduler = Scheduler {
-            engine: engine.clone(),
-            owner: owner.into(),
-        };
+        let sinks = sevbot::adapters::sinks::configured(&cfg).expect("sinks");
+        let engine = Engine::new(store.clone(), clock.clone(), cfg).with_sinks(&sinks);
+        let delivery = Delivery::new(store, clock.clone(), vec![fake.clone()], owner.into())
+            .with_sinks(sinks)
+            .with_wakers(engine.wake_outbox.clone(), engine.wake_jobs.clone());
+        // As at start-up: alive, and taking over the work of processes that are gone.
+        let registration = delivery.recover().await.expect("start-up recovery");
+        let scheduler = Scheduler::new(engine.clone(), owner.into());
         TestApp {
             url,
             engine,
-            delivery,
+            delivery: Arc::new(delivery),
             scheduler,
             clock,
             fake,
+            registration: Some(registration),
             _dir: dir,
         }
     }
@@ -255,12 +255,16 @@ impl TestApp {
 
     /// Pages go to PagerDuty too, at `url`, for people and rotations flagged in config.
     pub fn enable_pagerduty(&mut self, url: &str) {
-        self.engine.pagerduty = true;
-        self.scheduler.engine.pagerduty = true;
-        let pd = sevbot::adapters::pagerduty::PagerDuty::new(url, "test-routing-key").unwrap();
+        let pd: Arc<dyn sevbot::effects::Sink> = Arc::new(
+            sevbot::adapters::sinks::pagerduty::PagerDuty::new(url, "test-routing-key").unwrap(),
+        );
+        let mut sinks = sevbot::adapters::sinks::configured(&self.engine.cfg).unwrap();
+        sinks.push(pd.clone());
+        self.engine = self.engine.clone().with_sinks(&sinks);
+        self.scheduler.engine = self.engine.clone();
         Arc::get_mut(&mut self.delivery)
             .expect("enable PagerDuty before the app is shared")
-            .pagerduty = Some(Arc::new(pd));
+            .register_sink(pd);
     }
 
     pub fn posts_in(&self, channel: &str) -> Vec<String> {

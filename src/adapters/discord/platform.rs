@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::json;
 use serenity::all::{
-    ChannelId, ChannelType, CreateChannel, EditChannel, GuildId, LightMethod, MessageId,
+    ChannelId, ChannelType, CreateChannel, EditChannel, GuildId, LightMethod, MessageId, Nonce,
     PermissionOverwrite, PermissionOverwriteType, Permissions, RoleId, Route, TargetId, UserId,
 };
 
@@ -16,7 +16,7 @@ use super::render;
 use super::rest::Rest;
 use crate::adapters::text::clip;
 use crate::config::Config;
-use crate::effects::{DeliveryError, Message, Platform};
+use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::SYSTEM_ACTOR;
 
 /// What the bot's role needs in the guild: create, edit, archive and delete incident
@@ -91,7 +91,7 @@ impl DiscordPlatform {
     fn user_id(&self, who: &str) -> Option<u64> {
         let h = match who.strip_prefix('@') {
             Some(h) => h,
-            None => self.cfg.handle(who, PLATFORM)?,
+            None => return self.cfg.handle(who, PLATFORM)?.parse().ok(),
         };
         h.parse().ok()
     }
@@ -108,12 +108,55 @@ impl DiscordPlatform {
     fn mention_fn(&self) -> impl Fn(&str) -> String + '_ {
         |w: &str| self.mention(w)
     }
+
+    /// Posts a body into a channel; `key` becomes the nonce Discord de-duplicates on, so
+    /// a repeat after a timeout returns the first message instead of posting again.
+    async fn create_message(
+        &self,
+        what: &str,
+        channel: &str,
+        body: serenity::all::CreateMessage,
+        key: &str,
+    ) -> Result<String, DeliveryError> {
+        let body = body.nonce(Nonce::String(key.into())).enforce_nonce(true);
+        let v = self
+            .rest
+            .call(
+                what,
+                LightMethod::Post,
+                Route::ChannelMessages {
+                    channel_id: ChannelId::new(id("channel", channel)?),
+                },
+                Some(&body),
+            )
+            .await?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| DeliveryError::Unreadable(format!("{what}: answer without an id")))
+    }
+}
+
+/// The marker an incident channel's topic starts with from its creation on ("SEV-12 "):
+/// with the exact name and a creation time no earlier than the SEV, it tells sevbot's
+/// own channel from anyone else's (Discord channels have no creator).
+fn topic_marker(sev: crate::domain::SevId) -> String {
+    format!("{sev} ")
+}
+
+/// When a Discord id (a snowflake) was made, in ms since the epoch.
+fn snowflake_ms(id: u64) -> i64 {
+    ((id >> 22) + 1_420_070_400_000) as i64
 }
 
 #[async_trait]
 impl Platform for DiscordPlatform {
     fn name(&self) -> &str {
         PLATFORM
+    }
+
+    fn title(&self) -> &str {
+        "Discord"
     }
 
     fn mention(&self, who: &str) -> String {
@@ -134,9 +177,16 @@ impl Platform for DiscordPlatform {
         format!("<#{channel}>")
     }
 
-    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError> {
+    async fn create_channel(&self, ch: &NewChannel<'_>) -> Result<String, DeliveryError> {
+        let (name, private) = (ch.name, ch.private);
         let guild = self.guild()?;
-        let mut body = CreateChannel::new(name).kind(ChannelType::Text);
+        let topic = clip(
+            &format!("{}{}", topic_marker(ch.sev), ch.title),
+            render::MAX_TOPIC,
+        );
+        let mut body = CreateChannel::new(name)
+            .kind(ChannelType::Text)
+            .topic(topic);
         if let Some(c) = &self.cfg.raw.discord.incident_category {
             body = body.category(ChannelId::new(id("category", c)?));
         }
@@ -176,10 +226,33 @@ impl Platform for DiscordPlatform {
         v["id"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| DeliveryError::Retry {
-                reason: "create channel: answer without an id".into(),
-                after: None,
-            })
+            .ok_or_else(|| DeliveryError::Unreadable("create channel: answer without an id".into()))
+    }
+
+    /// Discord allows duplicate names, so a retried creation would make a second channel:
+    /// the guild's channels are read for one with the exact name, in the incident
+    /// category, made no earlier than the SEV, whose topic starts with the SEV's marker.
+    async fn find_channel(&self, ch: &NewChannel<'_>) -> Result<Option<String>, DeliveryError> {
+        let guild = self.guild()?;
+        let v = self
+            .rest
+            .call(
+                "list channels",
+                LightMethod::Get,
+                Route::GuildChannels { guild_id: guild },
+                None::<&()>,
+            )
+            .await?;
+        let category = self.cfg.raw.discord.incident_category.as_deref();
+        let marker = topic_marker(ch.sev);
+        let found = v.as_array().into_iter().flatten().find(|c| {
+            let made = c["id"].as_str().and_then(|i| i.parse::<u64>().ok());
+            c["name"].as_str() == Some(ch.name)
+                && category.is_none_or(|cat| c["parent_id"].as_str() == Some(cat))
+                && made.is_some_and(|m| snowflake_ms(m) >= ch.not_before - 300_000)
+                && c["topic"].as_str().is_some_and(|t| t.starts_with(&marker))
+        });
+        Ok(found.and_then(|c| c["id"].as_str()).map(str::to_string))
     }
 
     /// Discord has no channel membership: people are let in with a member overwrite,
@@ -222,27 +295,16 @@ impl Platform for DiscordPlatform {
             .map(|_| ())
     }
 
-    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
+    async fn post(
+        &self,
+        channel: &str,
+        msg: Message<'_>,
+        key: &str,
+    ) -> Result<String, DeliveryError> {
         let mention = self.mention_fn();
         let body = render::create(msg, &mention);
-        let v = self
-            .rest
-            .call(
-                "post message",
-                LightMethod::Post,
-                Route::ChannelMessages {
-                    channel_id: ChannelId::new(id("channel", channel)?),
-                },
-                Some(&body),
-            )
-            .await?;
-        v["id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| DeliveryError::Retry {
-                reason: "post message: answer without an id".into(),
-                after: None,
-            })
+        self.create_message("post message", channel, body, key)
+            .await
     }
 
     async fn edit(
@@ -289,30 +351,23 @@ impl Platform for DiscordPlatform {
         channel: &str,
         user: Option<&str>,
         text: &str,
+        key: &str,
     ) -> Result<(), DeliveryError> {
         let user = user.and_then(|u| u.parse::<u64>().ok());
         let text = match user {
             Some(u) => format!("<@{u}> {text}"),
             None => text.to_string(),
         };
-        self.rest
-            .call(
-                "post answer",
-                LightMethod::Post,
-                Route::ChannelMessages {
-                    channel_id: ChannelId::new(id("channel", channel)?),
-                },
-                Some(&render::text(&text, user)),
-            )
+        self.create_message("post answer", channel, render::text(&text, user), key)
             .await
             .map(|_| ())
     }
 
     /// Opens (or reuses) the DM channel with the person and posts the page there.
-    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
+    async fn page(&self, person: &str, msg: Message<'_>, key: &str) -> Result<(), DeliveryError> {
         let Some(user) = self.user_id(person) else {
             return Err(DeliveryError::Permanent(format!(
-                "cannot page {person} on Discord: no handles.discord in the config"
+                "{person} has no handles.discord in the config; set it to their Discord user id"
             )));
         };
         let dm = self
@@ -325,12 +380,11 @@ impl Platform for DiscordPlatform {
             )
             .await?;
         let Some(channel) = dm["id"].as_str() else {
-            return Err(DeliveryError::Retry {
-                reason: "open DM: answer without an id".into(),
-                after: None,
-            });
+            return Err(DeliveryError::Unreadable(
+                "open DM: answer without an id".into(),
+            ));
         };
-        self.post(channel, msg).await.map(|_| ())
+        self.post(channel, msg, key).await.map(|_| ())
     }
 
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {

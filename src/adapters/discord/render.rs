@@ -156,7 +156,7 @@ pub fn create(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> CreateMessa
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
         Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
-        Message::Event(..) | Message::Page(..) | Message::Impact(_) => m
+        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => m
             .content(clip(&msg.plain_text(mention), MAX_CONTENT))
             .components(message_buttons(&msg)),
     }
@@ -181,7 +181,7 @@ pub fn edit(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> EditMessage {
     match msg {
         Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
         Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
-        Message::Event(..) | Message::Page(..) | Message::Impact(_) => m
+        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => m
             .content(clip(&msg.plain_text(mention), MAX_CONTENT))
             .components(message_buttons(&msg)),
     }

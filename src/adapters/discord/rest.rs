@@ -92,11 +92,19 @@ impl Rest {
             .map_err(|e| DeliveryError::Permanent(format!("{what}: request: {e}")))?;
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => {
+            // Not connected: nothing reached Discord.
+            Err(e) if e.is_connect() => {
                 return Err(DeliveryError::Retry {
                     reason: format!("{what}: {}", without_url(e)),
                     after: None,
                 });
+            }
+            // A timeout or a broken connection: the request may have been carried out.
+            Err(e) => {
+                return Err(DeliveryError::Uncertain(format!(
+                    "{what}: {}",
+                    without_url(e)
+                )));
             }
         };
         let status = resp.status().as_u16();
@@ -107,10 +115,8 @@ impl Rest {
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_slice(&bytes).map_err(|e| DeliveryError::Retry {
-                reason: format!("{what}: unreadable answer: {e}"),
-                after: None,
-            });
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| DeliveryError::Unreadable(format!("{what}: {e}")));
         }
         Err(classify(what, status, &headers, &bytes))
     }

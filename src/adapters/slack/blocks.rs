@@ -83,7 +83,7 @@ pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Ve
             }
             blocks
         }
-        Message::Event(..) | Message::Page(..) | Message::Impact(_) => {
+        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
             let mut blocks = vec![section(&escape(&text))];
             if let Some((action, label, sev)) = msg.action() {
                 blocks.push(

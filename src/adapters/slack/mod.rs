@@ -17,8 +17,16 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use crate::config::Config;
-use crate::effects::{DeliveryError, Message, Platform};
+use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::SYSTEM_ACTOR;
+
+/// The metadata event type sevbot's messages carry; its payload's `key` names the outbox
+/// row, so "did row 123 land?" is one look at the channel's recent history.
+pub const METADATA_EVENT: &str = "sevbot_outbox";
+/// How far back (before the row was queued) a history look-up reaches, for clock skew.
+const LOOKBACK_SECS: i64 = 300;
+/// Pages of history (200 messages each) or of the channel list read in one look-up.
+const LOOKUP_PAGES: usize = 10;
 
 pub const PLATFORM: &str = "slack";
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
@@ -63,6 +71,8 @@ pub struct SlackPlatform {
     token: SlackApiToken,
     cfg: Arc<Config>,
     call_timeout: Duration,
+    /// The bot's own user id (auth.test), to recognise channels it created.
+    bot_user: tokio::sync::OnceCell<String>,
 }
 
 impl SlackPlatform {
@@ -81,6 +91,7 @@ impl SlackPlatform {
             token: SlackApiToken::new(settings.bot_token.clone().into()),
             call_timeout: settings.call_timeout,
             cfg,
+            bot_user: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -88,11 +99,42 @@ impl SlackPlatform {
         self.client.clone()
     }
 
-    /// Slack user id for a person id or `@U123` handle.
+    /// Slack user id for a person id or `@U123` handle, as far as known now.
     fn user_id(&self, who: &str) -> Option<String> {
         match who.strip_prefix('@') {
             Some(h) => Some(h.to_string()),
-            None => self.cfg.handle(who, PLATFORM).map(str::to_string),
+            None => self.cfg.handle(who, PLATFORM),
+        }
+    }
+
+    /// Slack user id for a person, looked up by e-mail when not known yet (Slack may have
+    /// been unreachable at start-up); what is found is kept for mentions and commands.
+    pub async fn resolve_user(&self, who: &str) -> Result<String, DeliveryError> {
+        if let Some(id) = self.user_id(who) {
+            return Ok(id);
+        }
+        let Some(email) = self.cfg.person(who).and_then(|p| p.email.clone()) else {
+            return Err(DeliveryError::Permanent(format!(
+                "{who} has no handles.slack and no email in the config; set handles.slack"
+            )));
+        };
+        // A look-up that did not get an answer is not a page that may have gone out.
+        let found = self.user_by_email(&email).await.map_err(|e| match e {
+            DeliveryError::Uncertain(r) | DeliveryError::Unreadable(r) => DeliveryError::Retry {
+                reason: r,
+                after: None,
+            },
+            e => e,
+        })?;
+        match found {
+            Some(id) => {
+                tracing::info!(person = who, slack_user = id, "mapped by email");
+                self.cfg.learned.set(PLATFORM, who, &id);
+                Ok(id)
+            }
+            None => Err(DeliveryError::Permanent(format!(
+                "no Slack user has the email {email}; set handles.slack for {who} in the config"
+            ))),
         }
     }
 
@@ -101,13 +143,41 @@ impl SlackPlatform {
         F: std::future::Future<Output = ClientResult<T>>,
     {
         match tokio::time::timeout(self.call_timeout, fut).await {
-            Err(_) => Err(DeliveryError::Retry {
-                reason: format!("{what}: timed out"),
-                after: None,
-            }),
+            Err(_) => Err(DeliveryError::Uncertain(format!("{what}: timed out"))),
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(classify(what, e)),
         }
+    }
+
+    /// The bot's own user id, asked once.
+    async fn bot_user(&self) -> Result<&str, DeliveryError> {
+        self.bot_user
+            .get_or_try_init(|| async {
+                let session = self.client.open_session(&self.token);
+                let r = self.call("auth.test", session.auth_test()).await?;
+                Ok::<_, DeliveryError>(r.user_id.to_string())
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// A message's content with the metadata that names its outbox row.
+    fn tagged(content: SlackMessageContent, key: &str) -> SlackMessageContent {
+        content.with_metadata(SlackMessageMetadata {
+            event_type: METADATA_EVENT.into(),
+            event_payload: Some([("key".to_string(), key.to_string())].into()),
+        })
+    }
+
+    /// The DM channel with a user (conversations.open is idempotent).
+    async fn dm_channel(&self, user: &str) -> Result<String, DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req =
+            SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId::new(user.into())]);
+        let r = self
+            .call("conversations.open", session.conversations_open(&req))
+            .await?;
+        Ok(r.channel.id.to_string())
     }
 
     /// Opens a modal. Called right after an interaction is acknowledged: its trigger_id
@@ -189,6 +259,12 @@ pub fn classify(what: &str, e: SlackClientError) -> DeliveryError {
         SlackClientError::HttpError(h) => {
             DeliveryError::Permanent(format!("{what}: HTTP {}", h.status_code))
         }
+        // Slack answered, but not in a shape sevbot can read: the call may have worked.
+        SlackClientError::ProtocolError(p) => {
+            DeliveryError::Unreadable(format!("{what}: {}", p.json_error))
+        }
+        // The connection broke mid-call: the request may have reached Slack.
+        SlackClientError::HttpProtocolError(h) => DeliveryError::Uncertain(format!("{what}: {h}")),
         other => DeliveryError::Retry {
             reason: format!("{what}: {other}"),
             after: None,
@@ -227,6 +303,10 @@ impl Platform for SlackPlatform {
         PLATFORM
     }
 
+    fn title(&self) -> &str {
+        "Slack"
+    }
+
     fn channel_ref(&self, channel: &str) -> String {
         format!("<#{channel}>")
     }
@@ -250,22 +330,106 @@ impl Platform for SlackPlatform {
         }
     }
 
-    async fn create_channel(&self, name: &str, private: bool) -> Result<String, DeliveryError> {
+    async fn create_channel(&self, ch: &NewChannel<'_>) -> Result<String, DeliveryError> {
         let session = self.client.open_session(&self.token);
-        let req =
-            SlackApiConversationsCreateRequest::new(name.to_string()).with_is_private(private);
+        let req = SlackApiConversationsCreateRequest::new(ch.name.to_string())
+            .with_is_private(ch.private);
         let r = self
             .call("conversations.create", session.conversations_create(&req))
             .await?;
         Ok(r.channel.id.to_string())
     }
 
+    /// A channel of that exact name, created by the bot, no earlier than the SEV (with a
+    /// few minutes' allowance for clocks), found in the channels the bot can see.
+    async fn find_channel(&self, ch: &NewChannel<'_>) -> Result<Option<String>, DeliveryError> {
+        let bot = self.bot_user().await?.to_string();
+        let session = self.client.open_session(&self.token);
+        let mut req = SlackApiConversationsListRequest::new()
+            .with_limit(1000)
+            .with_exclude_archived(true)
+            .with_types(vec![
+                SlackConversationType::Public,
+                SlackConversationType::Private,
+            ]);
+        for _ in 0..LOOKUP_PAGES {
+            let r = self
+                .call("conversations.list", session.conversations_list(&req))
+                .await?;
+            let ours = r.channels.iter().find(|c| {
+                c.name.as_deref() == Some(ch.name)
+                    && c.creator.as_ref().is_some_and(|u| u.0 == bot)
+                    && c.created.0.as_second() >= ch.not_before / 1000 - LOOKBACK_SECS
+            });
+            if let Some(c) = ours {
+                return Ok(Some(c.id.to_string()));
+            }
+            match r.response_metadata.and_then(|m| m.next_cursor) {
+                Some(c) if !c.0.is_empty() => req = req.with_cursor(c),
+                _ => break,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the channel's history since the row was queued for a message whose metadata
+    /// carries the row's key.
+    async fn find_post(
+        &self,
+        channel: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<Option<String>, DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let oldest = since / 1000 - LOOKBACK_SECS;
+        let mut req = SlackApiConversationsHistoryRequest::new()
+            .with_channel(SlackChannelId::new(channel.into()))
+            .with_oldest(SlackTs::new(format!("{oldest}.000000")))
+            .with_include_all_metadata(true)
+            .with_limit(200);
+        for _ in 0..LOOKUP_PAGES {
+            let r = self
+                .call("conversations.history", session.conversations_history(&req))
+                .await?;
+            let found = r.messages.iter().find(|m| {
+                m.content.metadata.as_ref().is_some_and(|md| {
+                    md.event_type == METADATA_EVENT
+                        && md
+                            .event_payload
+                            .as_ref()
+                            .and_then(|p| p.get("key"))
+                            .is_some_and(|k| k == key)
+                })
+            });
+            if let Some(m) = found {
+                return Ok(Some(m.origin.ts.to_string()));
+            }
+            match r.response_metadata.and_then(|m| m.next_cursor) {
+                Some(c) if !c.0.is_empty() && r.has_more == Some(true) => req = req.with_cursor(c),
+                _ => break,
+            }
+        }
+        Ok(None)
+    }
+
+    async fn find_page(&self, person: &str, key: &str, since: i64) -> Result<bool, DeliveryError> {
+        let user = self.resolve_user(person).await?;
+        let dm = self.dm_channel(&user).await?;
+        Ok(self.find_post(&dm, key, since).await?.is_some())
+    }
+
     async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError> {
-        let users: Vec<SlackUserId> = people
-            .iter()
-            .filter_map(|p| self.user_id(p))
-            .map(SlackUserId::new)
-            .collect();
+        let mut users: Vec<SlackUserId> = vec![];
+        for p in people {
+            match self.resolve_user(p).await {
+                Ok(u) => users.push(SlackUserId::new(u)),
+                // Someone Slack does not know is said on their page; the others come in.
+                Err(DeliveryError::Permanent(why)) => {
+                    tracing::warn!(person = p, why, "not invited to the SEV channel")
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if users.is_empty() {
             return Ok(());
         }
@@ -293,11 +457,16 @@ impl Platform for SlackPlatform {
         .map(|_| ())
     }
 
-    async fn post(&self, channel: &str, msg: Message<'_>) -> Result<String, DeliveryError> {
+    async fn post(
+        &self,
+        channel: &str,
+        msg: Message<'_>,
+        key: &str,
+    ) -> Result<String, DeliveryError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiChatPostMessageRequest::new(
             SlackChannelId::new(channel.into()),
-            self.content(msg)?,
+            Self::tagged(self.content(msg)?, key),
         );
         let r = self
             .call("chat.postMessage", session.chat_post_message(&req))
@@ -327,6 +496,7 @@ impl Platform for SlackPlatform {
         channel: &str,
         user: Option<&str>,
         text: &str,
+        key: &str,
     ) -> Result<(), DeliveryError> {
         let session = self.client.open_session(&self.token);
         let content = SlackMessageContent::new().with_text(blocks::clip(text, blocks::MAX_SECTION));
@@ -343,7 +513,7 @@ impl Platform for SlackPlatform {
                     .map(|_| ())
             }
             None => {
-                let req = SlackApiChatPostMessageRequest::new(channel, content);
+                let req = SlackApiChatPostMessageRequest::new(channel, Self::tagged(content, key));
                 self.call("chat.postMessage", session.chat_post_message(&req))
                     .await
                     .map(|_| ())
@@ -352,15 +522,13 @@ impl Platform for SlackPlatform {
     }
 
     /// A message from the app to the person's own user id lands in their DM with it.
-    async fn page(&self, person: &str, msg: Message<'_>) -> Result<(), DeliveryError> {
-        let Some(user) = self.user_id(person) else {
-            return Err(DeliveryError::Permanent(format!(
-                "cannot page {person} on Slack: no handles.slack and no email match in the config"
-            )));
-        };
+    async fn page(&self, person: &str, msg: Message<'_>, key: &str) -> Result<(), DeliveryError> {
+        let user = self.resolve_user(person).await?;
         let session = self.client.open_session(&self.token);
-        let req =
-            SlackApiChatPostMessageRequest::new(SlackChannelId::new(user), self.content(msg)?);
+        let req = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(user),
+            Self::tagged(self.content(msg)?, key),
+        );
         self.call("chat.postMessage", session.chat_post_message(&req))
             .await
             .map(|_| ())

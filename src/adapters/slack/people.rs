@@ -1,31 +1,54 @@
 //! Slack users for the people in the config.
+//!
+//! People with an email but no `handles.slack` are looked up by email at start-up, and
+//! again in the background until Slack has answered for each of them, so a Slack outage
+//! at start-up does not leave them unmapped. Pages and invites also look up on demand
+//! (`SlackPlatform::resolve_user`).
+
+use std::time::Duration;
 
 use super::{PLATFORM, SlackPlatform};
 use crate::config::Config;
+use crate::effects::DeliveryError;
 
-/// Gives every person in the config who has an email but no Slack handle the Slack user id
-/// Slack knows them by, so rotations and roles work with real Slack users. Done at start-up,
-/// before any command can arrive; a person Slack does not know is reported and skipped.
-pub async fn map_people_by_email(platform: &SlackPlatform, cfg: &mut Config) {
-    for person in cfg.people.iter_mut() {
-        if person.handles.contains_key(PLATFORM) {
+/// How long the background mapping waits between rounds while Slack does not answer.
+const RETRY_EVERY: Duration = Duration::from_secs(30);
+
+/// Looks up everyone not mapped yet; returns how many are still waiting for an answer
+/// from Slack (people Slack does not know are reported and not asked again).
+pub async fn map_people_by_email(platform: &SlackPlatform, cfg: &Config) -> usize {
+    let mut waiting = 0;
+    for person in &cfg.people {
+        if cfg.handle(&person.id, PLATFORM).is_some() || person.email.is_none() {
             continue;
         }
-        let Some(email) = person.email.clone() else {
-            continue;
-        };
-        match platform.user_by_email(&email).await {
-            Ok(Some(id)) => {
-                tracing::info!(person = person.id, slack_user = id, "mapped by email");
-                person.handles.insert(PLATFORM.into(), id);
+        match platform.resolve_user(&person.id).await {
+            Ok(_) => {}
+            Err(DeliveryError::Permanent(why)) => {
+                tracing::warn!(person = person.id, why, "Slack user not found")
             }
-            Ok(None) => tracing::warn!(
-                person = person.id,
-                "no Slack user has this person's email; add handles.slack in the config"
-            ),
             Err(e) => {
-                tracing::warn!(person = person.id, error = %e, "could not look up the Slack user by email; add handles.slack in the config")
+                waiting += 1;
+                tracing::warn!(person = person.id, error = %e, "could not look up the Slack user by email; will try again");
             }
+        }
+    }
+    waiting
+}
+
+/// Keeps asking until Slack has answered for everyone (or `stop` fires).
+pub async fn keep_mapping(
+    platform: std::sync::Arc<SlackPlatform>,
+    cfg: std::sync::Arc<Config>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if map_people_by_email(&platform, &cfg).await == 0 {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY_EVERY) => {}
+            _ = stop.changed() => return,
         }
     }
 }

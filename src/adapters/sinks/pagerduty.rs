@@ -1,15 +1,17 @@
-//! PagerDuty Events API v2: a `trigger` per page (with a stable `dedup_key`), then
-//! `acknowledge` and `resolve` as the SEV is acknowledged and resolved. Sent by the outbox
-//! on a queue of its own, so PagerDuty being down never delays a chat page.
+//! PagerDuty Events API v2: a `trigger` per page (with a stable `dedup_key`, so a repeat
+//! after a timeout changes nothing), then `acknowledge` and `resolve` as the SEV is
+//! acknowledged and resolved. Sent by the outbox on a queue of its own, so PagerDuty being
+//! down never delays a chat page.
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde_json::json;
 
 use crate::config::PagerDutyConfig;
-use crate::effects::{DeliveryError, PagerDutyAction};
+use crate::effects::{Capability, DeliveryError, Effect, PageAction, Sink};
 
-pub const PLATFORM: &str = "pagerduty";
+pub const NAME: &str = "pagerduty";
 
 pub struct PagerDuty {
     client: reqwest::Client,
@@ -40,9 +42,9 @@ impl PagerDuty {
         })
     }
 
-    pub async fn send(
+    async fn event(
         &self,
-        action: PagerDutyAction,
+        action: PageAction,
         dedup_key: &str,
         summary: &str,
         severity: &str,
@@ -52,7 +54,7 @@ impl PagerDuty {
             "event_action": action.as_str(),
             "dedup_key": dedup_key,
         });
-        if action == PagerDutyAction::Trigger {
+        if action == PageAction::Trigger {
             body["payload"] = json!({
                 "summary": crate::adapters::text::clip(summary, 1024),
                 "source": "sevbot",
@@ -66,9 +68,13 @@ impl PagerDuty {
             .json(&body)
             .send()
             .await
-            .map_err(|e| DeliveryError::Retry {
-                reason: format!("PagerDuty: {}", e.without_url()),
-                after: None,
+            .map_err(|e| match e.is_timeout() {
+                // PagerDuty de-duplicates by dedup_key: sending again is harmless.
+                true => DeliveryError::Uncertain("PagerDuty: timed out".into()),
+                false => DeliveryError::Retry {
+                    reason: format!("PagerDuty: {}", e.without_url()),
+                    after: None,
+                },
             })?;
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -92,12 +98,33 @@ impl PagerDuty {
     }
 }
 
-/// PagerDuty's severities for sevbot's levels.
-pub fn severity(level: crate::domain::Level) -> &'static str {
-    match level.get() {
-        0 => "critical",
-        1 => "error",
-        2 => "warning",
-        _ => "info",
+#[async_trait]
+impl Sink for PagerDuty {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn title(&self) -> &str {
+        "PagerDuty"
+    }
+
+    fn capabilities(&self) -> &[Capability] {
+        &[Capability::Paging]
+    }
+
+    async fn send(&self, effect: &Effect, _key: &str) -> Result<(), DeliveryError> {
+        match effect {
+            Effect::ExternalPage {
+                action,
+                dedup_key,
+                summary,
+                severity,
+                ..
+            } => self.event(*action, dedup_key, summary, severity).await,
+            other => Err(DeliveryError::Permanent(format!(
+                "PagerDuty cannot deliver {}",
+                other.label()
+            ))),
+        }
     }
 }

@@ -1,0 +1,37 @@
+-- Delivery that holds under crashes, hung calls and storms.
+-- head: the oldest pending row of its queue; only heads are claimed, so claiming costs
+--   in proportion to the ready queues, not to the rows waiting behind them.
+-- priority: 0 pages, 1 what people say and the channel's structure, 2 machine chatter.
+-- doubt: an attempt's outcome was never observed (a crash or a timeout): reconcile with
+--   the platform before sending again.
+-- version: the encoding of `effect`, so rows written by an earlier release still deliver.
+ALTER TABLE outbox ADD COLUMN head BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN priority BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE outbox ADD COLUMN doubt BIGINT NOT NULL DEFAULT 0;
+-- fold_upto: the last row a folded message (a storm) took in, so a retry folds the same rows.
+ALTER TABLE outbox ADD COLUMN fold_upto BIGINT;
+ALTER TABLE outbox ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+UPDATE outbox SET priority = 0 WHERE queue LIKE '%:page:%' OR platform = 'pagerduty';
+UPDATE outbox SET doubt = 1 WHERE status = 'pending' AND lease_owner IS NOT NULL;
+UPDATE outbox SET head = 1 WHERE status = 'pending'
+    AND id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY queue);
+CREATE INDEX outbox_heads ON outbox (next_attempt_at) WHERE status = 'pending' AND head = 1;
+CREATE INDEX outbox_done ON outbox (delivered_at) WHERE status = 'delivered';
+
+ALTER TABLE jobs ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+
+-- A page is "paged" only once a route delivered it; it fails when every route failed.
+ALTER TABLE pages ADD COLUMN delivered_at BIGINT;
+ALTER TABLE pages ADD COLUMN failed_at BIGINT;
+ALTER TABLE pages ADD COLUMN failure TEXT;
+ALTER TABLE pages ADD COLUMN routes_failed BIGINT NOT NULL DEFAULT 0;
+
+-- Which SEV a console channel was opened for, so a retried creation adopts it.
+ALTER TABLE console_channels ADD COLUMN sev_id BIGINT;
+
+-- Running processes: leases of a process that is gone are taken over at once.
+CREATE TABLE replicas (
+    owner        TEXT    PRIMARY KEY,
+    started_at   BIGINT NOT NULL,
+    session      BIGINT
+);

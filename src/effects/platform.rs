@@ -1,0 +1,114 @@
+//! A chat platform as the outbox sees it. Ids are the platform's own.
+//!
+//! Every call that creates something takes the outbox row's `key`, and each platform uses
+//! what it has to make a repeat harmless after an outcome sevbot did not see: Discord's
+//! `nonce` with `enforce_nonce`, Slack's message metadata (looked up by `find_post`), the
+//! console's own table. `find_*` answer `None` when nothing is found or the platform cannot
+//! tell; the outbox then sends again.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{DeliveryError, Message};
+use crate::domain::SevId;
+
+/// The incident channel to open: what the platform needs to create it and, after an
+/// uncertain attempt or a name collision, to recognise the one sevbot created.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChannel<'a> {
+    pub sev: SevId,
+    pub name: &'a str,
+    pub private: bool,
+    pub title: &'a str,
+    /// When the SEV was declared (ms): a channel created earlier is not this SEV's.
+    pub not_before: i64,
+}
+
+#[async_trait]
+pub trait Platform: Send + Sync {
+    fn name(&self) -> &str;
+    /// The platform as people call it ("Slack"), in messages about it.
+    fn title(&self) -> &str {
+        self.name()
+    }
+    /// How a person (a config person id, or `@handle` for someone not in the config) is
+    /// mentioned on this platform.
+    fn mention(&self, who: &str) -> String;
+    /// How a channel (by platform id) is referred to in text.
+    fn channel_ref(&self, channel: &str) -> String {
+        format!("#{channel}")
+    }
+    /// The least time between two messages to one channel (Slack: about one a second).
+    fn min_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+    /// How many calls may be in flight at once for channel work (pages have as many
+    /// again of their own, so they never wait behind it).
+    fn concurrency(&self) -> usize {
+        4
+    }
+    /// Creates a channel and returns its id.
+    async fn create_channel(&self, ch: &NewChannel<'_>) -> Result<String, DeliveryError>;
+    /// The channel sevbot itself created for this SEV under this name (exact name, made
+    /// by the bot, not before the SEV), to adopt after an uncertain attempt or a
+    /// `name_taken`.
+    async fn find_channel(&self, _ch: &NewChannel<'_>) -> Result<Option<String>, DeliveryError> {
+        Ok(None)
+    }
+    /// `people` are platform handles.
+    async fn invite(&self, channel: &str, people: &[String]) -> Result<(), DeliveryError>;
+    async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), DeliveryError>;
+    /// Posts and returns the message id; `key` identifies the attempt's outbox row.
+    async fn post(
+        &self,
+        channel: &str,
+        msg: Message<'_>,
+        key: &str,
+    ) -> Result<String, DeliveryError>;
+    /// The id of a message posted with `key` in `channel` since `since` (ms).
+    async fn find_post(
+        &self,
+        _channel: &str,
+        _key: &str,
+        _since: i64,
+    ) -> Result<Option<String>, DeliveryError> {
+        Ok(None)
+    }
+    async fn edit(
+        &self,
+        channel: &str,
+        message_id: &str,
+        msg: Message<'_>,
+    ) -> Result<(), DeliveryError>;
+    async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError>;
+    /// Moves a finished SEV's channel out of the way (Slack: archived; Discord: moved to
+    /// the archive category).
+    async fn archive(&self, _channel: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+    /// Deletes a channel whose retention has passed; platforms that keep archived
+    /// channels do nothing.
+    async fn delete_channel(&self, _channel: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+    /// Pages `person` (a config person id or `@handle`) directly, with an Acknowledge button.
+    async fn page(&self, person: &str, msg: Message<'_>, key: &str) -> Result<(), DeliveryError>;
+    /// Whether a page sent with `key` since `since` (ms) reached the person.
+    async fn find_page(
+        &self,
+        _person: &str,
+        _key: &str,
+        _since: i64,
+    ) -> Result<bool, DeliveryError> {
+        Ok(false)
+    }
+    /// A plain-text answer; `user` set means only that user (a platform handle) sees it.
+    async fn reply(
+        &self,
+        channel: &str,
+        user: Option<&str>,
+        text: &str,
+        key: &str,
+    ) -> Result<(), DeliveryError>;
+}
