@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use sevbot::clock::{Clock, SystemClock};
 use sevbot::config::{self, RawConfig};
-use sevbot::engine::{Engine, JOB_UPDATE_REMINDER};
+use sevbot::engine::{Engine, Job};
 use sevbot::scheduler::Scheduler;
-use sevbot::store::{Store, jobs};
+use sevbot::store::Store;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -32,28 +32,16 @@ async fn main() {
     for i in 0..pending - due_soon {
         // A reminder for a SEV that does not exist: fires and does nothing, like a real
         // job that finds its SEV closed.
-        jobs::schedule(
-            &mut tx,
-            JOB_UPDATE_REMINDER,
-            None,
-            now + 86_400_000 + i,
-            "{}",
-            now,
-        )
-        .await
-        .unwrap();
+        Job::UpdateReminder { repeat: 0 }
+            .schedule(&mut tx, None, now + 86_400_000 + i, now)
+            .await
+            .unwrap();
     }
     for i in 0..due_soon {
-        jobs::schedule(
-            &mut tx,
-            JOB_UPDATE_REMINDER,
-            None,
-            start + i * 10,
-            "{}",
-            now,
-        )
-        .await
-        .unwrap();
+        Job::UpdateReminder { repeat: 0 }
+            .schedule(&mut tx, None, start + i * 10, now)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let scheduler = Arc::new(Scheduler::new(engine, "bench".into()));

@@ -7,5 +7,6 @@ pub mod domain;
 pub mod effects;
 pub mod engine;
 pub mod http;
+pub mod ops;
 pub mod scheduler;
 pub mod store;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sevbot::app::{self, ConsoleMode};
-use sevbot::config;
+use sevbot::{config, ops};
 
 /// sevbot — declare, page, escalate and communicate incidents (SEVs).
 ///
@@ -42,6 +42,29 @@ enum Cmd {
     },
     /// Check the configuration and report every problem with its location.
     CheckConfig,
+    /// Inspect and act on outbound messages that failed or are stuck.
+    ///
+    /// Reads the database the configuration (or DATABASE_URL) names; a running sevbot
+    /// picks up a retried row within its poll interval.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// Failed rows, and pending rows that have failed at least once or are over a
+    /// minute late, with the reason.
+    List {
+        /// Every pending row too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Send a failed or waiting row again now (after fixing the cause).
+    Retry { id: i64 },
+    /// Give up on a row: it is kept as `dropped` and its queue moves on.
+    Drop { id: i64 },
 }
 
 fn main() -> ExitCode {
@@ -64,7 +87,7 @@ fn main() -> ExitCode {
             console: ConsoleMode::Off,
         } => "sevbot=info,warn",
         Cmd::Run { .. } => "warn",
-        Cmd::CheckConfig => "warn",
+        Cmd::CheckConfig | Cmd::Outbox { .. } => "warn",
     };
     init_logging(json, raw.log.filter.as_deref().unwrap_or(default_filter));
     let where_from = path
@@ -92,6 +115,41 @@ fn main() -> ExitCode {
             }
             None => ExitCode::from(1),
         },
+        Cmd::Outbox { action } => {
+            let Some(cfg) = cfg else {
+                eprintln!("fix the configuration errors above first (`sevbot check-config`).");
+                return ExitCode::from(1);
+            };
+            let action = match action {
+                OutboxCmd::List { all } => ops::OutboxAction::List { all },
+                OutboxCmd::Retry { id } => ops::OutboxAction::Retry(id),
+                OutboxCmd::Drop { id } => ops::OutboxAction::Drop(id),
+            };
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let result = rt.block_on(async {
+                let store = sevbot::store::Store::connect(&cfg.raw.database.url).await?;
+                ops::outbox(&store, action, chrono::Utc::now().timestamp_millis()).await
+            });
+            match result {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Cmd::Run { console } => {
             let Some(cfg) = cfg else {
                 eprintln!(

@@ -1046,7 +1046,13 @@ fn the_manifest_asks_for_least_privilege_and_points_at_real_routes() {
             "groups:write",
             "users:read",
             "users:read.email",
-            "pins:write"
+            "pins:write",
+            "channels:read",
+            "groups:read",
+            "channels:history",
+            "groups:history",
+            "im:history",
+            "im:write"
         ]
     );
     for route in ["/slack/commands", "/slack/events", "/slack/interactions"] {

@@ -8,10 +8,13 @@
 ALTER TABLE outbox ADD COLUMN head INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE outbox ADD COLUMN doubt INTEGER NOT NULL DEFAULT 0;
+-- paced: a message into a channel, which waits for the channel's pacing slot.
+ALTER TABLE outbox ADD COLUMN paced INTEGER NOT NULL DEFAULT 0;
 -- fold_upto: the last row a folded message (a storm) took in, so a retry folds the same rows.
 ALTER TABLE outbox ADD COLUMN fold_upto INTEGER;
 ALTER TABLE outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 UPDATE outbox SET priority = 0 WHERE queue LIKE '%:page:%' OR platform = 'pagerduty';
+UPDATE outbox SET paced = 1 WHERE effect LIKE '{"effect":"post_event"%' OR effect LIKE '{"effect":"upsert_%' OR effect LIKE '{"effect":"reply"%';
 UPDATE outbox SET doubt = 1 WHERE status = 'pending' AND lease_owner IS NOT NULL;
 UPDATE outbox SET head = 1 WHERE status = 'pending'
     AND id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY queue);

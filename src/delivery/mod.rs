@@ -28,7 +28,7 @@ pub const LEASE_MS: i64 = 4_000;
 const RENEW_EVERY: Duration = Duration::from_millis(1_000);
 /// PostgreSQL: how often a replica looks for dead peers' work and lost queue heads.
 const REAP_EVERY: Duration = Duration::from_millis(1_000);
-const REPAIR_EVERY_TICKS: u32 = 5;
+const REPAIR_EVERY_TICKS: u32 = 10;
 const METRICS_EVERY: Duration = Duration::from_secs(10);
 /// Rows claimed per round.
 const CLAIM_BATCH: i64 = 32;
@@ -372,6 +372,10 @@ impl Delivery {
                     && let Ok(n) = outbox::repair_heads(&self.store).await
                     && n > 0
                 {
+                    tracing::warn!(
+                        queues = n,
+                        "repaired outbox queue heads that had lost their mark"
+                    );
                     self.wake.notify_one();
                 }
             }

@@ -146,6 +146,7 @@ impl Delivery {
     ) -> anyhow::Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
+        outbox::lock_queue(&mut tx, &row.queue).await?;
         if !outbox::delivered(&mut tx, row.id, &self.owner, now).await? {
             // Whoever took the row over reconciles it with the platform.
             tracing::warn!(
@@ -192,6 +193,7 @@ impl Delivery {
         metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => effect.label(), "result" => "failed").increment(1);
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
+        outbox::lock_queue(&mut tx, &row.queue).await?;
         if !outbox::failed(&mut tx, row.id, &self.owner, why).await? {
             tx.rollback().await?;
             return Ok(());
@@ -224,6 +226,7 @@ impl Delivery {
             "unreadable outbox row; kept as failed"
         );
         let mut tx = self.store.begin().await?;
+        outbox::lock_queue(&mut tx, &row.queue).await?;
         if outbox::failed(&mut tx, row.id, &self.owner, &format!("unreadable: {why}")).await? {
             outbox::promote(&mut tx, &row.queue, self.clock.now_ms()).await?;
         }
@@ -236,16 +239,16 @@ impl Delivery {
     async fn detour_topic(&self, row: &OutboxRow, wait: i64) -> anyhow::Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
-        outbox::enqueue(
-            &mut tx,
-            &row.platform,
-            &format!("{}{TOPIC_DETOUR}", row.queue),
-            row.lane,
-            &row.effect,
-            row.version,
-            now + wait,
-        )
-        .await?;
+        outbox::lock_queue(&mut tx, &row.queue).await?;
+        let detour = outbox::NewRow {
+            platform: &row.platform,
+            queue: &format!("{}{TOPIC_DETOUR}", row.queue),
+            lane: row.lane,
+            paced: false,
+            effect: &row.effect,
+            version: row.version,
+        };
+        outbox::enqueue(&mut tx, &detour, now + wait).await?;
         if outbox::delivered(&mut tx, row.id, &self.owner, now).await? {
             outbox::promote(&mut tx, &row.queue, now).await?;
             tx.commit().await?;

@@ -3,6 +3,7 @@
 //! outbound effects. Nothing here talks to a chat platform.
 
 mod availability;
+pub mod job;
 pub mod outcomes;
 mod paging;
 mod schedules;
@@ -27,19 +28,17 @@ use crate::effects::{Capability, Effect, Platform, Sink};
 use crate::store::incidents::{self as sevs, NewSev};
 use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 
+pub use job::{
+    JOB_DELETE_CHANNEL, JOB_ESCALATE, JOB_PRUNE_DELIVERIES, JOB_SCHEDULED_POST, JOB_STATUS_PUSH,
+    JOB_UPDATE_REMINDER, Job,
+};
+
 pub const SYSTEM_ACTOR: &str = "sevbot";
-pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
-pub const JOB_PRUNE_DELIVERIES: &str = "prune_deliveries";
-/// Deletes an archived SEV channel once its retention has passed.
-pub const JOB_DELETE_CHANNEL: &str = "delete_channel";
-/// One step of a SEV's escalation ladder.
-pub const JOB_ESCALATE: &str = "escalate";
-/// A cron schedule's next post (a digest of open SEVs).
-pub const JOB_SCHEDULED_POST: &str = "scheduled_post";
-/// An open SEV's status pushed to its feeds at its level's cadence.
-pub const JOB_STATUS_PUSH: &str = "status_push";
 /// Platforms redeliver within minutes; a day of delivery keys is ample.
 pub const DELIVERY_KEY_RETENTION_MS: i64 = 24 * 3_600_000;
+/// Delivered outbox rows are kept a week for the operator (the timeline keeps the rest),
+/// so the table holds the work, not the history.
+pub const OUTBOX_RETENTION_MS: i64 = 7 * 24 * 3_600_000;
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 /// A second declare of the same type by the same person this soon is most likely a retype.
 pub const DUPLICATE_WINDOW_MS: i64 = 120_000;
@@ -833,7 +832,9 @@ impl Engine {
         let days = i64::from(self.cfg.raw.discord.archive_retention_days);
         if inc.platform == crate::adapters::discord::PLATFORM && days > 0 {
             let due = now + days * 24 * 3_600_000;
-            jobs::schedule(tx, JOB_DELETE_CHANNEL, Some(inc.id), due, "{}", now).await?;
+            Job::DeleteChannel
+                .schedule(tx, Some(inc.id), due, now)
+                .await?;
         }
         Ok(())
     }
@@ -850,7 +851,9 @@ impl Engine {
         if inc.stage.is_open() && cadence > 0 {
             let last = sevs::last_update_at(tx, inc.id).await?;
             let due = (last + cadence).max(now);
-            jobs::schedule(tx, JOB_UPDATE_REMINDER, Some(inc.id), due, "{}", now).await?;
+            Job::UpdateReminder { repeat: 0 }
+                .schedule(tx, Some(inc.id), due, now)
+                .await?;
         }
         Ok(())
     }
@@ -875,20 +878,21 @@ impl Engine {
             tx.rollback().await?;
             return Ok(false);
         }
-        match job.kind.as_str() {
-            JOB_UPDATE_REMINDER => self.update_reminder(&mut tx, job, now).await?,
-            JOB_PRUNE_DELIVERIES => {
-                let pruned = self
-                    .store
-                    .prune_deliveries(&mut tx, now - DELIVERY_KEY_RETENTION_MS)
-                    .await?;
-                tracing::debug!(pruned, "old delivery keys removed");
+        match Job::decode(&job.kind, job.version, &job.payload) {
+            Ok(Job::UpdateReminder { repeat }) => {
+                self.update_reminder(&mut tx, job, repeat, now).await?
+            }
+            Ok(Job::PruneDeliveries) => {
+                let before = now - DELIVERY_KEY_RETENTION_MS;
+                let pruned = self.store.prune_deliveries(&mut tx, before).await?;
+                let sent = outbox::prune(&mut tx, now - OUTBOX_RETENTION_MS).await?;
+                tracing::debug!(pruned, sent, "old delivery keys and delivered rows removed");
                 schedule_prune(&mut tx, now).await?;
             }
-            JOB_ESCALATE => self.escalate(&mut tx, job, now).await?,
-            JOB_SCHEDULED_POST => self.scheduled_post(&mut tx, job, now).await?,
-            JOB_STATUS_PUSH => self.status_push(&mut tx, job, now).await?,
-            JOB_DELETE_CHANNEL => {
+            Ok(Job::Escalate { step }) => self.escalate(&mut tx, job, step, now).await?,
+            Ok(Job::ScheduledPost(p)) => self.scheduled_post(&mut tx, &p, now).await?,
+            Ok(Job::StatusPush) => self.status_push(&mut tx, job, now).await?,
+            Ok(Job::DeleteChannel) => {
                 if let Some(id) = job.sev_id
                     && let Some(inc) = sevs::load(&mut tx, id).await?
                     && inc.stage.is_final()
@@ -902,7 +906,12 @@ impl Engine {
                     .await?;
                 }
             }
-            other => tracing::error!(kind = other, id = job.id, "unknown job kind; marked done"),
+            Err(e) => tracing::error!(
+                kind = job.kind,
+                id = job.id,
+                error = format!("{e:#}"),
+                "a job sevbot cannot read; marked done"
+            ),
         }
         tx.commit().await?;
         let lateness = (now - job.due_at).max(0) as f64 / 1000.0;
@@ -913,7 +922,13 @@ impl Engine {
         Ok(true)
     }
 
-    async fn update_reminder(&self, tx: &mut Tx, job: &jobs::Job, now: i64) -> anyhow::Result<()> {
+    async fn update_reminder(
+        &self,
+        tx: &mut Tx,
+        job: &jobs::Job,
+        repeat: u32,
+        now: i64,
+    ) -> anyhow::Result<()> {
         let Some(id) = job.sev_id else { return Ok(()) };
         let Some(mut inc) = sevs::load(tx, id).await? else {
             return Ok(());
@@ -923,9 +938,6 @@ impl Engine {
         }
         let last = sevs::last_update_at(tx, id).await?;
         let minutes = (now - last) / 60_000;
-        let repeat = serde_json::from_str::<ReminderPayload>(&job.payload)
-            .map(|p| p.repeat)
-            .unwrap_or(0);
         let imoc = inc.roles.get(&Role::Imoc).cloned();
         let recorded = self
             .record(
@@ -952,25 +964,12 @@ impl Engine {
         // starts the count over.
         let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
         if cadence > 0 && repeat < self.cfg.raw.reminders.max_repeats {
-            let payload = serde_json::to_string(&ReminderPayload { repeat: repeat + 1 })?;
-            jobs::schedule(
-                tx,
-                JOB_UPDATE_REMINDER,
-                Some(id),
-                now + cadence,
-                &payload,
-                now,
-            )
-            .await?;
+            Job::UpdateReminder { repeat: repeat + 1 }
+                .schedule(tx, Some(id), now + cadence, now)
+                .await?;
         }
         Ok(())
     }
-}
-
-/// How many times this reminder was already repeated without an update.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ReminderPayload {
-    repeat: u32,
 }
 
 fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {
@@ -982,15 +981,9 @@ fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {
 }
 
 async fn schedule_prune(tx: &mut Tx, now: i64) -> anyhow::Result<()> {
-    jobs::schedule(
-        tx,
-        JOB_PRUNE_DELIVERIES,
-        None,
-        now + PRUNE_EVERY_MS,
-        "{}",
-        now,
-    )
-    .await?;
+    Job::PruneDeliveries
+        .schedule(tx, None, now + PRUNE_EVERY_MS, now)
+        .await?;
     Ok(())
 }
 

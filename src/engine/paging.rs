@@ -5,7 +5,7 @@
 
 use chrono::DateTime;
 
-use super::{Engine, JOB_ESCALATE, Outcome, Reply, SYSTEM_ACTOR};
+use super::{Engine, JOB_ESCALATE, Job, Outcome, Reply, SYSTEM_ACTOR};
 use crate::domain::escalation::{Ladder, Resolver, freeze, policy_for};
 use crate::domain::incident::{fmt_duration, fmt_time};
 use crate::domain::oncall::on_call_for;
@@ -13,11 +13,6 @@ use crate::domain::{EventKind, Incident, Role, TimelineEvent};
 use crate::effects::{Effect, PageAction, page_severity};
 use crate::store::paging::{self, Page};
 use crate::store::{Tx, jobs};
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StepPayload {
-    step: usize,
-}
 
 impl Engine {
     /// Freezes the SEV's escalation policy into people (its first page went to `primary`,
@@ -32,8 +27,9 @@ impl Engine {
         paging::freeze(tx, inc.id, &ladder, now).await?;
         if let Some(first) = ladder.steps.first() {
             let due = now + i64::from(first.after_minutes) * 60_000;
-            let payload = serde_json::to_string(&StepPayload { step: 0 })?;
-            jobs::schedule(tx, JOB_ESCALATE, Some(inc.id), due, &payload, now).await?;
+            Job::Escalate { step: 0 }
+                .schedule(tx, Some(inc.id), due, now)
+                .await?;
         }
         Ok(())
     }
@@ -195,10 +191,10 @@ impl Engine {
         &self,
         tx: &mut Tx,
         job: &jobs::Job,
+        step: usize,
         now: i64,
     ) -> anyhow::Result<()> {
         let Some(id) = job.sev_id else { return Ok(()) };
-        let step: StepPayload = serde_json::from_str(&job.payload)?;
         let Some(mut inc) = crate::store::incidents::load(tx, id).await? else {
             return Ok(());
         };
@@ -208,7 +204,7 @@ impl Engine {
         if !inc.stage.is_open() || stored.acked_at.is_some() {
             return Ok(());
         }
-        let Some(this) = stored.ladder.steps.get(step.step) else {
+        let Some(this) = stored.ladder.steps.get(step) else {
             return Ok(());
         };
         let pages = paging::all(tx, id).await?;
@@ -221,7 +217,7 @@ impl Engine {
             .filter(|p| p.failed_at.is_some())
             .map(|p| p.person.clone())
             .collect();
-        let number = step.step as u32 + 1;
+        let number = step as u32 + 1;
         let events = vec![EventKind::Escalated {
             step: number,
             after_minutes: this.after_minutes,
@@ -261,12 +257,11 @@ impl Engine {
             )
             .await?;
         }
-        if let Some(next) = stored.ladder.steps.get(step.step + 1) {
+        if let Some(next) = stored.ladder.steps.get(step + 1) {
             let due = stored.started_at + i64::from(next.after_minutes) * 60_000;
-            let payload = serde_json::to_string(&StepPayload {
-                step: step.step + 1,
-            })?;
-            jobs::schedule(tx, JOB_ESCALATE, Some(id), due.max(now), &payload, now).await?;
+            Job::Escalate { step: step + 1 }
+                .schedule(tx, Some(id), due.max(now), now)
+                .await?;
         }
         Ok(())
     }

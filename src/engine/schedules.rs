@@ -2,23 +2,14 @@
 //! status pushed to its feeds at its level's cadence (edited in place). Every occurrence
 //! is a job row, so a restart neither skips nor repeats one.
 
-use super::{Engine, JOB_SCHEDULED_POST, JOB_STATUS_PUSH};
+use super::job::PostPayload;
+use super::{Engine, JOB_SCHEDULED_POST, JOB_STATUS_PUSH, Job};
 use crate::config::{Schedule, ScheduleKind};
 use crate::domain::incident::fmt_duration;
 use crate::domain::{Incident, Role};
 use crate::effects::Effect;
 use crate::store::incidents as sevs;
 use crate::store::{Tx, jobs};
-
-/// What a scheduled-post job carries: the schedule, as configured when it was planned.
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct PostPayload {
-    schedule: String,
-    cron: String,
-    timezone: String,
-    platform: String,
-    channel: String,
-}
 
 impl PostPayload {
     fn of(s: &Schedule) -> PostPayload {
@@ -41,12 +32,14 @@ impl Engine {
         let pending = jobs::pending(&mut tx, JOB_SCHEDULED_POST).await?;
         let mut kept = vec![];
         for (id, payload) in pending {
-            let wanted = serde_json::from_str::<PostPayload>(&payload)
-                .ok()
-                .filter(|p| {
-                    self.cfg.schedules.iter().any(|s| PostPayload::of(s) == *p)
-                        && !kept.contains(&p.schedule)
-                });
+            let wanted = match Job::decode(JOB_SCHEDULED_POST, 1, &payload) {
+                Ok(Job::ScheduledPost(p)) => Some(p),
+                _ => None,
+            }
+            .filter(|p| {
+                self.cfg.schedules.iter().any(|s| PostPayload::of(s) == *p)
+                    && !kept.contains(&p.schedule)
+            });
             match wanted {
                 Some(p) => kept.push(p.schedule),
                 None => jobs::cancel_id(&mut tx, id, now).await?,
@@ -69,15 +62,14 @@ impl Engine {
     pub(super) async fn scheduled_post(
         &self,
         tx: &mut Tx,
-        job: &jobs::Job,
+        payload: &PostPayload,
         now: i64,
     ) -> anyhow::Result<()> {
-        let payload: PostPayload = serde_json::from_str(&job.payload)?;
         let Some(s) = self
             .cfg
             .schedules
             .iter()
-            .find(|s| PostPayload::of(s) == payload)
+            .find(|s| PostPayload::of(s) == *payload)
         else {
             tracing::info!(
                 schedule = payload.schedule,
@@ -147,7 +139,9 @@ impl Engine {
         jobs::cancel(tx, inc.id, JOB_STATUS_PUSH, now).await?;
         let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
         if has_feeds && inc.stage.is_open() && cadence > 0 {
-            jobs::schedule(tx, JOB_STATUS_PUSH, Some(inc.id), now + cadence, "{}", now).await?;
+            Job::StatusPush
+                .schedule(tx, Some(inc.id), now + cadence, now)
+                .await?;
         }
         Ok(())
     }
@@ -187,7 +181,8 @@ async fn plan(tx: &mut Tx, s: &Schedule, after: i64, now: i64) -> anyhow::Result
         tracing::warn!(schedule = s.name, "the schedule has no next occurrence");
         return Ok(());
     };
-    let payload = serde_json::to_string(&PostPayload::of(s))?;
-    jobs::schedule(tx, JOB_SCHEDULED_POST, None, due, &payload, now).await?;
+    Job::ScheduledPost(PostPayload::of(s))
+        .schedule(tx, None, due, now)
+        .await?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Conn, Store};
 use crate::domain::SevId;
 
+/// A job row as stored; `engine::job::Job::decode` reads what it does.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: i64,
@@ -13,6 +14,7 @@ pub struct Job {
     pub sev_id: Option<SevId>,
     pub due_at: i64,
     pub payload: String,
+    pub version: i64,
 }
 
 pub async fn schedule(
@@ -21,15 +23,17 @@ pub async fn schedule(
     sev: Option<SevId>,
     due_at: i64,
     payload: &str,
+    version: i64,
     now: i64,
 ) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO jobs (kind, sev_id, due_at, payload, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO jobs (kind, sev_id, due_at, payload, version, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(kind)
     .bind(sev.map(|s| s.0))
     .bind(due_at)
     .bind(payload)
+    .bind(version)
     .bind(now)
     .fetch_one(conn)
     .await?)
@@ -60,7 +64,7 @@ pub async fn claim_due(
         "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN (\
            SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $3 \
            AND (lease_until IS NULL OR lease_until < $4) ORDER BY due_at, id LIMIT $5 {}) \
-         RETURNING id, kind, sev_id, due_at, payload",
+         RETURNING id, kind, sev_id, due_at, payload, version",
         store.skip_locked()
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
@@ -80,6 +84,7 @@ pub async fn claim_due(
                 sev_id: r.try_get::<Option<i64>, _>("sev_id")?.map(SevId),
                 due_at: r.try_get("due_at")?,
                 payload: r.try_get("payload")?,
+                version: r.try_get("version")?,
             })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -4,6 +4,14 @@
 //! and a partial index over heads makes claiming cost what the ready queues cost, however
 //! many rows wait behind them.
 //!
+//! On PostgreSQL a row enqueued while its queue's last row is being finished could miss
+//! both the head mark (it saw that row pending) and the promotion (the finisher did not
+//! see it yet). Finishing takes the queue's advisory lock first; an enqueuer tries it
+//! shared without waiting: if it gets it, the finisher waits for its commit and then sees
+//! the new row; if not, a finisher is at work and the new row is marked head at once (the
+//! claim never takes a head while an older row of its queue is pending). Nobody waits on
+//! an enqueuer while holding something it needs, so this cannot deadlock.
+//!
 //! A claimed row carries a short lease its worker renews while the call is in flight. A row
 //! claimed again after its lease ran out (or taken over from a process that is gone) is in
 //! *doubt*: its last attempt may have taken effect, so the worker reconciles first.
@@ -57,42 +65,69 @@ pub async fn push(
     now: i64,
 ) -> anyhow::Result<i64> {
     let (queue, lane) = effect.route(platform);
-    enqueue(
-        conn,
+    let row = NewRow {
         platform,
-        &queue,
+        queue: &queue,
         lane,
-        &effect.encode()?,
-        EFFECT_VERSION,
-        now,
-    )
-    .await
+        paced: effect.pace_key(platform).is_some(),
+        effect: &effect.encode()?,
+        version: EFFECT_VERSION,
+    };
+    enqueue(conn, &row, now).await
 }
 
-/// A row at the end of `queue`; it is the queue's head when nothing else is pending there.
-pub async fn enqueue(
-    conn: &mut Conn,
-    platform: &str,
-    queue: &str,
-    lane: Lane,
-    effect: &str,
-    version: i64,
-    now: i64,
-) -> anyhow::Result<i64> {
+/// A row to queue: where it goes and what it carries.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRow<'a> {
+    pub platform: &'a str,
+    pub queue: &'a str,
+    pub lane: Lane,
+    /// A message into a channel: it waits for the channel's pacing slot.
+    pub paced: bool,
+    pub effect: &'a str,
+    pub version: i64,
+}
+
+fn postgres(conn: &Conn) -> bool {
+    conn.backend_name() == "PostgreSQL"
+}
+
+/// Takes `queue`'s lock for finishing its head (PostgreSQL; SQLite's single writer needs
+/// none). Call it first in the transaction.
+pub async fn lock_queue(conn: &mut Conn, queue: &str) -> anyhow::Result<()> {
+    if postgres(conn) {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(queue)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A row at the end of its queue, due at `now`; it is the queue's head when nothing else
+/// is pending there (or, on PostgreSQL, when the queue's head is being finished).
+pub async fn enqueue(conn: &mut Conn, row: &NewRow<'_>, now: i64) -> anyhow::Result<i64> {
+    let finishing = postgres(conn)
+        && !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_xact_lock_shared(hashtext($1))")
+            .bind(row.queue)
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(sqlx::query_scalar(
-        "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at, priority, version, head) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, \
-           CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE queue = $8 AND status = 'pending') THEN 0 ELSE 1 END) \
+        "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at, priority, paced, version, head) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+           CASE WHEN $9 = 1 OR NOT EXISTS (SELECT 1 FROM outbox WHERE queue = $10 AND status = 'pending') THEN 1 ELSE 0 END) \
          RETURNING id",
     )
-    .bind(platform)
-    .bind(queue)
-    .bind(effect)
+    .bind(row.platform)
+    .bind(row.queue)
+    .bind(row.effect)
     .bind(now)
     .bind(now)
-    .bind(lane as i64)
-    .bind(version)
-    .bind(queue)
+    .bind(row.lane as i64)
+    .bind(i64::from(row.paced))
+    .bind(row.version)
+    .bind(i64::from(finishing))
+    .bind(row.queue)
     .fetch_one(conn)
     .await?)
 }
@@ -201,12 +236,12 @@ pub async fn delivered_with(conn: &mut Conn, ids: &[i64], now: i64) -> anyhow::R
     Ok(())
 }
 
-/// Makes the next pending row of `queue` its head, due no earlier than `not_before` (the
-/// channel's pacing).
+/// Makes the next pending row of `queue` its head; a message waits for the channel's
+/// next pacing slot (`not_before`).
 pub async fn promote(conn: &mut Conn, queue: &str, not_before: i64) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE outbox SET head = 1, \
-           next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $2 ELSE next_attempt_at END \
+           next_attempt_at = CASE WHEN paced = 1 AND next_attempt_at < $1 THEN $2 ELSE next_attempt_at END \
          WHERE id = (SELECT MIN(id) FROM outbox WHERE queue = $3 AND status = 'pending')",
     )
     .bind(not_before)
@@ -342,8 +377,8 @@ pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
     .await?)
 }
 
-/// Marks heads that lost their mark: on PostgreSQL a row enqueued while its queue's last
-/// row was being delivered can miss the promotion (neither transaction saw the other).
+/// Marks heads that lost their mark. The queue locks above should leave nothing to do;
+/// this is the backstop, and a repair is logged.
 pub async fn repair_heads(store: &Store) -> anyhow::Result<u64> {
     let r = sqlx::query(
         "UPDATE outbox SET head = 1 WHERE status = 'pending' AND head = 0 \
@@ -474,6 +509,15 @@ pub async fn list(
 /// Puts a failed or waiting row back at once (an operator fixed the cause). A row a
 /// worker held is in doubt: it is reconciled before being sent again.
 pub async fn retry(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
+    let mut tx = store.begin().await?;
+    let queue: Option<String> = sqlx::query_scalar("SELECT queue FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(queue) = queue else {
+        return Ok(false);
+    };
+    lock_queue(&mut tx, &queue).await?;
     let r = sqlx::query(
         "UPDATE outbox SET status = 'pending', next_attempt_at = $1, attempts = 0, \
            doubt = CASE WHEN lease_owner IS NULL THEN doubt ELSE 1 END, lease_owner = NULL, lease_until = NULL, \
@@ -482,14 +526,22 @@ pub async fn retry(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
     )
     .bind(now)
     .bind(id)
-    .execute(&store.pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Gives up on a row (kept as `dropped`); its queue moves on.
 pub async fn drop_row(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
     let mut tx = store.begin().await?;
+    let queue: Option<String> = sqlx::query_scalar("SELECT queue FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(q) = &queue {
+        lock_queue(&mut tx, q).await?;
+    }
     let queue: Option<String> = sqlx::query_scalar(
         "UPDATE outbox SET status = 'dropped', head = 0, delivered_at = $1, lease_owner = NULL, lease_until = NULL, \
            last_error = COALESCE(last_error, 'dropped by the operator') \

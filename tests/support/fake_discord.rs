@@ -140,6 +140,9 @@ pub enum Fault {
         global: bool,
     },
     Http500,
+    /// Does what was asked, then answers only after this long (the caller may have given
+    /// up by then: an outcome it did not see).
+    Slow(std::time::Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -373,6 +376,7 @@ fn channel_json(id: &str, c: &Channel) -> Value {
 
 fn message_json(id: &str, channel: &str, body: &Value) -> Value {
     json!({ "id": id, "channel_id": channel, "type": 0, "content": body["content"].as_str().unwrap_or(""),
+            "nonce": body["nonce"],
             "embeds": body["embeds"].as_array().cloned().unwrap_or_default(),
             "components": body["components"].as_array().cloned().unwrap_or_default(),
             "author": user(BOT_ID, "sevbot", true), "attachments": [], "mentions": [], "mention_roles": [],
@@ -482,12 +486,13 @@ async fn rest(
             None => None,
         }
     };
-    match fault {
+    match &fault {
         Some(Fault::Http429 {
             retry_after,
             global,
         }) => {
             record(429);
+            let (retry_after, global) = (*retry_after, *global);
             let mut h = HeaderMap::new();
             rate_headers(&mut h, 0, retry_after);
             h.insert(
@@ -509,11 +514,14 @@ async fn rest(
             record(500);
             return (StatusCode::INTERNAL_SERVER_ERROR, "upstream connect error").into_response();
         }
-        None => {}
+        Some(Fault::Slow(_)) | None => {}
     }
     let seg: Vec<&str> = path.split('/').collect();
     let (status, answer) = answer(&fake, &m, &template, &seg, &body);
     record(status.as_u16());
+    if let Some(Fault::Slow(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     let mut h = HeaderMap::new();
     rate_headers(&mut h, 4, 1.0);
     h.insert("content-type", "application/json".parse().unwrap());
@@ -559,6 +567,16 @@ fn answer(
                 })
                 .collect();
             (ok, Some(json!(out)))
+        }
+        ("get", "/guilds/{guild_id}/channels") => {
+            let i = fake.inner.lock().unwrap();
+            let list: Vec<Value> = i
+                .channels
+                .iter()
+                .filter(|(_, c)| !c.name.starts_with("dm-"))
+                .map(|(id, c)| channel_json(id, c))
+                .collect();
+            (ok, Some(json!(list)))
         }
         ("post", "/guilds/{guild_id}/channels") => {
             if seg[2] != GUILD {
@@ -694,6 +712,14 @@ fn channel_op(
             (StatusCode::NO_CONTENT, None)
         }
         ("post", "/channels/{channel_id}/messages") => {
+            // enforce_nonce: the same author's same nonce within minutes returns the first
+            // message instead of posting again.
+            if body["enforce_nonce"] == json!(true)
+                && !body["nonce"].is_null()
+                && let Some(first) = c.messages.values().find(|m| m["nonce"] == body["nonce"])
+            {
+                return (StatusCode::OK, Some(first.clone()));
+            }
             let msg = message_json(&next, &ch, body);
             c.messages.insert(next, msg.clone());
             (StatusCode::OK, Some(msg))

@@ -37,7 +37,15 @@ pub enum Fault {
     Http500,
     /// Answers only after 30 s, as a stuck Slack would.
     Hang,
+    /// Does what was asked, then answers only after this long (the caller may have
+    /// given up or died by then: the outcome it did not see).
+    Slow(std::time::Duration),
+    /// Answers 200 with a body that is not JSON (the call did nothing).
+    Garbage,
 }
+
+/// The bot's own user id: the one auth.test answers with (Slack's sample).
+pub const BOT_USER: &str = "U00000000";
 
 #[derive(Debug, Clone)]
 pub struct SlackCall {
@@ -50,6 +58,10 @@ struct Inner {
     calls: Vec<SlackCall>,
     faults: VecDeque<(String, Fault)>,
     channels: HashMap<String, String>,
+    /// Channel id → (name, creator, created in Unix seconds).
+    channel_info: HashMap<String, (String, String, i64)>,
+    /// Messages posted, per channel id (DMs under "D" + the user id), as Slack keeps them.
+    messages: HashMap<String, Vec<Value>>,
     users: HashMap<String, String>,
     next: u64,
     addr: String,
@@ -129,12 +141,39 @@ impl FakeSlack {
             .collect()
     }
 
-    /// A channel that already exists in the workspace.
+    /// A channel that already exists in the workspace, made by someone else.
     pub fn existing_channel(&self, name: &str) {
         let mut i = self.inner.lock().unwrap();
         i.next += 1;
         let id = format!("CEXIST{}", i.next);
-        i.channels.insert(name.into(), id);
+        i.channels.insert(name.into(), id.clone());
+        i.channel_info
+            .insert(id, (name.into(), "UOTHER".into(), now_secs() - 86_400));
+    }
+
+    /// The messages in a channel (by id; a DM is "D" + the user id), oldest first.
+    pub fn messages(&self, channel: &str) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .messages
+            .get(channel)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every channel created, by name.
+    pub fn channel_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .inner
+            .lock()
+            .unwrap()
+            .channels
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
     }
 
     /// A workspace member with this email.
@@ -213,6 +252,13 @@ fn sample(method: &str) -> Value {
     v
 }
 
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 fn ok_error(code: &str) -> Response {
     axum::Json(json!({ "ok": false, "error": code })).into_response()
 }
@@ -263,8 +309,21 @@ async fn handle(
         let pos = i.faults.iter().position(|(m, _)| m == "*" || *m == method);
         pos.map(|p| i.faults.remove(p).unwrap().1)
     };
+    let mut slow = None;
     if let Some(fault) = fault {
         return match fault {
+            Fault::Slow(d) => {
+                slow = Some(d);
+                let resp = answer(&f, &method, &body);
+                tokio::time::sleep(slow.take().unwrap_or_default()).await;
+                resp
+            }
+            Fault::Garbage => (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "<html>gateway</html>",
+            )
+                .into_response(),
             Fault::Error(code) => ok_error(code),
             Fault::Http429 { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -279,10 +338,16 @@ async fn handle(
             }
         };
     }
+    let _ = slow;
+    answer(&f, &method, &body)
+}
+
+/// What Slack does and answers for one call.
+fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
     let mut i = f.inner.lock().unwrap();
     i.next += 1;
     let n = i.next;
-    let resp = match method.as_str() {
+    let resp = match method {
         "conversations.create" => {
             let name = body["name"].as_str().unwrap_or_default().to_string();
             if name.is_empty() {
@@ -293,9 +358,13 @@ async fn handle(
             }
             let id = format!("C{n:08}");
             i.channels.insert(name.clone(), id.clone());
+            i.channel_info
+                .insert(id.clone(), (name.clone(), BOT_USER.into(), now_secs()));
             let mut v = sample("conversations.create");
             v["channel"]["id"] = json!(id);
             v["channel"]["name"] = json!(name);
+            v["channel"]["creator"] = json!(BOT_USER);
+            v["channel"]["created"] = json!(now_secs());
             v["channel"]["is_private"] = body["is_private"].clone();
             v
         }
@@ -303,10 +372,87 @@ async fn handle(
             let ts = if method == "chat.update" {
                 body["ts"].clone()
             } else {
-                json!(format!("1700000000.{n:06}"))
+                json!(format!("{}.{n:06}", now_secs()))
             };
-            json!({ "ok": true, "channel": body["channel"], "ts": ts, "message": { "type": "message", "text": body["text"], "ts": ts } })
+            // A message to a user id lands in the DM with them.
+            let channel = body["channel"].as_str().unwrap_or_default().to_string();
+            let channel = match channel.strip_prefix('U') {
+                Some(_) => format!("D{channel}"),
+                None => channel,
+            };
+            let message = json!({ "type": "message", "text": body["text"], "ts": ts, "metadata": body["metadata"] });
+            if method == "chat.postMessage" {
+                i.messages
+                    .entry(channel.clone())
+                    .or_default()
+                    .push(message.clone());
+            }
+            json!({ "ok": true, "channel": channel, "ts": ts, "message": message })
         }
+        "conversations.history" => {
+            let channel = body["channel"].as_str().unwrap_or_default();
+            let oldest: f64 = body["oldest"]
+                .as_str()
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0.0);
+            let all = body["include_all_metadata"].as_str() == Some("true");
+            let mut msgs: Vec<Value> = i
+                .messages
+                .get(channel)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| {
+                    m["ts"]
+                        .as_str()
+                        .and_then(|t| t.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                        >= oldest
+                })
+                .map(|mut m| {
+                    if !all {
+                        m.as_object_mut().unwrap().remove("metadata");
+                    }
+                    m
+                })
+                .collect();
+            // Newest first, as Slack answers.
+            msgs.reverse();
+            json!({ "ok": true, "messages": msgs, "has_more": false, "pin_count": 0, "response_metadata": { "next_cursor": "" } })
+        }
+        "conversations.list" => {
+            let channels: Vec<Value> = i
+                .channel_info
+                .iter()
+                .map(|(id, (name, creator, created))| {
+                    let mut c = sample("conversations.create")["channel"].clone();
+                    c["id"] = json!(id);
+                    c["name"] = json!(name);
+                    c["creator"] = json!(creator);
+                    c["created"] = json!(created);
+                    c
+                })
+                .collect();
+            json!({ "ok": true, "channels": channels, "response_metadata": { "next_cursor": "" } })
+        }
+        "conversations.open" => {
+            let user = match &body["users"] {
+                Value::Array(a) => a
+                    .first()
+                    .and_then(|u| u.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                v => v
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            json!({ "ok": true, "channel": { "id": format!("D{user}") } })
+        }
+        "auth.test" => sample("auth.test"),
         "conversations.invite" => {
             let mut v = sample("conversations.invite");
             v["channel"]["id"] = body["channel"].clone();
@@ -348,7 +494,7 @@ async fn handle(
                 None => return ok_error("users_not_found"),
             }
         }
-        "conversations.setTopic" | "pins.add" | "conversations.archive" => sample(&method),
+        "conversations.setTopic" | "pins.add" | "conversations.archive" => sample(method),
         _ => return ok_error("unknown_method"),
     };
     axum::Json(resp).into_response()
