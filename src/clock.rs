@@ -17,25 +17,46 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to.
-pub struct ManualClock(AtomicI64);
+/// A clock that only moves when told to — or, made with `following_wall`, runs with the
+/// wall clock and can still be pushed forward (for tests of the real worker loop that
+/// also skip minutes).
+pub struct ManualClock {
+    base: AtomicI64,
+    running: Option<std::time::Instant>,
+}
 
 impl ManualClock {
     pub fn new(start_ms: i64) -> ManualClock {
-        ManualClock(AtomicI64::new(start_ms))
+        ManualClock {
+            base: AtomicI64::new(start_ms),
+            running: None,
+        }
+    }
+
+    pub fn following_wall() -> ManualClock {
+        ManualClock {
+            base: AtomicI64::new(SystemClock.now_ms()),
+            running: Some(std::time::Instant::now()),
+        }
+    }
+
+    fn elapsed(&self) -> i64 {
+        self.running
+            .map(|s| s.elapsed().as_millis() as i64)
+            .unwrap_or(0)
     }
 
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.base.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 
     pub fn set(&self, ms: i64) {
-        self.0.store(ms, Ordering::SeqCst);
+        self.base.store(ms - self.elapsed(), Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+        self.base.load(Ordering::SeqCst) + self.elapsed()
     }
 }

@@ -42,6 +42,11 @@ impl DiscordApp {
     }
 
     async fn with(extra: &str) -> DiscordApp {
+        Self::with_timeout(extra, Duration::from_secs(5)).await
+    }
+
+    /// `call_timeout`: how long sevbot waits for Discord before the outcome is unknown.
+    async fn with_timeout(extra: &str, call_timeout: Duration) -> DiscordApp {
         let (fake, addr) = FakeDiscord::start().await;
         let dir = tempfile::tempdir().unwrap();
         let cfg_extra = format!(
@@ -56,7 +61,7 @@ impl DiscordApp {
             application_id: Some(fd::APP_ID.into()),
             public_key: Some(hex::encode(key.verifying_key().to_bytes())),
             api_url: format!("http://{addr}/api/v10"),
-            call_timeout: Duration::from_secs(5),
+            call_timeout,
         };
         let clock = Arc::new(ManualClock::new(T0));
         let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
@@ -766,6 +771,85 @@ async fn gateway_interactions_survive_a_reconnect() {
             .contains("mitigated")
     );
     g.stop().await;
+    d.fake.assert_valid();
+}
+
+/// Answers that never arrive (Discord did the work; sevbot timed out): the channel is
+/// found among the guild's channels instead of created twice (Discord allows duplicate
+/// names), and messages are sent again with the same nonce, which Discord answers with
+/// the first message instead of posting another.
+#[tokio::test]
+async fn lost_answers_create_no_second_channel_or_message() {
+    let d = DiscordApp::with_timeout("", Duration::from_millis(400)).await;
+    let slow = || Fault::Slow(Duration::from_millis(700));
+    d.fake.inject("POST /guilds/", slow());
+    for _ in 0..4 {
+        d.fake.inject("/messages$", slow());
+    }
+    d.signed(&fd::command(
+        "1300000000000000071",
+        DANA,
+        GENERAL,
+        "declare",
+        json!([
+            { "name": "type", "type": 3, "value": "availability" },
+            { "name": "level", "type": 4, "value": 1 },
+            { "name": "title", "type": 3, "value": "Lost answers" }
+        ]),
+    ))
+    .await;
+    for _ in 0..8 {
+        d.deliver().await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        d.clock.advance(Duration::from_secs(5));
+    }
+    d.deliver().await;
+    assert_eq!(
+        d.rows("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+            .await,
+        0
+    );
+    assert!(
+        d.rows("SELECT COUNT(*) FROM outbox WHERE attempts > 1")
+            .await
+            >= 3,
+        "calls timed out and were tried again"
+    );
+    let channels = d.fake.channels();
+    let named: Vec<&String> = channels
+        .iter()
+        .filter(|(_, c)| c.name == "sev-1-lost-answers")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(named.len(), 1, "one incident channel");
+    assert_eq!(
+        d.fake.calls_to("POST", "/guilds/{guild_id}/channels").len(),
+        1,
+        "created once, then found"
+    );
+    for (id, c) in &channels {
+        let mut nonces: Vec<String> = c
+            .messages
+            .values()
+            .filter_map(|m| m["nonce"].as_str().map(String::from))
+            .collect();
+        let n = nonces.len();
+        nonces.sort();
+        nonces.dedup();
+        assert_eq!(
+            nonces.len(),
+            n,
+            "a message was posted twice in {id} ({})",
+            c.name
+        );
+    }
+    assert!(
+        d.fake
+            .calls_to("POST", "/channels/{channel_id}/messages")
+            .len()
+            > channels.values().map(|c| c.messages.len()).sum::<usize>(),
+        "some creates were repeats answered with the first message"
+    );
     d.fake.assert_valid();
 }
 

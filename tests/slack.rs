@@ -3,186 +3,13 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sevbot::adapters::console;
-use sevbot::adapters::slack::SlackSettings;
 use sevbot::adapters::slack::verify::sign;
-use sevbot::app::App;
-use sevbot::clock::{Clock, ManualClock};
-use support::fake_slack::{APP_TOKEN, FakeSlack, Fault, TOKEN};
-use support::{Backend, T0};
-
-const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
-
-/// Slack gives every command and interaction its own trigger_id.
-fn next_trigger() -> String {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    format!(
-        "13345224609.738474920.{}",
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    )
-}
-
-struct SlackApp {
-    app: App,
-    clock: Arc<ManualClock>,
-    slack: FakeSlack,
-    base: String,
-    http: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl SlackApp {
-    async fn start(b: Backend) -> SlackApp {
-        Self::start_with(b, "", |_| {}).await
-    }
-
-    /// `extra` is appended to the test config; `prepare` sets up the workspace before start.
-    async fn start_with(b: Backend, extra: &str, prepare: impl FnOnce(&FakeSlack)) -> SlackApp {
-        let (slack, slack_addr) = FakeSlack::start().await;
-        prepare(&slack);
-        let (url, dir) = match b {
-            Backend::Sqlite => {
-                let d = tempfile::tempdir().unwrap();
-                (
-                    format!("sqlite://{}", d.path().join("s.db").display()),
-                    Some(d),
-                )
-            }
-            Backend::Postgres => (support::pg::fresh_database().await, None),
-        };
-        let mut cfg = (*support::test_config(extra)).clone();
-        cfg.raw.database.url = url;
-        let settings = SlackSettings {
-            bot_token: TOKEN.into(),
-            signing_secret: Some(SECRET.into()),
-            app_token: Some(APP_TOKEN.into()),
-            call_timeout: Duration::from_millis(500),
-            api_url: format!("http://{slack_addr}/api"),
-        };
-        let clock = Arc::new(ManualClock::new(T0));
-        let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
-        let app = App::build(Arc::new(cfg), clock.clone(), out, Some(settings), None)
-            .await
-            .unwrap();
-        let addr = support::serve(app.router()).await;
-        SlackApp {
-            app,
-            clock,
-            slack,
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
-    }
-
-    async fn signed(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: String,
-        ts: i64,
-    ) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header(
-                "x-slack-signature",
-                sign(SECRET.as_bytes(), ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post_form(&self, path: &str, body: String) -> reqwest::Response {
-        self.signed(path, "application/x-www-form-urlencoded", body, self.now())
-            .await
-    }
-
-    async fn post_json(&self, path: &str, body: String) -> reqwest::Response {
-        self.signed(path, "application/json", body, self.now())
-            .await
-    }
-
-    /// A slash command built like Slack's (see fixtures/slack/payloads/SlashCommandPayload.json).
-    async fn command(&self, user: &str, channel: &str, text: &str) -> Value {
-        // Every field of Slack's own sample, form-encoded as Slack sends it.
-        let mut p = payload_fixture("SlashCommandPayload");
-        for (k, v) in [
-            ("team_id", "T0001"),
-            ("team_domain", "example"),
-            ("channel_id", channel),
-            ("channel_name", "whatever"),
-            ("user_id", user),
-            ("user_name", "someone"),
-            ("command", "/sev"),
-            ("text", text),
-            ("response_url", "https://hooks.slack.com/commands/1234/5678"),
-            ("trigger_id", &next_trigger()),
-        ] {
-            p[k] = json!(v);
-        }
-        let pairs: Vec<(String, String)> = p
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
-            .collect();
-        let form = serde_urlencoded::to_string(pairs).unwrap();
-        let r = self.post_form("/slack/commands", form).await;
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
-    }
-
-    fn now(&self) -> i64 {
-        self.clock.now_ms() / 1000
-    }
-
-    /// Delivers everything, letting the clock run through Slack's one-message-a-second
-    /// pacing (but not through retry backoffs, which tests step over explicitly).
-    async fn deliver(&self) {
-        for _ in 0..500 {
-            self.app
-                .delivery
-                .drain(Duration::from_secs(20))
-                .await
-                .unwrap();
-            let paced: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND o.last_error IS NULL \
-                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.status = 'pending' AND p.id < o.id)",
-            )
-            .fetch_one(&self.app.engine.store.pool)
-            .await
-            .unwrap();
-            match paced {
-                Some(t) if t > self.clock.now_ms() && t <= self.clock.now_ms() + 1000 => {
-                    self.clock.set(t)
-                }
-                _ => return,
-            }
-        }
-    }
-
-    async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.app.engine.store.pool)
-            .await
-            .unwrap()
-    }
-}
+use support::Backend;
+use support::fake_slack::Fault;
+use support::slack_app::{SECRET, SlackApp, next_trigger, payload_fixture};
 
 both_backends!(
     declare_by_text_and_run_the_lifecycle_in_slack,
@@ -510,24 +337,6 @@ async fn slack_faults_name_taken_rate_limits_outages_and_missing_scopes() {
         err.starts_with("chat.postMessage: is_archived (the channel is archived"),
         "{err}"
     );
-}
-
-impl SlackApp {
-    async fn interaction(&self, payload: Value) -> reqwest::Response {
-        let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        self.post_form("/slack/interactions", form).await
-    }
-
-    async fn wait_for_calls(&self, method: &str, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            let calls = self.slack.calls_to(method);
-            if calls.len() >= n {
-                return calls;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("fewer than {n} {method} calls");
-    }
 }
 
 #[tokio::test]
@@ -1111,17 +920,6 @@ async fn a_slack_call_that_hangs_is_retried_later() {
 }
 
 /// A payload sample from ../shared/fixtures/slack/payloads/ (every field Slack has sent).
-fn payload_fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../shared/fixtures/slack/payloads/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("missing fixture {path}: {e} (the tests need ../shared beside the repo)")
-    });
-    serde_json::from_str(&text).unwrap()
-}
-
 /// A button press, on Slack's own block_actions sample.
 fn block_action(user: &str, channel: &str, action_id: &str, value: &str) -> Value {
     let mut p = payload_fixture("BlockActionPayload");

@@ -367,11 +367,13 @@ pub async fn renew(store: &Store, owner: &str, until: i64) -> anyhow::Result<u64
     Ok(r.rows_affected())
 }
 
-/// The earliest time a head becomes claimable (due, or its lease running out), if any.
+/// The earliest time a head becomes claimable (due, or its lease running out), if any. A
+/// second head waiting behind an older row of its queue is not counted.
 pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) \
-         FROM outbox WHERE status = 'pending' AND head = 1",
+        "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.next_attempt_at THEN o.lease_until ELSE o.next_attempt_at END) \
+         FROM outbox o WHERE o.status = 'pending' AND o.head = 1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id)",
     )
     .fetch_one(&store.pool)
     .await?)
@@ -398,11 +400,12 @@ pub async fn pending(store: &Store) -> anyhow::Result<(i64, Option<i64>)> {
     Ok((row.try_get("n")?, row.try_get("next")?))
 }
 
-/// Queue heads that are due now, whoever holds them (rows waiting behind a head in
-/// backoff are not ready).
+/// Queue heads that are due now, held or not (another worker may be delivering them); a
+/// head with an older row of its queue still pending is not ready.
 pub async fn ready(store: &Store, now: i64) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND head = 1 AND next_attempt_at <= $1",
+        "SELECT COUNT(*) FROM outbox o WHERE o.status = 'pending' AND o.head = 1 AND o.next_attempt_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id)",
     )
     .bind(now)
     .fetch_one(&store.pool)

@@ -82,6 +82,8 @@ pub struct Fake {
     hang: Mutex<HashMap<&'static str, Duration>>,
     /// Which SEV each channel this fake made was for.
     made_for: Mutex<HashMap<String, SevId>>,
+    /// Pages to these people fail with this error (someone the platform does not know).
+    unreachable: Mutex<HashMap<String, DeliveryError>>,
     next_id: AtomicU64,
 }
 
@@ -97,6 +99,7 @@ impl Fake {
             lose: Mutex::new(HashMap::new()),
             hang: Mutex::new(HashMap::new()),
             made_for: Mutex::new(HashMap::new()),
+            unreachable: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         }
     }
@@ -104,6 +107,11 @@ impl Fake {
     /// The next `n` calls of `kind` happen, but their answers never arrive.
     pub fn lose_answers(&self, kind: &'static str, n: usize) {
         self.lose.lock().unwrap().insert(kind, n);
+    }
+
+    /// Every page to `person` fails with `e`.
+    pub fn unreachable(&self, person: &str, e: DeliveryError) {
+        self.unreachable.lock().unwrap().insert(person.into(), e);
     }
 
     /// Calls of `kind` hang for `d` before answering (until `unhang`).
@@ -327,6 +335,9 @@ impl Platform for Fake {
     async fn page(&self, person: &str, msg: Message<'_>, key: &str) -> Result<(), DeliveryError> {
         self.stall("page").await;
         self.gate_kind("page")?;
+        if let Some(e) = self.unreachable.lock().unwrap().get(person) {
+            return Err(e.clone());
+        }
         self.record(Call::Page {
             person: person.into(),
             text: self.render(msg),

@@ -56,7 +56,8 @@ pub struct SlackCall {
 #[derive(Default)]
 struct Inner {
     calls: Vec<SlackCall>,
-    faults: VecDeque<(String, Fault)>,
+    /// (method or "*", a channel prefix the call's `channel` must start with, fault).
+    faults: VecDeque<(String, Option<String>, Fault)>,
     channels: HashMap<String, String>,
     /// Channel id → (name, creator, created in Unix seconds).
     channel_info: HashMap<String, (String, String, i64)>,
@@ -126,7 +127,17 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .faults
-            .push_back((method.into(), fault));
+            .push_back((method.into(), None, fault));
+    }
+
+    /// The next call to `method` whose `channel` starts with `prefix` gets this fault
+    /// (`"U"`: a direct message, that is a page).
+    pub fn inject_for(&self, method: &str, prefix: &str, fault: Fault) {
+        self.inner
+            .lock()
+            .unwrap()
+            .faults
+            .push_back((method.into(), Some(prefix.into()), fault));
     }
 
     pub fn calls(&self) -> Vec<SlackCall> {
@@ -306,8 +317,11 @@ async fn handle(
             method: method.clone(),
             body: body.clone(),
         });
-        let pos = i.faults.iter().position(|(m, _)| m == "*" || *m == method);
-        pos.map(|p| i.faults.remove(p).unwrap().1)
+        let channel = body["channel"].as_str().unwrap_or_default();
+        let pos = i.faults.iter().position(|(m, prefix, _)| {
+            (m == "*" || *m == method) && prefix.as_ref().is_none_or(|p| channel.starts_with(p))
+        });
+        pos.map(|p| i.faults.remove(p).unwrap().2)
     };
     let mut slow = None;
     if let Some(fault) = fault {

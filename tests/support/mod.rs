@@ -6,6 +6,7 @@ pub mod fake;
 pub mod fake_discord;
 pub mod fake_slack;
 pub mod pg;
+pub mod slack_app;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,324 @@
+//! kill -9 at the worst moments. The real binary runs against the fake Slack; a call is
+//! held after Slack has done the work (the channel exists, the message is posted, the page
+//! is in the DM) and the process is killed before it sees the answer. A new process is
+//! started at once. Afterwards: no second channel, no message or page posted twice,
+//! nothing lost, and the queues moving again within two seconds of each restart.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sevbot::adapters::slack::verify::sign;
+use support::Backend;
+use support::fake_slack::{FakeSlack, Fault, TOKEN};
+use support::slack_app::{SECRET, slash_form};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
+/// Kills of each kind per backend.
+const ROUNDS: usize = 3;
+
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// conversations.create done, its answer not yet seen.
+    ChannelCreation,
+    /// A message posted in an incident channel, its answer not yet seen.
+    Post,
+    /// A page in someone's DM, its answer not yet seen.
+    Page,
+}
+
+struct Bot {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    db: String,
+    slack: String,
+    port: u16,
+    starts: usize,
+}
+
+impl Bot {
+    fn new(db: String, slack: String) -> Bot {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sevbot.toml"), support::CONFIG).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Bot {
+            child: None,
+            dir,
+            db,
+            slack,
+            port,
+            starts: 0,
+        }
+    }
+
+    fn start(&mut self) {
+        self.starts += 1;
+        let log = std::fs::File::create(self.dir.path().join(format!("run-{}.log", self.starts)))
+            .unwrap();
+        let child = Command::new(BIN)
+            .current_dir(self.dir.path())
+            .args(["--config", "sevbot.toml", "run", "--console", "off"])
+            .env("DATABASE_URL", &self.db)
+            .env("SEVBOT_HTTP_ADDR", format!("127.0.0.1:{}", self.port))
+            .env("SLACK_BOT_TOKEN", TOKEN)
+            .env("SLACK_SIGNING_SECRET", SECRET)
+            .env("SLACK_API_URL", &self.slack)
+            .env("RUST_LOG", "sevbot=info,warn")
+            .env_remove("SLACK_APP_TOKEN")
+            .env_remove("DISCORD_BOT_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start sevbot");
+        self.child = Some(child);
+    }
+
+    /// kill -9: no shutdown, no cleanup.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    fn logs(&self) -> String {
+        (1..=self.starts)
+            .map(|n| {
+                std::fs::read_to_string(self.dir.path().join(format!("run-{n}.log")))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    async fn ready(&self) {
+        let url = format!("http://127.0.0.1:{}/healthz", self.port);
+        for _ in 0..500 {
+            if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("sevbot did not come up:\n{}", self.logs());
+    }
+
+    async fn command(&self, user: &str, channel: &str, text: &str) {
+        let body = slash_form(user, channel, text);
+        let ts = chrono::Utc::now().timestamp();
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/slack/commands", self.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header(
+                "x-slack-signature",
+                sign(SECRET.as_bytes(), ts, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{text}");
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn chaos(b: Backend) {
+    let (slack, addr) = FakeSlack::start().await;
+    let db = match b {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres => support::pg::fresh_database().await,
+    };
+    let mut bot = Bot::new(db, format!("http://{addr}/api"));
+    if bot.db.is_empty() {
+        bot.db = format!("sqlite://{}", bot.dir.path().join("sevbot.db").display());
+    }
+    bot.start();
+    bot.ready().await;
+    let hold = || Fault::Slow(Duration::from_secs(60));
+    let moments = [Moment::ChannelCreation, Moment::Post, Moment::Page];
+    let mut sevs = 0;
+    let mut updates = vec![];
+    let mut restarts = vec![];
+    for round in 0..ROUNDS {
+        for moment in moments {
+            let before = slack.calls().len();
+            match moment {
+                Moment::ChannelCreation => {
+                    slack.inject("conversations.create", hold());
+                    sevs += 1;
+                    bot.command(
+                        "U_DAVE",
+                        "C_GENERAL",
+                        &format!("declare availability 2 Chaos {sevs} --new"),
+                    )
+                    .await;
+                    until(Duration::from_secs(10), "the creation call", || {
+                        slack.calls()[before..]
+                            .iter()
+                            .any(|c| c.method == "conversations.create")
+                    })
+                    .await;
+                }
+                Moment::Post => {
+                    // An incident channel that exists, and a line for it.
+                    let ch = slack
+                        .channel_id("sev-1-chaos-1")
+                        .expect("SEV-1 has its channel");
+                    slack.inject_for("chat.postMessage", "C", hold());
+                    let text = format!("chaos update {round}");
+                    bot.command("U_ALICE", &ch, &format!("SEV-1 update {text}"))
+                        .await;
+                    updates.push(text);
+                    until(Duration::from_secs(10), "a post", || {
+                        slack.calls()[before..].iter().any(|c| {
+                            c.method == "chat.postMessage"
+                                && c.body["channel"]
+                                    .as_str()
+                                    .is_some_and(|ch| ch.starts_with('C'))
+                        })
+                    })
+                    .await;
+                }
+                Moment::Page => {
+                    slack.inject_for("chat.postMessage", "U", hold());
+                    sevs += 1;
+                    bot.command(
+                        "U_DAVE",
+                        "C_GENERAL",
+                        &format!("declare availability 2 Chaos {sevs} --new"),
+                    )
+                    .await;
+                    until(Duration::from_secs(10), "a page", || {
+                        slack.calls()[before..].iter().any(|c| {
+                            c.method == "chat.postMessage"
+                                && c.body["channel"]
+                                    .as_str()
+                                    .is_some_and(|ch| ch.starts_with('U'))
+                        })
+                    })
+                    .await;
+                }
+            }
+            bot.kill();
+            let at_kill = slack.calls().len();
+            let restarted = Instant::now();
+            bot.start();
+            // The queues move again: the new process calls Slack (reconciling first).
+            until(
+                Duration::from_secs(5),
+                "the first call after the restart",
+                || slack.calls().len() > at_kill,
+            )
+            .await;
+            restarts.push((moment, restarted.elapsed()));
+        }
+    }
+    // Everything settles: every SEV has its one channel, every line and page went out.
+    let store = sevbot::store::Store::connect(&bot.db).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let (pending, _) = sevbot::store::outbox::pending(&store).await.unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{pending} rows still pending:\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(failed, 0, "{}", bot.logs());
+
+    // No second channel: one per SEV, none suffixed.
+    let names = slack.channel_names();
+    let mut expected: Vec<String> = (1..=sevs).map(|n| format!("sev-{n}-chaos-{n}")).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    let creates: Vec<String> = slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "conversations.create" || c.method == "conversations.list")
+        .map(|c| format!("{} {}", c.method, c.body["name"]))
+        .collect();
+    assert_eq!(
+        slack.calls_to("conversations.create").len(),
+        sevs,
+        "created once each: {creates:?}\n{}",
+        bot.logs()
+    );
+    // Nothing posted twice in any channel or DM; every update once.
+    let mut places: Vec<String> = names.iter().map(|n| slack.channel_id(n).unwrap()).collect();
+    places.extend(["DU_ALICE", "DU_BOB"].map(String::from));
+    for place in &places {
+        let mut seen = BTreeMap::new();
+        for m in slack.messages(place) {
+            if let Some(k) = m["metadata"]["event_payload"]["key"].as_str() {
+                *seen.entry(k.to_string()).or_insert(0) += 1;
+            }
+        }
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "posted twice in {place}: {twice:?}");
+    }
+    let sev1 = slack.messages(&slack.channel_id("sev-1-chaos-1").unwrap());
+    for u in &updates {
+        let n = sev1
+            .iter()
+            .filter(|m| m["text"].as_str().unwrap_or("").ends_with(u.as_str()))
+            .count();
+        assert_eq!(n, 1, "{u}");
+    }
+    // Every page reached its person once: each SEV2 paged its IMOC (alice) and TLOC (bob).
+    for user in ["DU_ALICE", "DU_BOB"] {
+        assert_eq!(slack.messages(user).len(), sevs, "{user}");
+    }
+    let logs = bot.logs();
+    assert!(
+        logs.contains("adopted the channel sevbot had created"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("took over the work of a sevbot process that is gone"),
+        "{logs}"
+    );
+    for (moment, took) in &restarts {
+        eprintln!(
+            "{b:?}: after a kill during {moment:?}, Slack heard from the new process {took:?} after its start"
+        );
+        assert!(*took < Duration::from_secs(2), "{moment:?}: {took:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_the_worst_moments_on_sqlite() {
+    chaos(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_the_worst_moments_on_postgres() {
+    chaos(Backend::Postgres).await;
+}
