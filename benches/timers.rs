@@ -27,7 +27,6 @@ async fn main() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = Engine::new(store.clone(), clock.clone(), cfg);
     let now = clock.now_ms();
-    let start = now + 2_000;
     let mut tx = store.begin().await.unwrap();
     for i in 0..pending - due_soon {
         // A reminder for a SEV that does not exist: fires and does nothing, like a real
@@ -37,6 +36,8 @@ async fn main() {
             .await
             .unwrap();
     }
+    // Due from two seconds after the set-up, however long the set-up took.
+    let start = clock.now_ms() + 2_000;
     for i in 0..due_soon {
         Job::UpdateReminder { repeat: 0 }
             .schedule(&mut tx, None, start + i * 10, now)
@@ -48,7 +49,7 @@ async fn main() {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(scheduler.run(Duration::from_secs(1), stop));
     tokio::time::sleep(Duration::from_millis(
-        (start - now + due_soon * 10 + 1_000) as u64,
+        (start - clock.now_ms() + due_soon * 10 + 1_000) as u64,
     ))
     .await;
     let _ = stop_tx.send(true);

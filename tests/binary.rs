@@ -181,12 +181,82 @@ fn http_health_readiness_and_metrics() {
         "sevbot_jobs_pending",
         "sevbot_pages_total",
         "sevbot_pages_sent_total{via=\"console\"}",
+        "sevbot_outbox_rows{state=\"failed\"}",
+        "sevbot_outbox_oldest_ready_seconds",
     ] {
         assert!(metrics.contains(m), "missing {m} in:\n{metrics}");
     }
     assert_eq!(http_get(&addr, "/nope").0, 404);
     drop(stdin);
     assert!(child.wait().unwrap().success());
+}
+
+/// What an operator does about a row that failed for good: list it with its reason, send
+/// it again once the cause is fixed, or give up on it.
+#[test]
+fn the_outbox_command_lists_retries_and_drops_failed_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(&dir, "/sev declare availability 2 Search slow\n");
+    let url = format!("sqlite://{}", dir.path().join("sevbot.db").display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // As a revoked Slack token leaves a row: failed, with the platform's reason and the fix.
+    let id: i64 = rt.block_on(async {
+        let store = sevbot::store::Store::connect(&url).await.unwrap();
+        let now = chrono::Utc::now().timestamp_millis() - 120_000;
+        sqlx::query_scalar(
+            "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at, status, attempts, last_error, version) \
+             VALUES ('slack', 'slack:SEV-1', '{\"effect\":\"archive_channel\",\"sev\":1}', $1, $2, 'failed', 3, $3, 2) RETURNING id",
+        )
+        .bind(now)
+        .bind(now)
+        .bind("conversations.archive: invalid_auth (check SLACK_BOT_TOKEN)")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+    });
+    let outbox = |args: &[&str]| {
+        let out = sevbot(&dir).arg("outbox").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, list, err) = outbox(&["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&id.to_string()))
+        .unwrap_or_else(|| panic!("{list}"));
+    for part in [
+        "failed",
+        "slack:SEV-1",
+        "archive",
+        "invalid_auth (check SLACK_BOT_TOKEN)",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    let (code, out, _) = outbox(&["retry", &id.to_string()]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("will be sent again"), "{out}");
+    let (_, all, _) = outbox(&["list", "--all"]);
+    assert!(all.contains("pending"), "{all}");
+    let (code, out, _) = outbox(&["drop", &id.to_string()]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("dropped"), "{out}");
+    assert_eq!(
+        outbox(&["list"]).1.trim(),
+        "Nothing failed or stuck in the outbox."
+    );
+    let (code, _, err) = outbox(&["retry", "999999"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("No failed or pending outbox row 999999"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -24,9 +24,13 @@ pub(super) fn key(row: &OutboxRow) -> String {
 }
 
 impl Delivery {
-    /// Delivers one claimed row and records the outcome; returns whether a message went
-    /// into a paced channel.
-    pub(super) async fn attempt(&self, row: &OutboxRow, effect: Effect) -> anyhow::Result<bool> {
+    /// Delivers one claimed row and records the outcome; returns when a message went into
+    /// a paced channel, if one did.
+    pub(super) async fn attempt(
+        &self,
+        row: &OutboxRow,
+        effect: Effect,
+    ) -> anyhow::Result<Option<i64>> {
         if let Some(sink) = self.sinks.get(&row.platform).cloned() {
             let result = sink.send(&effect, &key(row)).await.map(|()| Done {
                 paged: matches!(
@@ -56,7 +60,7 @@ impl Delivery {
                 },
             )
             .await?;
-            return Ok(false);
+            return Ok(None);
         };
         let result = match row.lane {
             Lane::Machine => self.fold(p.as_ref(), row, &effect).await,

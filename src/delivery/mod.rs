@@ -28,7 +28,7 @@ pub const LEASE_MS: i64 = 4_000;
 const RENEW_EVERY: Duration = Duration::from_millis(1_000);
 /// PostgreSQL: how often a replica looks for dead peers' work and lost queue heads.
 const REAP_EVERY: Duration = Duration::from_millis(1_000);
-const REPAIR_EVERY_TICKS: u32 = 10;
+const REPAIR_EVERY_TICKS: u32 = 60;
 const METRICS_EVERY: Duration = Duration::from_secs(10);
 /// Rows claimed per round.
 const CLAIM_BATCH: i64 = 32;
@@ -248,17 +248,19 @@ impl Delivery {
         pace: Option<(String, i64)>,
         _permit: OwnedSemaphorePermit,
     ) {
-        let sent = match self.attempt(&row, effect).await {
-            Ok(sent) => sent,
+        let sent_at = match self.attempt(&row, effect).await {
+            Ok(at) => at,
             Err(e) => {
                 // The database failed while recording: the lease runs out and the row is
                 // tried again, reconciled first.
                 tracing::error!(id = row.id, error = format!("{e:#}"), "outbox worker");
-                false
+                None
             }
         };
         if let Some((key, _)) = &pace {
-            self.free_pace(key, sent.then(|| self.clock.now_ms()));
+            // The same instant the queue's next message was paced from in the database, so
+            // the two agree on when the channel is free.
+            self.free_pace(key, sent_at);
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.wake.notify_one();

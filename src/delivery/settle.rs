@@ -32,14 +32,15 @@ pub(super) struct Done {
 }
 
 impl Delivery {
-    /// Records the outcome; returns whether a message went into a paced channel.
+    /// Records the outcome; returns when a message went into a paced channel (the time its
+    /// queue's next message was paced from), if one did.
     pub(super) async fn settle(
         &self,
         row: &OutboxRow,
         effect: &Effect,
         result: Result<Done, DeliveryError>,
         via: &str,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<i64>> {
         let label = effect.label();
         let count = |result: &'static str| {
             metrics::counter!("sevbot_outbox_deliveries_total", "platform" => row.platform.clone(), "effect" => label, "result" => result).increment(1);
@@ -49,8 +50,8 @@ impl Delivery {
             Ok(done) => {
                 count("ok");
                 let sent = done.sent;
-                self.record_done(row, effect, done, via).await?;
-                return Ok(sent);
+                let at = self.record_done(row, effect, done, via).await?;
+                return Ok(sent.then_some(at));
             }
             Err(e) => e,
         };
@@ -77,7 +78,7 @@ impl Delivery {
                     && !row.queue.ends_with(TOPIC_DETOUR)
                     && wait > TOPIC_DETOUR_AFTER_MS
                 {
-                    return self.detour_topic(row, wait).await.map(|_| false);
+                    return self.detour_topic(row, wait).await.map(|_| None);
                 }
                 count("retry");
                 tracing::warn!(
@@ -134,16 +135,17 @@ impl Delivery {
             DeliveryError::NameTaken => self.fail(row, effect, "channel name taken", via).await?,
             DeliveryError::Permanent(why) => self.fail(row, effect, &why, via).await?,
         }
-        Ok(false)
+        Ok(None)
     }
 
+    /// Returns the time the row was recorded delivered (pacing counts from it).
     async fn record_done(
         &self,
         row: &OutboxRow,
         effect: &Effect,
         done: Done,
         via: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<i64> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
         outbox::lock_queue(&mut tx, &row.queue).await?;
@@ -154,7 +156,7 @@ impl Delivery {
                 "lease lost while delivering; another worker owns the row"
             );
             tx.rollback().await?;
-            return Ok(());
+            return Ok(now);
         }
         outbox::delivered_with(&mut tx, &done.folded, now).await?;
         if let Some((sev, name, id)) = &done.channel {
@@ -171,7 +173,7 @@ impl Delivery {
         };
         outbox::promote(&mut tx, &row.queue, not_before).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(now)
     }
 
     /// A permanent failure: the row is kept with its reason for the operator, the queue

@@ -1,0 +1,313 @@
+//! Delivery under a backlog and a storm, with the real worker loop against the fake Slack
+//! (its answers shaped like Slack's; one message a second per channel, as Slack allows):
+//!
+//! 1. acknowledgement latency of a durable command (`/sev SEV-1 note …`, signed, over
+//!    HTTP, acked after its commit) at a fixed rate, with no backlog;
+//! 2. 20,000 rows pending for one channel (delivered at Slack's one a second): the
+//!    process's CPU over 10 s of otherwise idle time, and the same acknowledgement
+//!    latency again;
+//! 3. a storm of 5,000 alerts in one Alertmanager notification into one SEV: how fast
+//!    they are stored, and how many channel messages they become.
+//!
+//! `cargo bench --bench delivery`; BENCH_RATE (default 200/s), BENCH_SECONDS (default 5).
+
+#[path = "../tests/support/fake_slack.rs"]
+#[allow(dead_code)]
+mod fake_slack;
+
+use std::sync::Arc;
+
+use figment::providers::Format;
+use std::time::{Duration, Instant};
+
+use sevbot::adapters::console;
+use sevbot::adapters::slack::SlackSettings;
+use sevbot::adapters::slack::verify::sign;
+use sevbot::app::App;
+use sevbot::clock::SystemClock;
+use sevbot::config::{self, RawConfig};
+use sevbot::domain::{EventKind, SevId, TimelineEvent};
+use sevbot::effects::Effect;
+use sevbot::engine::{Alert, AlertBatch};
+
+const SECRET: &str = "bench-signing-secret";
+const BACKLOG: usize = 20_000;
+const STORM: usize = 5_000;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU seconds this process has used (user + system), from /proc (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields after the command name: state is 0, utime 11, stime 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Load {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Load {
+    /// Sends `text` as a signed slash command `rate` times a second for `seconds`;
+    /// returns latency percentiles from when each request was due.
+    async fn run(&self, rate: u64, seconds: u64, text: &str) -> String {
+        let total = rate * seconds;
+        let interval = Duration::from_nanos(1_000_000_000 / rate);
+        let start = Instant::now();
+        let mut tasks = Vec::with_capacity(total as usize);
+        for i in 0..total {
+            let due = start + interval * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let client = self.client.clone();
+            let url = self.url.clone();
+            let body = format!(
+                "team_id=T1&channel_id=C_GENERAL&user_id=U_ALICE&command=%2Fsev&text={}+{i}&trigger_id=bench.{text_hash}.{i}",
+                text.replace(' ', "+"),
+                text_hash = text.len()
+            );
+            tasks.push(tokio::spawn(async move {
+                let ts = chrono::Utc::now().timestamp();
+                let sig = sign(SECRET.as_bytes(), ts, body.as_bytes());
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-slack-request-timestamp", ts.to_string())
+                    .header("x-slack-signature", sig)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+                due.elapsed()
+            }));
+        }
+        let mut lat = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            lat.push(t.await.unwrap());
+        }
+        let achieved = lat.len() as f64 / start.elapsed().as_secs_f64();
+        lat.sort();
+        let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+        format!(
+            "{} commands at {rate}/s ({achieved:.0}/s achieved): p50 {:?}  p99 {:?}  max {:?}",
+            lat.len(),
+            p(0.5),
+            p(0.99),
+            lat[lat.len() - 1]
+        )
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rate = env("BENCH_RATE", 200);
+    let seconds = env("BENCH_SECONDS", 5);
+    let (slack, slack_addr) = fake_slack::FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw: RawConfig = figment::Figment::new()
+        .merge(figment::providers::Toml::string(&format!(
+            "{}\n[availability]\nplatform = \"slack\"\nchannel = \"C_GENERAL\"\n",
+            people()
+        )))
+        .extract()
+        .unwrap();
+    raw.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (cfg, problems) = config::validate(raw);
+    let cfg = cfg.unwrap_or_else(|| panic!("{problems:?}"));
+    let settings = SlackSettings {
+        bot_token: fake_slack::TOKEN.into(),
+        signing_secret: Some(SECRET.into()),
+        app_token: None,
+        api_url: format!("http://{slack_addr}/api"),
+        call_timeout: Duration::from_secs(10),
+    };
+    let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
+    let app = App::build(
+        Arc::new(cfg),
+        Arc::new(SystemClock),
+        out,
+        Some(settings),
+        None,
+    )
+    .await
+    .unwrap();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop.clone())
+        .await
+        .unwrap();
+    let _workers = app.spawn_workers(&stop);
+    let load = Load {
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap(),
+        url: format!("http://{addr}/slack/commands"),
+    };
+    let store = app.engine.store.clone();
+    let pending = || async { sevbot::store::outbox::pending(&store).await.unwrap().0 };
+
+    // SEV-1 in Slack, where the backlog piles up in its channel; SEV-2 on the console,
+    // which the commands note on (their own lines go out at once, not at Slack's pace).
+    for (platform, user, title) in [
+        ("slack", "U_DAVE", "Backlogged"),
+        ("console", "dave", "Noted"),
+    ] {
+        let r = app
+            .engine
+            .handle(
+                &sevbot::engine::Invocation {
+                    platform: platform.into(),
+                    user: user.into(),
+                    channel: "general".into(),
+                },
+                &format!("declare durability 3 {title} --new"),
+            )
+            .await;
+        assert!(r.text.contains("declared"), "{}", r.text);
+    }
+    while pending().await > 0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    println!(
+        "delivery: idle with nothing pending: {:.2}% of a core over 10 s",
+        (cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64() * 100.0
+    );
+    println!(
+        "delivery: acks without a backlog:  {}",
+        load.run(rate, seconds, "SEV-2 timeline note bench").await
+    );
+
+    // The backlog: rows for one channel, delivered at Slack's one a second.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut tx = store.begin().await.unwrap();
+    for i in 0..BACKLOG {
+        let e = Effect::PostEvent {
+            sev: SevId(1),
+            event: TimelineEvent {
+                at: now,
+                actor: "dave".into(),
+                event: EventKind::Note {
+                    text: format!("backlog note {i}"),
+                },
+            },
+        };
+        sevbot::store::outbox::push(&mut tx, "slack", &e, now)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.engine.wake_outbox.notify_one();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let share = (cpu_seconds() - cpu0) / t0.elapsed().as_secs_f64();
+    println!(
+        "delivery: idle with {} rows pending (one channel, sent at Slack's 1/s): {:.2}% of a core over 10 s (target < 3%)",
+        pending().await,
+        share * 100.0
+    );
+    println!(
+        "delivery: acks with the backlog:   {}",
+        load.run(rate, seconds, "SEV-2 timeline note bench-backlog")
+            .await
+    );
+
+    // The storm: the first alert files a SEV, then 5,000 more in one notification.
+    let alert = |i: usize| Alert {
+        status: "firing".into(),
+        labels: [
+            ("alertname".to_string(), format!("Storm{i}")),
+            ("severity".to_string(), "warning".to_string()),
+        ]
+        .into(),
+        annotations: Default::default(),
+        starts_at: "2026-03-02T10:00:00Z".into(),
+        fingerprint: format!("s{i}"),
+    };
+    let one = AlertBatch {
+        group_key: "storm".into(),
+        alerts: vec![alert(0)],
+    };
+    app.engine.alerts(&one).await.unwrap();
+    let name = "sev-3-storm0";
+    while slack.channel_id(name).is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let ch = slack.channel_id(name).unwrap();
+    let before = slack.messages(&ch).len();
+    let batch = AlertBatch {
+        group_key: "storm".into(),
+        alerts: (1..=STORM).map(alert).collect(),
+    };
+    let t = Instant::now();
+    let stored = app.engine.alerts(&batch).await.unwrap();
+    let store_s = t.elapsed().as_secs_f64();
+    let mut told = 0;
+    while told < STORM && t.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        told = slack.messages(&ch)[before..]
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .map(|t| {
+                t.split(' ')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(1)
+            })
+            .sum();
+    }
+    let messages = slack.messages(&ch).len() - before;
+    println!(
+        "delivery: storm of {stored} alerts stored in {:.2} s ({:.0} alerts/s) and told in the channel in {messages} messages within {:.1} s",
+        store_s,
+        stored as f64 / store_s,
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// The people and rotations of the test configuration (alice IMOC, bob TLOC, carol BMOC),
+/// with their Slack ids.
+fn people() -> &'static str {
+    r#"
+[[people]]
+id = "alice"
+handles = { slack = "U_ALICE" }
+[[people]]
+id = "bob"
+handles = { slack = "U_BOB" }
+[[people]]
+id = "carol"
+handles = { slack = "U_CAROL" }
+[[people]]
+id = "dave"
+handles = { slack = "U_DAVE" }
+[[rotations]]
+name = "imoc"
+role = "imoc"
+members = ["alice"]
+start_date = "2026-01-05"
+[[rotations]]
+name = "tloc"
+role = "tloc"
+members = ["bob"]
+start_date = "2026-01-05"
+[[rotations]]
+name = "bmoc"
+role = "bmoc"
+members = ["carol"]
+start_date = "2026-01-05"
+"#
+}
