@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -519,3 +520,51 @@ both_backends!(
         assert_eq!(doubted as usize, held.len());
     }
 );
+
+/// Two processes on one PostgreSQL: the one holding rows mid-call dies (its database
+/// session ends, as with kill -9); the live one takes them over within 5 s, reconciled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_replica_takes_over_a_dead_ones_rows_within_5_s() {
+    let clock = Arc::new(ManualClock::following_wall());
+    let mut a = TestApp::with_clock(Backend::Postgres, "", clock).await;
+    let b = a.restart("replica-b").await;
+    a.cmd(
+        "U_ALICE",
+        "general",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    let now = sevbot::clock::Clock::now_ms(a.clock.as_ref());
+    let held = sevbot::store::outbox::claim(&a.engine.store, "replica-a", now, 60_000, 100, &[])
+        .await
+        .unwrap();
+    assert!(!held.is_empty());
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(b.delivery.clone().run(Duration::from_millis(200), stop));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        b.fake.pages().len(),
+        0,
+        "replica-a is alive: its leases (60 s here) are respected"
+    );
+    let died = Instant::now();
+    drop(a.registration.take());
+    let store = b.engine.store.clone();
+    let start = Instant::now();
+    loop {
+        let pending = sevbot::store::outbox::pending(&store).await.unwrap().0;
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{pending} rows still waiting"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "taken over and delivered {:?} after the death",
+        died.elapsed()
+    );
+    assert_eq!(b.fake.pages().len(), 2);
+}

@@ -87,6 +87,11 @@ pub trait Platform: Send + Sync {
     async fn archive(&self, _channel: &str) -> Result<(), DeliveryError> {
         Ok(())
     }
+    /// Whether archived channels must be deleted after a while (Discord's guilds hold 500
+    /// channels); see `delete_channel`.
+    fn deletes_archived_channels(&self) -> bool {
+        false
+    }
     /// Deletes a channel whose retention has passed; platforms that keep archived
     /// channels do nothing.
     async fn delete_channel(&self, _channel: &str) -> Result<(), DeliveryError> {

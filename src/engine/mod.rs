@@ -830,7 +830,11 @@ impl Engine {
         )
         .await?;
         let days = i64::from(self.cfg.raw.discord.archive_retention_days);
-        if inc.platform == crate::adapters::discord::PLATFORM && days > 0 {
+        let deletes = self
+            .renderers
+            .get(&inc.platform)
+            .is_some_and(|p| p.deletes_archived_channels());
+        if deletes && days > 0 {
             let due = now + days * 24 * 3_600_000;
             Job::DeleteChannel
                 .schedule(tx, Some(inc.id), due, now)

@@ -406,6 +406,10 @@ impl Platform for DiscordPlatform {
             .map(|_| ())
     }
 
+    fn deletes_archived_channels(&self) -> bool {
+        true
+    }
+
     async fn delete_channel(&self, channel: &str) -> Result<(), DeliveryError> {
         let r = self
             .rest
