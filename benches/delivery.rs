@@ -11,18 +11,19 @@
 //!
 //! `cargo bench --bench delivery`; BENCH_RATE (default 200/s), BENCH_SECONDS (default 5).
 
-#[path = "../tests/support/fake_slack.rs"]
-#[allow(dead_code)]
-mod fake_slack;
+mod support;
+#[path = "../tests/support/mod.rs"]
+mod test_support;
 
 use std::sync::Arc;
 
 use figment::providers::Format;
 use std::time::{Duration, Instant};
 
+use support::{Load, cpu_seconds, env};
+
 use sevbot::adapters::console;
 use sevbot::adapters::slack::SlackSettings;
-use sevbot::adapters::slack::verify::sign;
 use sevbot::app::App;
 use sevbot::clock::SystemClock;
 use sevbot::config::{self, RawConfig};
@@ -34,90 +35,35 @@ const SECRET: &str = "bench-signing-secret";
 const BACKLOG: usize = 20_000;
 const STORM: usize = 5_000;
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU seconds this process has used (user + system), from /proc (clock ticks of 1/100 s).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields after the command name: state is 0, utime 11, stime 12.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Load {
-    client: reqwest::Client,
-    url: String,
-}
-
-impl Load {
-    /// Sends `text` as a signed slash command `rate` times a second for `seconds`;
-    /// returns latency percentiles from when each request was due.
-    async fn run(&self, rate: u64, seconds: u64, text: &str) -> String {
-        let total = rate * seconds;
-        let interval = Duration::from_nanos(1_000_000_000 / rate);
-        let start = Instant::now();
-        let mut tasks = Vec::with_capacity(total as usize);
-        for i in 0..total {
-            let due = start + interval * i as u32;
-            tokio::time::sleep_until(due.into()).await;
-            let client = self.client.clone();
-            let url = self.url.clone();
-            let body = format!(
-                "team_id=T1&channel_id=C_GENERAL&user_id=U_ALICE&command=%2Fsev&text={}+{i}&trigger_id=bench.{text_hash}.{i}",
-                text.replace(' ', "+"),
-                text_hash = text.len()
-            );
-            tasks.push(tokio::spawn(async move {
-                let ts = chrono::Utc::now().timestamp();
-                let sig = sign(SECRET.as_bytes(), ts, body.as_bytes());
-                let r = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-slack-request-timestamp", ts.to_string())
-                    .header("x-slack-signature", sig)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await;
-                due.elapsed()
-            }));
-        }
-        let mut lat = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            lat.push(t.await.unwrap());
-        }
-        let achieved = lat.len() as f64 / start.elapsed().as_secs_f64();
-        lat.sort();
-        let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-        format!(
-            "{} commands at {rate}/s ({achieved:.0}/s achieved): p50 {:?}  p99 {:?}  max {:?}",
-            lat.len(),
-            p(0.5),
-            p(0.99),
-            lat[lat.len() - 1]
-        )
-    }
+/// A durable command at `rate`, timed; `label` keeps the trigger ids of runs apart.
+async fn acks(load: &Load, rate: u64, seconds: u64, label: &str) -> String {
+    let lat = load
+        .run(rate, seconds, |i| {
+            format!(
+                "team_id=T1&channel_id=C_GENERAL&user_id=U_ALICE&command=%2Fsev&text=SEV-2+timeline+note+{label}+{i}&trigger_id=bench.{label}.{i}"
+            )
+        })
+        .await;
+    format!(
+        "{} commands at {rate}/s ({:.0}/s achieved): p50 {:?}  p99 {:?}  max {:?}",
+        lat.sorted.len(),
+        lat.achieved,
+        lat.p(0.5),
+        lat.p(0.99),
+        lat.max()
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rate = env("BENCH_RATE", 200);
     let seconds = env("BENCH_SECONDS", 5);
-    let (slack, slack_addr) = fake_slack::FakeSlack::start().await;
+    let (slack, slack_addr) = test_support::fake_slack::FakeSlack::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut raw: RawConfig = figment::Figment::new()
         .merge(figment::providers::Toml::string(&format!(
             "{}\n[availability]\nplatform = \"slack\"\nchannel = \"C_GENERAL\"\n",
-            people()
+            test_support::CONFIG
         )))
         .extract()
         .unwrap();
@@ -125,7 +71,7 @@ async fn main() {
     let (cfg, problems) = config::validate(raw);
     let cfg = cfg.unwrap_or_else(|| panic!("{problems:?}"));
     let settings = SlackSettings {
-        bot_token: fake_slack::TOKEN.into(),
+        bot_token: test_support::fake_slack::TOKEN.into(),
         signing_secret: Some(SECRET.into()),
         app_token: None,
         api_url: format!("http://{slack_addr}/api"),
@@ -146,13 +92,7 @@ async fn main() {
         .await
         .unwrap();
     let _workers = app.spawn_workers(&stop);
-    let load = Load {
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()
-            .unwrap(),
-        url: format!("http://{addr}/slack/commands"),
-    };
+    let load = Load::new(format!("http://{addr}/slack/commands"), SECRET);
     let store = app.engine.store.clone();
     let pending = || async { sevbot::store::outbox::pending(&store).await.unwrap().0 };
 
@@ -186,7 +126,7 @@ async fn main() {
     );
     println!(
         "delivery: acks without a backlog:  {}",
-        load.run(rate, seconds, "SEV-2 timeline note bench").await
+        acks(&load, rate, seconds, "quiet").await
     );
 
     // The backlog: rows for one channel, delivered at Slack's one a second.
@@ -220,8 +160,7 @@ async fn main() {
     );
     println!(
         "delivery: acks with the backlog:   {}",
-        load.run(rate, seconds, "SEV-2 timeline note bench-backlog")
-            .await
+        acks(&load, rate, seconds, "backlog").await
     );
 
     // The storm: the first alert files a SEV, then 5,000 more in one notification.
@@ -276,38 +215,4 @@ async fn main() {
         stored as f64 / store_s,
         t.elapsed().as_secs_f64()
     );
-}
-
-/// The people and rotations of the test configuration (alice IMOC, bob TLOC, carol BMOC),
-/// with their Slack ids.
-fn people() -> &'static str {
-    r#"
-[[people]]
-id = "alice"
-handles = { slack = "U_ALICE" }
-[[people]]
-id = "bob"
-handles = { slack = "U_BOB" }
-[[people]]
-id = "carol"
-handles = { slack = "U_CAROL" }
-[[people]]
-id = "dave"
-handles = { slack = "U_DAVE" }
-[[rotations]]
-name = "imoc"
-role = "imoc"
-members = ["alice"]
-start_date = "2026-01-05"
-[[rotations]]
-name = "tloc"
-role = "tloc"
-members = ["bob"]
-start_date = "2026-01-05"
-[[rotations]]
-name = "bmoc"
-role = "bmoc"
-members = ["carol"]
-start_date = "2026-01-05"
-"#
 }

@@ -10,10 +10,9 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sevbot::adapters::slack::verify::sign;
 use support::Backend;
 use support::fake_slack::{FakeSlack, Fault, TOKEN};
-use support::slack_app::{SECRET, slash_form};
+use support::slack_app::{SECRET, signed_post, slash_form};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
 /// Kills of each kind per backend.
@@ -110,20 +109,15 @@ impl Bot {
     }
 
     async fn command(&self, user: &str, channel: &str, text: &str) {
-        let body = slash_form(user, channel, text);
-        let ts = chrono::Utc::now().timestamp();
-        let r = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{}/slack/commands", self.port))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header(
-                "x-slack-signature",
-                sign(SECRET.as_bytes(), ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = signed_post(
+            &reqwest::Client::new(),
+            &format!("http://127.0.0.1:{}/slack/commands", self.port),
+            SECRET,
+            "application/x-www-form-urlencoded",
+            slash_form(user, channel, text),
+            chrono::Utc::now().timestamp(),
+        )
+        .await;
         assert_eq!(r.status(), 200, "{text}");
     }
 }
@@ -140,6 +134,20 @@ async fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Waits until a message (`prefix` "C": into a channel, "U": a DM, that is a page) has
+/// reached Slack since call number `before`.
+async fn until_sent(slack: &FakeSlack, before: usize, prefix: &str, what: &str) {
+    until(Duration::from_secs(10), what, || {
+        slack.calls()[before..].iter().any(|c| {
+            c.method == "chat.postMessage"
+                && c.body["channel"]
+                    .as_str()
+                    .is_some_and(|ch| ch.starts_with(prefix))
+        })
+    })
+    .await;
 }
 
 async fn chaos(b: Backend) {
@@ -189,15 +197,7 @@ async fn chaos(b: Backend) {
                     bot.command("U_ALICE", &ch, &format!("SEV-1 update {text}"))
                         .await;
                     updates.push(text);
-                    until(Duration::from_secs(10), "a post", || {
-                        slack.calls()[before..].iter().any(|c| {
-                            c.method == "chat.postMessage"
-                                && c.body["channel"]
-                                    .as_str()
-                                    .is_some_and(|ch| ch.starts_with('C'))
-                        })
-                    })
-                    .await;
+                    until_sent(&slack, before, "C", "a post").await;
                 }
                 Moment::Page => {
                     slack.inject_for("chat.postMessage", "U", hold());
@@ -208,15 +208,7 @@ async fn chaos(b: Backend) {
                         &format!("declare availability 2 Chaos {sevs} --new"),
                     )
                     .await;
-                    until(Duration::from_secs(10), "a page", || {
-                        slack.calls()[before..].iter().any(|c| {
-                            c.method == "chat.postMessage"
-                                && c.body["channel"]
-                                    .as_str()
-                                    .is_some_and(|ch| ch.starts_with('U'))
-                        })
-                    })
-                    .await;
+                    until_sent(&slack, before, "U", "a page").await;
                 }
             }
             bot.kill();

@@ -240,12 +240,7 @@ both_backends!(
                 .contains(&"<ian> could not be paged, paging <jo> (secondary on call)".to_string()),
             "{posts:?}"
         );
-        let (_, page) = app
-            .fake
-            .pages()
-            .into_iter()
-            .find(|(p, _)| p == "jo")
-            .unwrap();
+        let page = app.fake.page_to("jo");
         assert!(
             page.starts_with("ian could not be paged: the page for SEV-1 climbed to you"),
             "{page}"
@@ -263,6 +258,12 @@ both_backends!(
             3,
             "bob, carol, jo"
         );
+        // Counted for the operator's dashboards, with the reason kept on the row.
+        let now = sevbot::clock::Clock::now_ms(app.clock.as_ref());
+        let stats = sevbot::store::outbox::stats(&app.engine.store, now)
+            .await
+            .unwrap();
+        assert_eq!((stats.failed, stats.in_flight), (1, 0), "{stats:?}");
         let status = app.cmd("U_ALICE", ch, "status").await.text;
         assert!(
             status.contains(&format!("Could not be paged:\n• <ian>: {why}"))

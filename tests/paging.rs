@@ -59,12 +59,7 @@ both_backends!(
             vec!["ian", "bob", "carol"],
             "IMOC, TLOC and BMOC paged at once"
         );
-        let (_, text) = app
-            .fake
-            .pages()
-            .into_iter()
-            .find(|(p, _)| p == "ian")
-            .unwrap();
+        let text = app.fake.page_to("ian");
         assert!(
             text.contains("You are paged as IMOC for SEV-1") && text.contains("/sev ack SEV-1"),
             "{text}"
@@ -89,12 +84,7 @@ both_backends!(
                 .iter()
                 .any(|p| p.contains("after 30 min, paging <hank> (exec)"))
         );
-        let (_, text) = app
-            .fake
-            .pages()
-            .into_iter()
-            .find(|(p, _)| p == "hank")
-            .unwrap();
+        let text = app.fake.page_to("hank");
         assert!(
             text.contains("No acknowledgement from ian, jo, mia after 30 min"),
             "{text}"

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use sevbot::adapters::console;
 use sevbot::adapters::discord::DiscordSettings;
 use sevbot::adapters::slack::SlackSettings;
-use sevbot::adapters::slack::verify::sign;
 use sevbot::app::App;
 use sevbot::clock::{Clock, ManualClock};
 use sevbot::engine::Invocation;
@@ -182,18 +181,16 @@ impl Platforms {
 
     async fn slack_post(&self, path: &str, body: String) -> reqwest::Response {
         let ts = self.clock.now_ms() / 1000;
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header(
-                "x-slack-signature",
-                sign(SECRET.as_bytes(), ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+        let url = format!("{}{path}", self.base);
+        support::slack_app::signed_post(
+            &self.http,
+            &url,
+            SECRET,
+            "application/x-www-form-urlencoded",
+            body,
+            ts,
+        )
+        .await
     }
 
     async fn slack_command(&self, user: &str, text: &str) -> String {

@@ -93,7 +93,12 @@ impl Delivery {
                 // backoff of a later real error.
                 later(now + wait, reason, row.doubt, after.is_none()).await?;
             }
-            DeliveryError::Uncertain(reason) => {
+            DeliveryError::Unreadable(reason) if row.attempts >= MAX_UNREADABLE => {
+                let why =
+                    format!("{reason} ({MAX_UNREADABLE} answers in a row sevbot could not read)");
+                self.fail(row, effect, &why, via).await?;
+            }
+            DeliveryError::Uncertain(reason) | DeliveryError::Unreadable(reason) => {
                 count("uncertain");
                 tracing::warn!(
                     platform = row.platform,
@@ -102,21 +107,6 @@ impl Delivery {
                     "outcome unknown; will reconcile before retrying"
                 );
                 later(now + backoff(row.attempts - 1), reason, true, true).await?;
-            }
-            DeliveryError::Unreadable(reason) if row.attempts < MAX_UNREADABLE => {
-                count("uncertain");
-                tracing::warn!(
-                    platform = row.platform,
-                    id = row.id,
-                    reason,
-                    "unreadable answer; will reconcile before retrying"
-                );
-                later(now + backoff(row.attempts - 1), reason, true, true).await?;
-            }
-            DeliveryError::Unreadable(reason) => {
-                let why =
-                    format!("{reason} ({MAX_UNREADABLE} answers in a row sevbot could not read)");
-                self.fail(row, effect, &why, via).await?;
             }
             DeliveryError::NotYet(reason) => match effect.sev() {
                 Some(sev) => {

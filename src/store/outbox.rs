@@ -435,12 +435,14 @@ pub struct Stats {
 }
 
 pub async fn stats(store: &Store, now: i64) -> anyhow::Result<Stats> {
+    // One pass over the table, read every few seconds; delivered rows are pruned weekly.
     let r = sqlx::query(
         "SELECT \
-           (SELECT COUNT(*) FROM outbox WHERE status = 'pending') AS pending, \
-           (SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lease_until >= $1) AS in_flight, \
-           (SELECT COUNT(*) FROM outbox WHERE status = 'failed') AS failed, \
-           (SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND head = 1) AS oldest",
+           CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending, \
+           CAST(COALESCE(SUM(CASE WHEN status = 'pending' AND lease_until >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS in_flight, \
+           CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failed, \
+           MIN(CASE WHEN status = 'pending' AND head = 1 THEN next_attempt_at END) AS oldest \
+         FROM outbox WHERE status IN ('pending', 'failed')",
     )
     .bind(now)
     .fetch_one(&store.pool)

@@ -165,6 +165,15 @@ impl Fake {
             .collect()
     }
 
+    /// The text of the (first) page `person` got.
+    pub fn page_to(&self, person: &str) -> String {
+        self.pages()
+            .into_iter()
+            .find(|(p, _)| p == person)
+            .map(|(_, text)| text)
+            .unwrap_or_else(|| panic!("{person} was not paged: {:?}", self.pages()))
+    }
+
     pub fn clear(&self) {
         self.calls.lock().unwrap().clear();
     }

@@ -17,6 +17,29 @@ use super::{Backend, T0};
 
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
+/// A request signed with `secret` as Slack signs it (v0: HMAC-SHA256 over
+/// `v0:{ts}:{body}`).
+pub async fn signed_post(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    content_type: &str,
+    body: String,
+    ts: i64,
+) -> reqwest::Response {
+    http.post(url)
+        .header("content-type", content_type)
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header(
+            "x-slack-signature",
+            sign(secret.as_bytes(), ts, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A `/sev` command's body: every field of Slack's own sample, form-encoded as Slack
 /// sends it, with a fresh trigger_id.
 pub fn slash_form(user: &str, channel: &str, text: &str) -> String {
@@ -139,18 +162,8 @@ impl SlackApp {
         body: String,
         ts: i64,
     ) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header(
-                "x-slack-signature",
-                sign(SECRET.as_bytes(), ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+        let url = format!("{}{path}", self.base);
+        signed_post(&self.http, &url, SECRET, content_type, body, ts).await
     }
 
     pub async fn post_form(&self, path: &str, body: String) -> reqwest::Response {

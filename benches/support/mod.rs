@@ -1,0 +1,107 @@
+//! What the benchmarks share: signed Slack slash commands sent at a fixed rate (latency
+//! counted from when each was due, so a backlog counts against sevbot), the process's CPU
+//! time, and settings from the environment.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use sevbot::adapters::slack::verify::sign;
+
+pub fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU seconds this process has used (user + system), from /proc (ticks of 1/100 s).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields after the command name: state is 0, utime 11, stime 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub struct Load {
+    client: reqwest::Client,
+    url: String,
+    secret: String,
+}
+
+/// Latencies of one run, sorted.
+pub struct Latencies {
+    pub sorted: Vec<Duration>,
+    /// Requests per second achieved.
+    pub achieved: f64,
+    pub elapsed: Duration,
+}
+
+impl Latencies {
+    pub fn p(&self, q: f64) -> Duration {
+        let n = self.sorted.len();
+        self.sorted[((n as f64 * q) as usize).min(n - 1)]
+    }
+
+    pub fn max(&self) -> Duration {
+        self.sorted[self.sorted.len() - 1]
+    }
+}
+
+impl Load {
+    /// Slash commands to `url` (`/slack/commands`), signed with `secret`.
+    pub fn new(url: String, secret: &str) -> Load {
+        Load {
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap(),
+            url,
+            secret: secret.into(),
+        }
+    }
+
+    /// Sends `body(i)` (a form-encoded slash command) `rate` times a second for `seconds`.
+    pub async fn run(&self, rate: u64, seconds: u64, body: impl Fn(u64) -> String) -> Latencies {
+        let total = rate * seconds;
+        let interval = Duration::from_nanos(1_000_000_000 / rate);
+        let start = Instant::now();
+        let mut tasks = Vec::with_capacity(total as usize);
+        for i in 0..total {
+            let due = start + interval * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let client = self.client.clone();
+            let url = self.url.clone();
+            let secret = self.secret.clone();
+            let body = body(i);
+            tasks.push(tokio::spawn(async move {
+                let ts = chrono::Utc::now().timestamp();
+                let sig = sign(secret.as_bytes(), ts, body.as_bytes());
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-slack-request-timestamp", ts.to_string())
+                    .header("x-slack-signature", sig)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+                due.elapsed()
+            }));
+        }
+        let mut sorted = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            sorted.push(t.await.unwrap());
+        }
+        let elapsed = start.elapsed();
+        sorted.sort();
+        Latencies {
+            achieved: sorted.len() as f64 / elapsed.as_secs_f64(),
+            sorted,
+            elapsed,
+        }
+    }
+}
