@@ -15,18 +15,12 @@ mod support;
 #[path = "../tests/support/mod.rs"]
 mod test_support;
 
-use std::sync::Arc;
-
 use figment::providers::Format;
 use std::time::{Duration, Instant};
 
 use support::{Load, cpu_seconds, env};
 
-use sevbot::adapters::console;
-use sevbot::adapters::slack::SlackSettings;
-use sevbot::app::App;
-use sevbot::clock::SystemClock;
-use sevbot::config::{self, RawConfig};
+use sevbot::config::RawConfig;
 use sevbot::domain::{EventKind, SevId, TimelineEvent};
 use sevbot::effects::Effect;
 use sevbot::engine::{Alert, AlertBatch};
@@ -60,39 +54,24 @@ async fn main() {
     let seconds = env("BENCH_SECONDS", 5);
     let (slack, slack_addr) = test_support::fake_slack::FakeSlack::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut raw: RawConfig = figment::Figment::new()
+    let raw: RawConfig = figment::Figment::new()
         .merge(figment::providers::Toml::string(&format!(
             "{}\n[availability]\nplatform = \"slack\"\nchannel = \"C_GENERAL\"\n",
             test_support::CONFIG
         )))
         .extract()
         .unwrap();
-    raw.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (cfg, problems) = config::validate(raw);
-    let cfg = cfg.unwrap_or_else(|| panic!("{problems:?}"));
-    let settings = SlackSettings {
-        bot_token: test_support::fake_slack::TOKEN.into(),
-        signing_secret: Some(SECRET.into()),
-        app_token: None,
-        api_url: format!("http://{slack_addr}/api"),
-        call_timeout: Duration::from_secs(10),
-    };
-    let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
-    let app = App::build(
-        Arc::new(cfg),
-        Arc::new(SystemClock),
-        out,
-        Some(settings),
-        None,
+    let (app, url, stop_tx) = support::slack_app(
+        raw,
+        dir.path(),
+        test_support::fake_slack::TOKEN,
+        SECRET,
+        format!("http://{slack_addr}/api"),
     )
-    .await
-    .unwrap();
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop.clone())
-        .await
-        .unwrap();
+    .await;
+    let stop = stop_tx.subscribe();
     let _workers = app.spawn_workers(&stop);
-    let load = Load::new(format!("http://{addr}/slack/commands"), SECRET);
+    let load = Load::new(url, SECRET);
     let store = app.engine.store.clone();
     let pending = || async { sevbot::store::outbox::pending(&store).await.unwrap().0 };
 

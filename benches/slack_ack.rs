@@ -5,13 +5,6 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use sevbot::adapters::console;
-use sevbot::adapters::slack::SlackSettings;
-use sevbot::app::App;
-use sevbot::clock::SystemClock;
 use sevbot::config::{self, RawConfig};
 
 const SECRET: &str = "bench-signing-secret";
@@ -21,38 +14,22 @@ async fn main() {
     let rate = support::env("BENCH_RATE", 1000);
     let seconds = support::env("BENCH_SECONDS", 5);
     let dir = tempfile::tempdir().unwrap();
-    let mut raw: RawConfig = figment::Figment::new()
+    let raw: RawConfig = figment::Figment::new()
         .merge(figment::providers::Serialized::defaults(
             config::load_raw(None).unwrap(),
         ))
         .extract()
         .unwrap();
-    raw.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (cfg, problems) = config::validate(raw);
-    let cfg = cfg.unwrap_or_else(|| panic!("{problems:?}"));
-    let settings = SlackSettings {
-        bot_token: "xoxb-bench".into(),
-        signing_secret: Some(SECRET.into()),
-        app_token: None,
-        // Nothing is delivered during the run: the outbox worker is not started.
-        api_url: "http://127.0.0.1:9/api".into(),
-        call_timeout: Duration::from_secs(1),
-    };
-    let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
-    let app = App::build(
-        Arc::new(cfg),
-        Arc::new(SystemClock),
-        out,
-        Some(settings),
-        None,
+    // Nothing is delivered during the run: the outbox worker is not started.
+    let (app, url, _stop) = support::slack_app(
+        raw,
+        dir.path(),
+        "xoxb-bench",
+        SECRET,
+        "http://127.0.0.1:9/api".into(),
     )
-    .await
-    .unwrap();
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop)
-        .await
-        .unwrap();
-    let load = support::Load::new(format!("http://{addr}/slack/commands"), SECRET);
+    .await;
+    let load = support::Load::new(url, SECRET);
     let lat = load
         .run(rate, seconds, |i| {
             format!(

@@ -108,6 +108,12 @@ impl Bot {
         panic!("sevbot did not come up:\n{}", self.logs());
     }
 
+    /// Dave declares SEV-`n` ("Chaos n"); alice (IMOC) and bob (TLOC) are paged.
+    async fn declare(&self, n: usize) {
+        let text = format!("declare availability 2 Chaos {n} --new");
+        self.command("U_DAVE", "C_GENERAL", &text).await;
+    }
+
     async fn command(&self, user: &str, channel: &str, text: &str) {
         let r = signed_post(
             &reqwest::Client::new(),
@@ -174,12 +180,7 @@ async fn chaos(b: Backend) {
                 Moment::ChannelCreation => {
                     slack.inject("conversations.create", hold());
                     sevs += 1;
-                    bot.command(
-                        "U_DAVE",
-                        "C_GENERAL",
-                        &format!("declare availability 2 Chaos {sevs} --new"),
-                    )
-                    .await;
+                    bot.declare(sevs).await;
                     until(Duration::from_secs(10), "the creation call", || {
                         slack.calls()[before..]
                             .iter()
@@ -202,12 +203,7 @@ async fn chaos(b: Backend) {
                 Moment::Page => {
                     slack.inject_for("chat.postMessage", "U", hold());
                     sevs += 1;
-                    bot.command(
-                        "U_DAVE",
-                        "C_GENERAL",
-                        &format!("declare availability 2 Chaos {sevs} --new"),
-                    )
-                    .await;
+                    bot.declare(sevs).await;
                     until_sent(&slack, before, "U", "a page").await;
                 }
             }

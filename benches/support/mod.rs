@@ -3,9 +3,52 @@
 //! time, and settings from the environment.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sevbot::adapters::console;
+use sevbot::adapters::slack::SlackSettings;
 use sevbot::adapters::slack::verify::sign;
+use sevbot::app::App;
+use sevbot::clock::SystemClock;
+use sevbot::config::RawConfig;
+
+/// The app built for Slack (`token`, `secret`, Web API at `api_url`) on a fresh SQLite file
+/// in `dir`, serving its HTTP endpoints; returns it with the slash command URL and the stop
+/// switch of its server.
+pub async fn slack_app(
+    mut raw: RawConfig,
+    dir: &std::path::Path,
+    token: &str,
+    secret: &str,
+    api_url: String,
+) -> (App, String, tokio::sync::watch::Sender<bool>) {
+    raw.database.url = format!("sqlite://{}", dir.join("bench.db").display());
+    let (cfg, problems) = sevbot::config::validate(raw);
+    let cfg = cfg.unwrap_or_else(|| panic!("{problems:?}"));
+    let settings = SlackSettings {
+        bot_token: token.into(),
+        signing_secret: Some(secret.into()),
+        app_token: None,
+        api_url,
+        call_timeout: Duration::from_secs(10),
+    };
+    let out: console::Output = Arc::new(std::sync::Mutex::new(Box::new(std::io::sink())));
+    let app = App::build(
+        Arc::new(cfg),
+        Arc::new(SystemClock),
+        out,
+        Some(settings),
+        None,
+    )
+    .await
+    .unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (addr, _) = sevbot::http::serve(app.router(), "127.0.0.1:0", stop)
+        .await
+        .unwrap();
+    (app, format!("http://{addr}/slack/commands"), stop_tx)
+}
 
 pub fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -511,18 +511,25 @@ pub async fn list(
         .collect()
 }
 
-/// Puts a failed or waiting row back at once (an operator fixed the cause). A row a
-/// worker held is in doubt: it is reconciled before being sent again.
-pub async fn retry(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
-    let mut tx = store.begin().await?;
+/// The queue of row `id`, locked for changing its head (operator actions).
+async fn locked_queue_of(tx: &mut Conn, id: i64) -> anyhow::Result<Option<String>> {
     let queue: Option<String> = sqlx::query_scalar("SELECT queue FROM outbox WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some(queue) = queue else {
+    if let Some(q) = &queue {
+        lock_queue(tx, q).await?;
+    }
+    Ok(queue)
+}
+
+/// Puts a failed or waiting row back at once (an operator fixed the cause). A row a
+/// worker held is in doubt: it is reconciled before being sent again.
+pub async fn retry(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
+    let mut tx = store.begin().await?;
+    if locked_queue_of(&mut tx, id).await?.is_none() {
         return Ok(false);
-    };
-    lock_queue(&mut tx, &queue).await?;
+    }
     let r = sqlx::query(
         "UPDATE outbox SET status = 'pending', next_attempt_at = $1, attempts = 0, \
            doubt = CASE WHEN lease_owner IS NULL THEN doubt ELSE 1 END, lease_owner = NULL, lease_until = NULL, \
@@ -540,13 +547,7 @@ pub async fn retry(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
 /// Gives up on a row (kept as `dropped`); its queue moves on.
 pub async fn drop_row(store: &Store, id: i64, now: i64) -> anyhow::Result<bool> {
     let mut tx = store.begin().await?;
-    let queue: Option<String> = sqlx::query_scalar("SELECT queue FROM outbox WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(q) = &queue {
-        lock_queue(&mut tx, q).await?;
-    }
+    locked_queue_of(&mut tx, id).await?;
     let queue: Option<String> = sqlx::query_scalar(
         "UPDATE outbox SET status = 'dropped', head = 0, delivered_at = $1, lease_owner = NULL, lease_until = NULL, \
            last_error = COALESCE(last_error, 'dropped by the operator') \
