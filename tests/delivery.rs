@@ -113,6 +113,51 @@ both_backends!(a_hung_call_holds_up_only_its_own_queue, |b| async move {
     );
 });
 
+/// Every call Slack's channel lane may make at once hangs: pages still leave, in a lane of
+/// their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_leave_while_every_channel_call_hangs() {
+    let s = slack_live(Backend::Sqlite, "", |slack| {
+        for _ in 0..4 {
+            slack.inject("conversations.create", Fault::Hang);
+        }
+    })
+    .await;
+    let _stop = run_workers(&s);
+    for n in 1..=4 {
+        s.command(
+            "U_DAVE",
+            "C_GENERAL",
+            &format!("declare feature-degradation 2 Stuck {n} --new"),
+        )
+        .await;
+    }
+    within(Duration::from_secs(5), "four hung creations", || {
+        s.slack.calls_to("conversations.create").len() == 4
+    })
+    .await;
+    let declared = Instant::now();
+    s.command(
+        "U_DAVE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing --new",
+    )
+    .await;
+    within(Duration::from_secs(2), "SEV-5's pages", || {
+        pages_about(&s.slack, "SEV-5").len() == 3
+    })
+    .await;
+    eprintln!(
+        "SEV-5 paged {:?} after its declare, with the channel lane full",
+        declared.elapsed()
+    );
+    assert_eq!(
+        s.slack.calls_to("conversations.create").len(),
+        4,
+        "SEV-5's channel waits for a free call"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_is_folded_and_never_delays_a_person() {
     let monitoring_on_slack = "[availability]\nplatform = \"slack\"\nchannel = \"C_GENERAL\"\n";

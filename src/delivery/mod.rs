@@ -121,31 +121,37 @@ impl Delivery {
         Ok(reg)
     }
 
-    /// The lane a row travels in: each platform's pages have their own.
-    fn lane(&self, row: &OutboxRow) -> Arc<Semaphore> {
-        let key = (row.platform.clone(), row.lane == Lane::Page);
+    /// The lane a row travels in: each platform's (and sink's) pages have their own.
+    fn lane(&self, platform: &str, pages: bool) -> Arc<Semaphore> {
         let size = self
             .platforms
-            .get(&row.platform)
+            .get(platform)
             .map(|p| p.concurrency())
             .unwrap_or(4)
             .max(1);
         self.lanes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
+            .entry((platform.to_string(), pages))
             .or_insert_with(|| Arc::new(Semaphore::new(size)))
             .clone()
     }
 
-    fn full_lanes(&self) -> Vec<(String, bool)> {
-        self.lanes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    /// Lanes with no free call, and how many calls the others can take now.
+    fn capacity(&self) -> (Vec<(String, bool)>, i64) {
+        for name in self.platforms.keys().chain(self.sinks.keys()) {
+            for pages in [true, false] {
+                self.lane(name, pages);
+            }
+        }
+        let lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let full = lanes
             .iter()
             .filter(|(_, s)| s.available_permits() == 0)
             .map(|(k, _)| k.clone())
-            .collect()
+            .collect();
+        let free: usize = lanes.values().map(|s| s.available_permits()).sum();
+        (full, (free as i64).min(CLAIM_BATCH))
     }
 
     /// The channel a row paces on, and the least gap between messages there.
@@ -189,9 +195,12 @@ impl Delivery {
     /// Claims ready heads and starts their deliveries in `set`; returns how many started.
     async fn dispatch(self: &Arc<Self>, set: &mut JoinSet<()>) -> anyhow::Result<usize> {
         let now = self.clock.now_ms();
-        let full = self.full_lanes();
-        let rows =
-            outbox::claim(&self.store, &self.owner, now, LEASE_MS, CLAIM_BATCH, &full).await?;
+        // No more rows than there are free calls, so few come back unsent.
+        let (full, free) = self.capacity();
+        if free == 0 {
+            return Ok(0);
+        }
+        let rows = outbox::claim(&self.store, &self.owner, now, LEASE_MS, free, &full).await?;
         let mut started = 0;
         for row in rows {
             let effect = match Effect::decode(row.version, &row.effect) {
@@ -208,7 +217,8 @@ impl Delivery {
                 self.put_back(&row, free_at).await?;
                 continue;
             }
-            let Ok(permit) = self.lane(&row).try_acquire_owned() else {
+            let lane = self.lane(&row.platform, row.lane == Lane::Page);
+            let Ok(permit) = lane.try_acquire_owned() else {
                 if let Some((key, _)) = &pace {
                     self.free_pace(key, None);
                 }
@@ -313,7 +323,8 @@ impl Delivery {
                 last_metrics = tokio::time::Instant::now();
                 self.export_metrics().await;
             }
-            let sleep = match outbox::next_due(&self.store).await {
+            let (full, _) = self.capacity();
+            let sleep = match outbox::next_due(&self.store, &full).await {
                 Ok(Some(due)) => Duration::from_millis(
                     (due - self.clock.now_ms()).clamp(5, poll.as_millis() as i64) as u64,
                 ),

@@ -143,14 +143,7 @@ pub async fn claim(
     limit: i64,
     full: &[(String, bool)],
 ) -> anyhow::Result<Vec<OutboxRow>> {
-    let mut filter = String::new();
-    for (i, (_, pages)) in full.iter().enumerate() {
-        let cmp = if *pages { "= 0" } else { "> 0" };
-        filter.push_str(&format!(
-            " AND NOT (o.platform = ${} AND o.priority {cmp})",
-            6 + i
-        ));
-    }
+    let filter = lanes_filter(full, 6);
     let sql = format!(
         "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
            doubt = CASE WHEN lease_owner IS NULL THEN doubt ELSE 1 END \
@@ -367,16 +360,35 @@ pub async fn renew(store: &Store, owner: &str, until: i64) -> anyhow::Result<u64
     Ok(r.rows_affected())
 }
 
-/// The earliest time a head becomes claimable (due, or its lease running out), if any. A
-/// second head waiting behind an older row of its queue is not counted.
-pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
+/// Leaves out the rows of `full` lanes (platform, pages); placeholders start at `$first`.
+fn lanes_filter(full: &[(String, bool)], first: usize) -> String {
+    full.iter()
+        .enumerate()
+        .map(|(i, (_, pages))| {
+            let cmp = if *pages { "= 0" } else { "> 0" };
+            format!(
+                " AND NOT (o.platform = ${} AND o.priority {cmp})",
+                first + i
+            )
+        })
+        .collect()
+}
+
+/// The earliest time a head becomes claimable (due, or its lease running out), if any,
+/// leaving out `full` lanes (a finished call wakes the worker for those). A second head
+/// waiting behind an older row of its queue is not counted.
+pub async fn next_due(store: &Store, full: &[(String, bool)]) -> anyhow::Result<Option<i64>> {
+    let sql = format!(
         "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.next_attempt_at THEN o.lease_until ELSE o.next_attempt_at END) \
          FROM outbox o WHERE o.status = 'pending' AND o.head = 1 \
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id)",
-    )
-    .fetch_one(&store.pool)
-    .await?)
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id){}",
+        lanes_filter(full, 1)
+    );
+    let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
+    for (platform, _) in full {
+        q = q.bind(platform.as_str());
+    }
+    Ok(q.fetch_one(&store.pool).await?)
 }
 
 /// Marks heads that lost their mark. The queue locks above should leave nothing to do;
