@@ -614,3 +614,55 @@ async fn a_live_replica_takes_over_a_dead_ones_rows_within_5_s() {
     );
     assert_eq!(b.fake.pages().len(), 2);
 }
+
+/// The console records what it printed under each row's key, so a retry after a crash
+/// looks before printing again.
+#[tokio::test]
+async fn the_console_remembers_what_it_printed() {
+    use sevbot::effects::{Message, Platform};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let store = sevbot::store::Store::connect(&url).await.unwrap();
+    let buf: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out: sevbot::adapters::console::Output =
+        Arc::new(std::sync::Mutex::new(Box::new(Sink(buf.clone()))));
+    let console =
+        sevbot::adapters::console::ConsolePlatform::new(store, support::test_config(""), out);
+    let inc = sevbot::effects::Effect::examples()
+        .into_iter()
+        .find_map(|e| match e {
+            sevbot::effects::Effect::Page { incident, .. } => Some(incident),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        console.find_post("sev-7", "sevbot-1", 0).await.unwrap(),
+        None
+    );
+    let id = console
+        .post("sev-7", Message::Impact("impact text"), "sevbot-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        console.find_post("sev-7", "sevbot-1", 0).await.unwrap(),
+        Some(id)
+    );
+    assert!(!console.find_page("bob", "sevbot-2", 0).await.unwrap());
+    console
+        .page("bob", Message::Page(&inc, "You are paged."), "sevbot-2")
+        .await
+        .unwrap();
+    assert!(console.find_page("bob", "sevbot-2", 0).await.unwrap());
+    let printed = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    assert_eq!(printed.matches("[page → @bob]").count(), 1, "{printed}");
+}

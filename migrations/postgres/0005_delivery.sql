@@ -38,6 +38,12 @@ ALTER TABLE pages ADD COLUMN routes_failed BIGINT NOT NULL DEFAULT 0;
 
 -- Which SEV a console channel was opened for, so a retried creation adopts it.
 ALTER TABLE console_channels ADD COLUMN sev_id BIGINT;
+-- What the console printed, by outbox key, so a retry after a crash does not print it again.
+CREATE TABLE console_messages (
+    key          TEXT    PRIMARY KEY,
+    message_id   TEXT,
+    printed_at   BIGINT NOT NULL
+);
 
 -- Running processes: leases of a process that is gone are taken over at once.
 CREATE TABLE replicas (

@@ -50,6 +50,36 @@ impl ConsolePlatform {
         }
     }
 
+    /// Records what was printed under its outbox key, right after printing it: a crash
+    /// between the two is the only way a line prints twice.
+    async fn printed(&self, key: &str, message_id: Option<&str>) -> Result<(), DeliveryError> {
+        sqlx::query(
+            "INSERT INTO console_messages (key, message_id, printed_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(message_id)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&self.store.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| DeliveryError::Uncertain(format!("recording a printed line: {e}")))
+    }
+
+    /// What was printed under `key`: Some(message id, empty for lines without one).
+    async fn printed_as(&self, key: &str) -> Result<Option<String>, DeliveryError> {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT message_id FROM console_messages WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.store.pool)
+        .await
+        .map(|found| found.map(Option::unwrap_or_default))
+        .map_err(|e| DeliveryError::Retry {
+            reason: e.to_string(),
+            after: None,
+        })
+    }
+
     fn render(&self, msg: Message<'_>) -> String {
         let text = msg.plain_text(&|w: &str| self.mention(w));
         match msg.kind() {
@@ -135,14 +165,24 @@ impl Platform for ConsolePlatform {
         &self,
         channel: &str,
         msg: Message<'_>,
-        _key: &str,
+        key: &str,
     ) -> Result<String, DeliveryError> {
         let id = self.next_message.fetch_add(1, Ordering::SeqCst).to_string();
         say(
             &self.out,
             &format!("#{channel} | sevbot: {}", self.render(msg)),
         );
+        self.printed(key, Some(&id)).await?;
         Ok(id)
+    }
+
+    async fn find_post(
+        &self,
+        _channel: &str,
+        key: &str,
+        _since: i64,
+    ) -> Result<Option<String>, DeliveryError> {
+        self.printed_as(key).await
     }
 
     async fn edit(
@@ -166,7 +206,7 @@ impl Platform for ConsolePlatform {
         channel: &str,
         user: Option<&str>,
         text: &str,
-        _key: &str,
+        key: &str,
     ) -> Result<(), DeliveryError> {
         let to = user
             .map(|u| format!(" → @{u} (only you)"))
@@ -175,10 +215,10 @@ impl Platform for ConsolePlatform {
             &self.out,
             &format!("#{channel} | sevbot{to}: {}", text.replace('\n', "\n    ")),
         );
-        Ok(())
+        self.printed(key, None).await
     }
 
-    async fn page(&self, person: &str, msg: Message<'_>, _key: &str) -> Result<(), DeliveryError> {
+    async fn page(&self, person: &str, msg: Message<'_>, key: &str) -> Result<(), DeliveryError> {
         say(
             &self.out,
             &format!(
@@ -187,7 +227,16 @@ impl Platform for ConsolePlatform {
                 self.render(msg).replace('\n', "\n    ")
             ),
         );
-        Ok(())
+        self.printed(key, None).await
+    }
+
+    async fn find_page(
+        &self,
+        _person: &str,
+        key: &str,
+        _since: i64,
+    ) -> Result<bool, DeliveryError> {
+        Ok(self.printed_as(key).await?.is_some())
     }
 
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {

@@ -153,6 +153,11 @@ impl Store {
     pub async fn prune_deliveries(&self, conn: &mut Conn, before: i64) -> anyhow::Result<u64> {
         let r = sqlx::query("DELETE FROM inbound_seen WHERE received_at < $1")
             .bind(before)
+            .execute(&mut *conn)
+            .await?;
+        // The console's printed keys serve the same purpose for what it sends.
+        sqlx::query("DELETE FROM console_messages WHERE printed_at < $1")
+            .bind(before)
             .execute(conn)
             .await?;
         Ok(r.rows_affected())
