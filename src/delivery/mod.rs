@@ -258,7 +258,12 @@ impl Delivery {
         pace: Option<(String, i64)>,
         _permit: OwnedSemaphorePermit,
     ) {
-        let sent_at = match self.attempt(&row, effect).await {
+        let mut done = Finished {
+            delivery: &self,
+            pace: pace.map(|(key, _)| key),
+            sent_at: None,
+        };
+        done.sent_at = match self.attempt(&row, effect).await {
             Ok(at) => at,
             Err(e) => {
                 // The database failed while recording: the lease runs out and the row is
@@ -267,13 +272,6 @@ impl Delivery {
                 None
             }
         };
-        if let Some((key, _)) = &pace {
-            // The same instant the queue's next message was paced from in the database, so
-            // the two agree on when the channel is free.
-            self.free_pace(key, sent_at);
-        }
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.wake.notify_one();
     }
 
     /// Claims and delivers one round of ready heads, waiting for their calls.
@@ -408,6 +406,26 @@ impl Delivery {
             }
             Err(e) => tracing::warn!(error = format!("{e:#}"), "outbox metrics"),
         }
+    }
+}
+
+/// Frees what a delivery held when it ends, however it ends (a panic included), so a
+/// channel is never left marked busy.
+struct Finished<'a> {
+    delivery: &'a Delivery,
+    pace: Option<String>,
+    /// When a message went out: the same instant the queue's next message was paced from
+    /// in the database, so the two agree on when the channel is free.
+    sent_at: Option<i64>,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = &self.pace {
+            self.delivery.free_pace(key, self.sent_at);
+        }
+        self.delivery.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.delivery.wake.notify_one();
     }
 }
 
