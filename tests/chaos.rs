@@ -16,7 +16,7 @@ use support::slack_app::{SECRET, signed_post, slash_form};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
 /// Kills of each kind per backend.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 #[derive(Debug, Clone, Copy)]
 enum Moment {
