@@ -155,6 +155,7 @@ async fn main() {
         fingerprint: format!("s{i}"),
     };
     let one = AlertBatch {
+        version: "4".into(),
         group_key: "storm".into(),
         alerts: vec![alert(0)],
     };
@@ -167,6 +168,7 @@ async fn main() {
     let ch = slack.channel_id(name).unwrap();
     let before = slack.messages(&ch).len();
     let batch = AlertBatch {
+        version: "4".into(),
         group_key: "storm".into(),
         alerts: (1..=STORM).map(alert).collect(),
     };

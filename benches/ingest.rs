@@ -75,6 +75,7 @@ async fn main() {
             })
             .collect();
         let b = AlertBatch {
+            version: "4".into(),
             group_key: "{}:{alertname=\"HighErrorRate\"}".into(),
             alerts,
         };

@@ -238,12 +238,21 @@ both_backends!(
                 "samples[0]: unknown route \"nope\"",
             ),
             (
-                json!({ "samples": [ { "route": "api-cart", "window_start": 1, "window_end": 2, "requests": 1, "failures": 5 } ] }),
+                json!({ "samples": [ { "route": "api-cart", "window_start": T0 - 60_000, "window_end": T0, "requests": 1, "failures": 5 } ] }),
                 "samples[0]: need 0 <= failures <= requests",
             ),
             (
-                json!({ "samples": [ { "route": "api-cart", "window_start": 5, "window_end": 2, "requests": 1, "failures": 0 } ] }),
+                json!({ "samples": [ { "route": "api-cart", "window_start": T0, "window_end": T0 - 60_000, "requests": 1, "failures": 0 } ] }),
                 "samples[0]: window_end must be after",
+            ),
+            (
+                // The year 2500: it would hide every real sample of the route after it.
+                json!({ "samples": [ { "route": "api-cart", "window_start": 16_725_225_600_000i64, "window_end": 16_725_225_660_000i64, "requests": 1, "failures": 0 } ] }),
+                "samples[0]: window_end is 14952780060 s in the future",
+            ),
+            (
+                json!({ "samples": [ { "route": "api-cart", "window_start": T0 - 90_000_000, "window_end": T0 - 86_460_000, "requests": 1, "failures": 0 } ] }),
+                "samples[0]: window_end is more than a day old",
             ),
             (json!({ "rows": [] }), "expected {\"samples\""),
         ] {
@@ -275,6 +284,34 @@ both_backends!(
             count(&app, "SELECT COUNT(*) FROM availability_samples").await,
             1
         );
+
+        // Only Alertmanager's webhook version 4, alerts firing or resolved, routes of the
+        // catalogue: anything else is refused with the reason, and nothing is stored.
+        let alert = |status: &str, route: &str| json!({ "status": status, "labels": { "alertname": "X", "route": route }, "startsAt": "2026-03-02T10:00:00Z", "fingerprint": "f" });
+        for (bad, why) in [
+            (json!({}), "webhook version \"\" is not supported"),
+            (
+                json!({ "version": "1", "groupKey": "g", "alerts": [alert("firing", "api-cart")] }),
+                "webhook version \"1\" is not supported",
+            ),
+            (
+                json!({ "version": "4", "groupKey": "g", "alerts": [alert("weird", "api-cart")] }),
+                "alerts[0]: status \"weird\" is neither",
+            ),
+            (
+                json!({ "version": "4", "groupKey": "g", "alerts": [alert("firing", "/not/ours")] }),
+                "alerts[0]: route \"/not/ours\" is not in the catalogue",
+            ),
+        ] {
+            let r = post("/hooks/alertmanager", bad.to_string(), Some(&bearer))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 422, "{bad}");
+            let v: Value = r.json().await.unwrap();
+            assert!(v["error"].as_str().unwrap().starts_with(why), "{v}");
+        }
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM alert_events").await, 0);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM sevs").await, 0);
 
         // Alertmanager 0.25 captures: firing declares (basic auth works too), a repeat is
         // recognised, the resolution goes on the timeline.

@@ -176,6 +176,7 @@ async fn a_storm_is_folded_and_never_delays_a_person() {
         fingerprint: format!("f{i}"),
     };
     let first = AlertBatch {
+        version: "4".into(),
         group_key: "storm".into(),
         alerts: vec![alert(0)],
     };
@@ -192,6 +193,7 @@ async fn a_storm_is_folded_and_never_delays_a_person() {
     // 2,000 more alerts from Alertmanager into the open SEV, then the IMOC's update.
     let alerts: Vec<Alert> = (1..=2000).map(alert).collect();
     let batch = AlertBatch {
+        version: "4".into(),
         group_key: "storm".into(),
         alerts,
     };

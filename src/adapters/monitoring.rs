@@ -20,6 +20,10 @@ use crate::engine::{AlertBatch, RouteSample};
 
 pub const MAX_BODY: usize = 256 * 1024;
 pub const MAX_SAMPLES: usize = 1000;
+/// How far ahead of sevbot's clock a sample window may end (clocks differ a little).
+pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
+/// How old a sample window may be: older ones describe the past, not an incident now.
+pub const MAX_AGE_MS: i64 = 24 * 3_600_000;
 
 #[derive(Clone)]
 struct Monitoring {
@@ -149,6 +153,18 @@ fn validate(engine: &Engine, v: &Value) -> Result<Vec<RouteSample>, String> {
                 "window_end must be after window_start (milliseconds since the epoch)",
             ));
         }
+        let now = engine.clock.now_ms();
+        if end > now + MAX_FUTURE_MS {
+            return Err(at(&format!(
+                "window_end is {} s in the future; check the sender's clock (milliseconds since the epoch, at most 5 minutes ahead)",
+                (end - now) / 1000
+            )));
+        }
+        if end < now - MAX_AGE_MS {
+            return Err(at(
+                "window_end is more than a day old; send current windows (milliseconds since the epoch)",
+            ));
+        }
         if requests < 0 || failures < 0 || failures > requests {
             return Err(at("need 0 <= failures <= requests"));
         }
@@ -176,6 +192,9 @@ async fn alertmanager(State(m): State<Monitoring>, headers: HeaderMap, body: Byt
             );
         }
     };
+    if let Err(e) = check_webhook(&m.engine, &batch) {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, e);
+    }
     match m.engine.alerts(&batch).await {
         Ok(new) => Json(json!({ "new": new })).into_response(),
         // 5xx: Alertmanager retries, and nothing was half-stored.
@@ -187,6 +206,38 @@ async fn alertmanager(State(m): State<Monitoring>, headers: HeaderMap, body: Byt
             )
         }
     }
+}
+
+/// An Alertmanager webhook sevbot acts on: version "4", every alert firing or resolved,
+/// routes from the catalogue (unless `file_unknown_routes`).
+fn check_webhook(engine: &Engine, batch: &AlertBatch) -> Result<(), String> {
+    if batch.version != "4" {
+        return Err(format!(
+            "webhook version \"{}\" is not supported; sevbot reads Alertmanager's version \"4\"",
+            batch.version
+        ));
+    }
+    let a = &engine.cfg.raw.availability;
+    for (i, alert) in batch.alerts.iter().enumerate() {
+        if alert.status != "firing" && alert.status != "resolved" {
+            return Err(format!(
+                "alerts[{i}]: status \"{}\" is neither \"firing\" nor \"resolved\"",
+                alert.status
+            ));
+        }
+        if let Some(route) = alert.labels.get("route")
+            && !a.file_unknown_routes
+            && !a
+                .routes
+                .iter()
+                .any(|r| &r.id == route || &r.pattern == route)
+        {
+            return Err(format!(
+                "alerts[{i}]: route \"{route}\" is not in the catalogue (set availability.file_unknown_routes = true to accept it)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Polls `{PROMETHEUS_URL}/api/v1/query` for a per-route success ratio (a `route` label)

@@ -65,6 +65,10 @@ pub struct AvailabilityConfig {
     /// Alertmanager `severity` label → level.
     #[serde(default = "default_alert_levels")]
     pub alert_levels: std::collections::BTreeMap<String, u8>,
+    /// Accept alerts whose `route` label is not in the catalogue (filed under the route
+    /// they name); by default such a webhook is refused with 422.
+    #[serde(default)]
+    pub file_unknown_routes: bool,
     #[serde(default)]
     pub routes: Vec<Route>,
 }
@@ -166,6 +170,7 @@ impl Default for AvailabilityConfig {
             downtime_weights: default_weights(),
             thresholds: RawThresholds::default(),
             alert_levels: default_alert_levels(),
+            file_unknown_routes: false,
             routes: vec![],
         }
     }

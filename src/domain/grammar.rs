@@ -495,10 +495,18 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
     })
 }
 
+/// `0`–`3`, or `sev0`/`sev-0` as people say it; nothing else (no sign: `-1` is not SEV1).
 fn parse_level(cmd: &str, word: &str) -> Result<Level, UsageError> {
     let lower = word.to_ascii_lowercase();
-    let digits = lower.trim_start_matches("sev").trim_start_matches('-');
-    match digits.parse::<u32>() {
+    let digits = match lower.strip_prefix("sev") {
+        Some(rest) => rest.strip_prefix('-').unwrap_or(rest),
+        None => &lower,
+    };
+    let parsed = match digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty() {
+        true => digits.parse::<u32>().map_err(|_| ()),
+        false => Err(()),
+    };
+    match parsed {
         Ok(n) => u8::try_from(n).ok().and_then(Level::new).ok_or_else(|| {
             UsageError::new(
                 cmd,
@@ -580,6 +588,21 @@ mod tests {
                 .reason
                 .contains("not a level")
         );
+        // Only 0-3 (or sev0-sev3): no sign, no dash, nothing after the digit.
+        for word in ["-1", "+1", "sev--1", "1.0", "01x", "sev", "-0"] {
+            assert!(
+                err(&format!("declare availability {word} Boom"))
+                    .reason
+                    .contains("not a level"),
+                "{word}"
+            );
+        }
+        for (word, n) in [("0", 0), ("3", 3), ("SEV2", 2), ("sev1", 1), ("sev-1", 1)] {
+            match parse(&format!("declare availability {word} Boom")).unwrap() {
+                Command::Declare { level, .. } => assert_eq!(level.get(), n, "{word}"),
+                other => panic!("{other:?}"),
+            }
+        }
         assert_eq!(
             err("declare availability 1 Boom --custmer-impact")
                 .suggestion

@@ -761,6 +761,9 @@ pub struct Alert {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct AlertBatch {
+    /// The webhook format; sevbot reads version "4".
+    #[serde(default)]
+    pub version: String,
     #[serde(rename = "groupKey", default)]
     pub group_key: String,
     #[serde(default)]

@@ -195,7 +195,7 @@ pub fn routes(engine: Engine, signing_secret: &str, slack: Arc<SlackPlatform>) -
 impl Http {
     fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), (StatusCode, &'static str)> {
         let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-        let now = self.inbound.engine.clock.now_ms() / 1000;
+        let now = self.inbound.engine.clock.now_ms();
         verify::verify(
             &self.secret,
             h("x-slack-request-timestamp"),
