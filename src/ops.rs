@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::domain::incident::fmt_duration;
+use crate::domain::text::fmt_duration;
 use crate::store::Store;
 use crate::store::outbox::{self, Listed};
 

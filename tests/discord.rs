@@ -1108,3 +1108,63 @@ async fn no_gateway_url_means_no_gateway_not_discords_own() {
     let r = d.signed(&json!({ "id": "1", "application_id": fd::APP_ID, "type": 1, "token": "t", "version": 1 })).await;
     assert_eq!(r["type"], 1);
 }
+
+/// User text is data on Discord too: `@everyone`, a typed user mention and a masked link
+/// in a title are shown, not acted on; every message may notify only the people sevbot
+/// names itself.
+#[tokio::test]
+async fn typed_mentions_and_masked_links_do_nothing_on_discord() {
+    let d = DiscordApp::start().await;
+    let title =
+        "Leak @everyone <@123456789012345678> [Click to re-login](https://evil.example/login)";
+    let r = d.declare("1300000000000000099", title).await;
+    let answer = r["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let posts = d.fake.calls_to("POST", "/channels/{channel_id}/messages");
+    assert!(!posts.is_empty());
+    let people: Vec<&str> = vec![
+        "100000000000000011",
+        "100000000000000012",
+        "100000000000000013",
+        DANA,
+    ];
+    let mut texts = vec![answer];
+    for c in posts.iter().chain(
+        d.fake
+            .calls_to("PATCH", "/channels/{channel_id}/messages/{message_id}")
+            .iter(),
+    ) {
+        let am = &c.body["allowed_mentions"];
+        assert_eq!(am["parse"], json!([]), "{}", c.body);
+        assert!(
+            am["roles"].as_array().is_none_or(|r| r.is_empty()),
+            "{}",
+            c.body
+        );
+        for u in am["users"].as_array().into_iter().flatten() {
+            assert!(people.contains(&u.as_str().unwrap()), "{}", c.body);
+        }
+        texts.push(c.body["content"].as_str().unwrap_or_default().to_string());
+        texts.push(c.body["embeds"].to_string());
+    }
+    for (_, c) in d.fake.channels() {
+        texts.push(c.topic.clone().unwrap_or_default());
+    }
+    for t in &texts {
+        assert!(!t.contains("@everyone"), "{t}");
+        assert!(!t.contains(" <@123456789012345678>"), "{t}");
+        assert!(!t.contains(" [Click"), "a masked link: {t}");
+    }
+    let all = texts.join("\n");
+    assert!(
+        all.contains("\\[Click to re-login\\]"),
+        "shown as typed: {all}"
+    );
+    assert!(
+        all.contains("<@100000000000000011>"),
+        "sevbot's own mention: {all}"
+    );
+    d.fake.assert_valid();
+}

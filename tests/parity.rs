@@ -477,10 +477,16 @@ async fn the_escalation_ladder_runs_the_same_on_every_platform() {
             dm.strip_prefix("dm-").map(|id| names(id).to_string())
         })
         .collect();
-    let expected = vec!["ian", "bob", "carol", "jo", "mia", "hank"];
-    assert_eq!(console_pages, expected, "{}", p.screen.text());
-    assert_eq!(slack_pages, expected);
-    assert_eq!(discord_pages, expected);
+    // The three role pages leave together (in any order), then the ladder's steps in turn.
+    let in_order = |mut v: Vec<String>| {
+        let n = v.len().min(3);
+        v[..n].sort();
+        v
+    };
+    let expected = vec!["bob", "carol", "ian", "jo", "mia", "hank"];
+    assert_eq!(in_order(console_pages), expected, "{}", p.screen.text());
+    assert_eq!(in_order(slack_pages), expected);
+    assert_eq!(in_order(discord_pages), expected);
 
     // A second round: jo acknowledges at 7 minutes with each platform's own gesture.
     let t = 1000;

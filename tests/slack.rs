@@ -1012,3 +1012,62 @@ async fn the_bmoc_edits_the_customer_draft_in_a_modal() {
         "Payments are failing for some customers; we are on it."
     );
 }
+
+/// User text is data: a title and an update full of Slack broadcasts, user mentions and
+/// links reach Slack escaped everywhere — answers, fallback text, blocks, topic — while
+/// sevbot's own mentions stay mentions.
+#[tokio::test]
+async fn typed_broadcasts_and_links_never_reach_slack_raw() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    let title = "Leak <!channel> <!here> <!subteam^S1|ops> <@U999>";
+    let r = s
+        .command(
+            "U_DAVE",
+            "C_GENERAL",
+            &format!("declare availability 1 {title}"),
+        )
+        .await;
+    s.deliver().await;
+    let ch = s
+        .slack
+        .channel_id("sev-1-leak-channel-here-subteam-s1-ops-u999")
+        .unwrap();
+    let r2 = s
+        .command(
+            "U_ALICE",
+            &ch,
+            "update <!everyone> see <https://evil.example/login|re-login> now",
+        )
+        .await;
+    let status = s.command("U_ALICE", &ch, "status").await;
+    s.deliver().await;
+    let raw = [
+        "<!channel>",
+        "<!here>",
+        "<!subteam",
+        "<@U999>",
+        "<!everyone>",
+        "<https://evil",
+    ];
+    let mut seen = vec![r.to_string(), r2.to_string(), status.to_string()];
+    for c in s.slack.calls() {
+        let mut body = c.body.clone();
+        // A plain_text header shows its text as it is: nothing in it is acted on.
+        if let Some(blocks) = body["blocks"].as_array_mut() {
+            blocks.retain(|b| b["type"] != "header");
+        }
+        seen.push(format!("{} {body}", c.method));
+    }
+    for text in &seen {
+        for r in raw {
+            assert!(!text.contains(r), "{r} reached Slack raw in: {text}");
+        }
+    }
+    let all = seen.join("\n");
+    assert!(all.contains("&lt;!channel&gt;"), "shown, escaped");
+    assert!(
+        all.contains("<@U_ALICE>"),
+        "sevbot's own mentions are real mentions"
+    );
+    assert!(!all.contains("&lt;@U_ALICE&gt;"), "and are not escaped");
+}

@@ -81,7 +81,8 @@ impl ConsolePlatform {
     }
 
     fn render(&self, msg: Message<'_>) -> String {
-        let text = msg.plain_text(&|w: &str| self.mention(w));
+        let mention = |w: &str| self.mention(w);
+        let text = msg.plain_text(&crate::domain::Markup::plain(&mention));
         match msg.kind() {
             Some(kind) => format!("[{kind}] {}", text.replace('\n', "\n    ")),
             None => text,

@@ -100,8 +100,16 @@ impl Delivery {
                 if !newer {
                     let ch = self.incident_channel(incident.id, row).await?;
                     let current = self.current(incident).await;
-                    p.set_topic(&ch, &current.topic(&|who| p.mention(who)))
-                        .await?;
+                    let topic = {
+                        let mention = |who: &str| p.mention(who);
+                        let text = |t: &str| p.escape(t);
+                        let m = crate::domain::Markup {
+                            mention: &mention,
+                            text: &text,
+                        };
+                        crate::domain::text::topic(&current, &m)
+                    };
+                    p.set_topic(&ch, &topic).await?;
                 }
                 Ok(Done::default())
             }

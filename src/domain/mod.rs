@@ -9,9 +9,11 @@ pub mod incident;
 pub mod lifecycle;
 pub mod naming;
 pub mod oncall;
+pub mod text;
 pub mod types;
 
 pub use feed::FeedFilter;
 pub use grammar::{Command, UsageError};
 pub use incident::{Action, EventKind, Incident, TimelineEvent};
+pub use text::Markup;
 pub use types::{Level, Role, SevId, SevType, Stage};

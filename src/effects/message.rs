@@ -1,6 +1,6 @@
 //! What a message is about; each adapter renders it in its own format.
 
-use crate::domain::incident::{card_text, describe};
+use crate::domain::text::{Markup, card_text, describe};
 use crate::domain::{EventKind, Incident, SevId, TimelineEvent};
 
 /// A storm folded into one message shows this many lines; the rest are counted (all of
@@ -24,20 +24,26 @@ pub enum Message<'a> {
 impl Message<'_> {
     /// Plain text for terminals, notification previews and screen readers; platforms with
     /// rich formatting render their own alongside it.
-    pub fn plain_text(&self, mention: &dyn Fn(&str) -> String) -> String {
+    pub fn plain_text(&self, m: &Markup) -> String {
         match self {
-            Message::Card(inc) | Message::FeedAnnouncement(inc, None) => card_text(inc, mention),
+            Message::Card(inc) | Message::FeedAnnouncement(inc, None) => card_text(inc, m),
             Message::FeedAnnouncement(inc, Some(at)) => format!(
                 "{}\nStatus as of {}",
-                card_text(inc, mention),
-                crate::domain::incident::fmt_time(*at)
+                card_text(inc, m),
+                crate::domain::text::fmt_time(*at)
             ),
-            Message::Event(_, ev) => describe(&ev.event, &ev.actor, mention),
-            Message::Batch(sev, events) => batch_text(*sev, events, mention),
-            Message::Impact(text) => text.to_string(),
+            Message::Event(_, ev) => describe(&ev.event, &ev.actor, m),
+            Message::Batch(sev, events) => batch_text(*sev, events, m),
+            // Written by sevbot from the catalogue and monitoring's numbers.
+            Message::Impact(text) => (m.text)(text),
             Message::Page(inc, why) => format!(
                 "{why}\n{} {} {} · {} · {}\nAcknowledge with the button or `/sev ack {}`.",
-                inc.id, inc.level, inc.sev_type, inc.stage, inc.title, inc.id
+                inc.id,
+                inc.level,
+                inc.sev_type,
+                inc.stage,
+                (m.text)(&inc.title),
+                inc.id
             ),
         }
     }
@@ -66,7 +72,7 @@ impl Message<'_> {
 }
 
 /// "12 alerts:" and the first lines, then how many more and where they all are.
-fn batch_text(sev: SevId, events: &[TimelineEvent], mention: &dyn Fn(&str) -> String) -> String {
+fn batch_text(sev: SevId, events: &[TimelineEvent], m: &Markup) -> String {
     let n = events.len();
     let alerts = events
         .iter()
@@ -90,7 +96,7 @@ fn batch_text(sev: SevId, events: &[TimelineEvent], mention: &dyn Fn(&str) -> St
         events
             .iter()
             .take(BATCH_LINES)
-            .map(|e| format!("• {}", describe(&e.event, &e.actor, mention))),
+            .map(|e| format!("• {}", describe(&e.event, &e.actor, m))),
     );
     if n > BATCH_LINES {
         lines.push(format!(
@@ -120,7 +126,8 @@ mod tests {
     #[test]
     fn a_storm_reads_as_one_message_that_counts_what_it_does_not_show() {
         let events: Vec<TimelineEvent> = (0..40).map(|i| alert(i, true)).collect();
-        let text = Message::Batch(SevId(3), &events).plain_text(&|w| w.to_string());
+        let same = |w: &str| w.to_string();
+        let text = Message::Batch(SevId(3), &events).plain_text(&Markup::plain(&same));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "40 alerts:");
         assert_eq!(lines[1], "• alert A0 is firing");
@@ -140,7 +147,7 @@ mod tests {
                 },
             },
         ];
-        let text = Message::Batch(SevId(3), &mixed).plain_text(&|w| w.to_string());
+        let text = Message::Batch(SevId(3), &mixed).plain_text(&Markup::plain(&same));
         assert!(text.starts_with("1 alert and 1 monitoring note:"), "{text}");
     }
 }

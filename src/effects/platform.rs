@@ -35,6 +35,11 @@ pub trait Platform: Send + Sync {
     /// How a person (a config person id, or `@handle` for someone not in the config) is
     /// mentioned on this platform.
     fn mention(&self, who: &str) -> String;
+    /// Text someone typed (or monitoring sent), made inert for this platform: it is shown,
+    /// and never pings anyone or becomes a link. sevbot's own mentions come from `mention`.
+    fn escape(&self, text: &str) -> String {
+        text.to_string()
+    }
     /// How a channel (by platform id) is referred to in text.
     fn channel_ref(&self, channel: &str) -> String {
         format!("#{channel}")

@@ -12,7 +12,7 @@ use super::{Engine, Outcome, Reply, SYSTEM_ACTOR};
 use crate::domain::definitions::level_for_availability;
 use crate::domain::grammar::DraftAction;
 use crate::domain::impact::{self, Sample};
-use crate::domain::incident::fmt_time;
+use crate::domain::text::fmt_time;
 use crate::domain::{EventKind, Incident, Level, Role, SevId, SevType, Stage};
 use crate::effects::Effect;
 use crate::store::Tx;
@@ -419,7 +419,8 @@ impl Engine {
                     }
                 };
                 Ok(Outcome::Done(Reply::private(format!(
-                    "Customer update draft for {id}:\n\n{draft}\n\nEdit with `/sev {id} draft edit <text…>`; publish with `/sev {id} draft approve` (BMOC or IMOC)."
+                    "Customer update draft for {id}:\n\n{}\n\nEdit with `/sev {id} draft edit <text…>`; publish with `/sev {id} draft approve` (BMOC or IMOC).",
+                    self.esc(platform, &draft)
                 ))))
             }
             DraftAction::Edit(text) => {
@@ -454,7 +455,7 @@ impl Engine {
                         let post = Effect::Reply {
                             channel: dest.channel.trim_start_matches('#').to_string(),
                             user: None,
-                            text: d.body.clone(),
+                            text: self.esc(&dest.platform, &d.body),
                         };
                         self.enqueue(tx, &dest.platform, post, now).await?;
                     }

@@ -18,9 +18,10 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::definitions::{definition_for, render_table};
 use crate::domain::grammar::{self, COMMANDS};
-use crate::domain::incident::{self, card_text, decide, describe, evolve, fmt_time};
+use crate::domain::incident::{decide, evolve};
 use crate::domain::naming::channel_name;
 use crate::domain::oncall::{on_call_for, rotation_for};
+use crate::domain::text::{Markup, card_text, describe, fmt_time};
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
@@ -245,7 +246,10 @@ impl Engine {
                     break 'declare Outcome::Refused(format!(
                         "You declared {} \"{}\" {secs} s ago (#{}). Is this the same incident? Post to it with `/sev {} update …`; \
                          to open a separate SEV, repeat your command with --new.",
-                        dup.id, dup.title, dup.channel_name, dup.id
+                        dup.id,
+                        self.esc(&inv.platform, &dup.title),
+                        dup.channel_name,
+                        dup.id
                     ));
                 }
                 let new = NewSev {
@@ -350,7 +354,13 @@ impl Engine {
                 .unwrap_or_default();
             format!(
                 "{} {} {} · {} · {}{} · #{}",
-                i.id, i.level, i.sev_type, i.stage, i.title, imoc, i.channel_name
+                i.id,
+                i.level,
+                i.sev_type,
+                i.stage,
+                self.esc(platform, &i.title),
+                imoc,
+                i.channel_name
             )
         };
         let mut text = if open.is_empty() {
@@ -401,6 +411,24 @@ impl Engine {
             Some(p) => p.channel_ref(channel),
             None => format!("#{channel}"),
         }
+    }
+
+    /// Text someone typed, made inert for `platform` (see `Platform::escape`).
+    pub(super) fn esc(&self, platform: &str, text: &str) -> String {
+        match self.renderers.get(platform) {
+            Some(p) => p.escape(text),
+            None => text.to_string(),
+        }
+    }
+
+    /// Runs `f` with `platform`'s markup: its mentions, its escaping of typed text.
+    fn with_markup<R>(&self, platform: &str, f: impl FnOnce(&Markup) -> R) -> R {
+        let mention = |p: &str| self.name_of(platform, p);
+        let text = |t: &str| self.esc(platform, t);
+        f(&Markup {
+            mention: &mention,
+            text: &text,
+        })
     }
 
     fn name_of(&self, platform: &str, who: &str) -> String {
@@ -502,7 +530,7 @@ impl Engine {
                 "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}\nDeclared by mistake? `/sev cancel {id} <reason>`.",
                 inc.level,
                 inc.sev_type,
-                inc.title,
+                self.esc(&inc.platform, &inc.title),
                 inc.channel_name,
                 [roles, unfilled].concat().join(", ")
             ),
@@ -659,12 +687,15 @@ impl Engine {
         let action = match cmd {
             Command::Status { .. } => {
                 let name = |p: &str| self.name_of(&inv.platform, p);
-                let mut text = card_text(&inc, &name);
+                let mut text = self.with_markup(&inv.platform, |m| card_text(&inc, m));
                 let unreached: Vec<String> = crate::store::paging::all(tx, id)
                     .await?
                     .into_iter()
                     .filter(|p| p.failed_at.is_some() && p.is_open())
-                    .map(|p| format!("• {}: {}", name(&p.person), p.failure.unwrap_or_default()))
+                    .map(|p| {
+                        let why = p.failure.unwrap_or_default();
+                        format!("• {}: {}", name(&p.person), self.esc(&inv.platform, &why))
+                    })
                     .collect();
                 if !unreached.is_empty() {
                     text.push_str(&format!("\nCould not be paged:\n{}", unreached.join("\n")));
@@ -673,16 +704,11 @@ impl Engine {
             }
             Command::Timeline { .. } => {
                 let tl = sevs::timeline(tx, id).await?;
-                let lines: Vec<String> = tl
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{} {}",
-                            fmt_time(e.at),
-                            describe(&e.event, &e.actor, &|p| self.name_of(&inv.platform, p))
-                        )
-                    })
-                    .collect();
+                let lines: Vec<String> = self.with_markup(&inv.platform, |m| {
+                    tl.iter()
+                        .map(|e| format!("{} {}", fmt_time(e.at), describe(&e.event, &e.actor, m)))
+                        .collect()
+                });
                 return Ok(Outcome::Done(Reply::private(format!(
                     "Timeline of {id}:\n{}",
                     lines.join("\n")
@@ -807,11 +833,13 @@ impl Engine {
         {
             self.reschedule_reminder(tx, &inc, now).await?;
         }
-        let summary = recorded
-            .iter()
-            .map(|e| describe(&e.event, &e.actor, &|p| self.name_of(&inv.platform, p)))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let summary = self.with_markup(&inv.platform, |m| {
+            recorded
+                .iter()
+                .map(|e| describe(&e.event, &e.actor, m))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
         Ok(Outcome::Done(Reply {
             declared: None,
             text: format!("{id}: {summary}."),
@@ -992,5 +1020,4 @@ async fn schedule_prune(tx: &mut Tx, now: i64) -> anyhow::Result<()> {
 }
 
 pub use availability::{Alert, AlertBatch, RouteSample};
-pub use incident::describe as describe_event;
 pub use outcomes::channel_created;

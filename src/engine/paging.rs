@@ -7,8 +7,8 @@ use chrono::DateTime;
 
 use super::{Engine, JOB_ESCALATE, Job, Outcome, Reply, SYSTEM_ACTOR};
 use crate::domain::escalation::{Ladder, Resolver, freeze, policy_for};
-use crate::domain::incident::{fmt_duration, fmt_time};
 use crate::domain::oncall::on_call_for;
+use crate::domain::text::{fmt_duration, fmt_time};
 use crate::domain::{EventKind, Incident, Role, TimelineEvent};
 use crate::effects::{Effect, PageAction, page_severity};
 use crate::store::paging::{self, Page};

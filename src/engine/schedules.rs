@@ -5,7 +5,7 @@
 use super::job::PostPayload;
 use super::{Engine, JOB_SCHEDULED_POST, JOB_STATUS_PUSH, Job};
 use crate::config::{Schedule, ScheduleKind};
-use crate::domain::incident::fmt_duration;
+use crate::domain::text::fmt_duration;
 use crate::domain::{Incident, Role};
 use crate::effects::Effect;
 use crate::store::incidents as sevs;
@@ -116,14 +116,19 @@ impl Engine {
             .unwrap_or_default();
         let status = match &inc.latest_update {
             Some(u) => format!(
-                " · last update {} ago: {u}",
-                fmt_duration((now - last_update) / 1000)
+                " · last update {} ago: {}",
+                fmt_duration((now - last_update) / 1000),
+                self.esc(platform, u)
             ),
             None => " · no update yet".into(),
         };
         format!(
             "• {} {} {} · {} · {}{imoc}{status}",
-            inc.id, inc.level, inc.sev_type, inc.stage, inc.title
+            inc.id,
+            inc.level,
+            inc.sev_type,
+            inc.stage,
+            self.esc(platform, &inc.title)
         )
     }
 

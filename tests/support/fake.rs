@@ -213,7 +213,8 @@ impl Fake {
     }
 
     fn render(&self, msg: Message<'_>) -> String {
-        let text = msg.plain_text(&|w: &str| self.mention(w));
+        let mention = |w: &str| self.mention(w);
+        let text = msg.plain_text(&sevbot::domain::Markup::plain(&mention));
         match msg.kind() {
             Some(kind) => format!("{kind}: {text}"),
             None => text,

@@ -16,6 +16,7 @@ use super::render;
 use super::rest::Rest;
 use crate::adapters::text::clip;
 use crate::config::Config;
+use crate::domain::Markup;
 use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::SYSTEM_ACTOR;
 
@@ -105,8 +106,21 @@ impl DiscordPlatform {
         Ok(GuildId::new(id("guild", g)?))
     }
 
-    fn mention_fn(&self) -> impl Fn(&str) -> String + '_ {
-        |w: &str| self.mention(w)
+    /// Renders with Discord's markup, noting whom sevbot mentioned (the only people the
+    /// message may notify).
+    fn rendered<T>(&self, f: impl FnOnce(&Markup, &dyn Fn() -> Vec<u64>) -> T) -> T {
+        let named = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let mention = |w: &str| {
+            if let Some(id) = self.user_id(w) {
+                named.borrow_mut().insert(id);
+            }
+            self.mention(w)
+        };
+        let m = Markup {
+            mention: &mention,
+            text: &render::escape,
+        };
+        f(&m, &|| named.borrow().iter().copied().collect())
     }
 
     /// Posts a body into a channel; `key` becomes the nonce Discord de-duplicates on, so
@@ -159,6 +173,10 @@ impl Platform for DiscordPlatform {
         "Discord"
     }
 
+    fn escape(&self, text: &str) -> String {
+        render::escape(text)
+    }
+
     fn mention(&self, who: &str) -> String {
         if who == SYSTEM_ACTOR {
             return "sevbot".into();
@@ -181,7 +199,7 @@ impl Platform for DiscordPlatform {
         let (name, private) = (ch.name, ch.private);
         let guild = self.guild()?;
         let topic = clip(
-            &format!("{}{}", topic_marker(ch.sev), ch.title),
+            &format!("{}{}", topic_marker(ch.sev), render::escape(ch.title)),
             render::MAX_TOPIC,
         );
         let mut body = CreateChannel::new(name)
@@ -301,8 +319,7 @@ impl Platform for DiscordPlatform {
         msg: Message<'_>,
         key: &str,
     ) -> Result<String, DeliveryError> {
-        let mention = self.mention_fn();
-        let body = render::create(msg, &mention);
+        let body = self.rendered(|m, named| render::create(msg, m, named));
         self.create_message("post message", channel, body, key)
             .await
     }
@@ -313,8 +330,7 @@ impl Platform for DiscordPlatform {
         message_id: &str,
         msg: Message<'_>,
     ) -> Result<(), DeliveryError> {
-        let mention = self.mention_fn();
-        let body = render::edit(msg, &mention);
+        let body = self.rendered(|m, named| render::edit(msg, m, named));
         self.rest
             .call(
                 "edit message",

@@ -9,8 +9,8 @@ use serenity::all::{
 };
 
 use crate::adapters::text::clip;
-use crate::domain::incident::fmt_time;
-use crate::domain::{Incident, Role, Stage};
+use crate::domain::text::fmt_time;
+use crate::domain::{Incident, Markup, Role, Stage};
 use crate::effects::Message;
 
 pub const MAX_CONTENT: usize = 2000;
@@ -34,13 +34,36 @@ fn colour(inc: &Incident) -> u32 {
     }
 }
 
+/// Typed text shown as typed: Discord's markdown and mention syntax are backslash-escaped
+/// (a `[Click](https://…)` is no masked link, `<@123>` and `<@&123>` mention nobody) and
+/// `@everyone` / `@here` are broken with a zero-width space. `allowed_mentions` backs this
+/// up: only the people sevbot itself names may be notified.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '>' | '[' | ']' | '(' | ')' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.replace("@everyone", "@\u{200b}everyone")
+        .replace("@here", "@\u{200b}here")
+}
+
 /// Title, description and footer of the summary embed, clipped so their sum stays
 /// within Discord's 6000 characters.
-pub fn embed_parts(inc: &Incident, mention: &dyn Fn(&str) -> String) -> (String, String, String) {
+pub fn embed_parts(inc: &Incident, m: &Markup) -> (String, String, String) {
+    let mention = m.mention;
     let title = clip(
         &format!(
             "{} · {} {} · {}",
-            inc.id, inc.level, inc.sev_type, inc.title
+            inc.id,
+            inc.level,
+            inc.sev_type,
+            (m.text)(&inc.title)
         ),
         MAX_EMBED_TITLE,
     );
@@ -63,7 +86,7 @@ pub fn embed_parts(inc: &Incident, mention: &dyn Fn(&str) -> String) -> (String,
         roles.join(" · ")
     );
     if let Some(u) = &inc.latest_update {
-        description.push_str(&format!("\n**Latest update:** {u}"));
+        description.push_str(&format!("\n**Latest update:** {}", (m.text)(u)));
     }
     let footer = clip(
         &format!(
@@ -78,8 +101,8 @@ pub fn embed_parts(inc: &Incident, mention: &dyn Fn(&str) -> String) -> (String,
     (title, description, footer)
 }
 
-fn embed(inc: &Incident, mention: &dyn Fn(&str) -> String) -> CreateEmbed {
-    let (title, description, footer) = embed_parts(inc, mention);
+fn embed(inc: &Incident, m: &Markup) -> CreateEmbed {
+    let (title, description, footer) = embed_parts(inc, m);
     CreateEmbed::new()
         .title(title)
         .description(description)
@@ -88,11 +111,11 @@ fn embed(inc: &Incident, mention: &dyn Fn(&str) -> String) -> CreateEmbed {
 }
 
 /// A feed's embed; a scheduled status push says when the status was confirmed.
-fn feed_embed(inc: &Incident, as_of: Option<i64>, mention: &dyn Fn(&str) -> String) -> CreateEmbed {
-    let e = embed(inc, mention);
+fn feed_embed(inc: &Incident, as_of: Option<i64>, m: &Markup) -> CreateEmbed {
+    let e = embed(inc, m);
     match as_of {
         Some(at) => {
-            let (_, _, footer) = embed_parts(inc, mention);
+            let (_, _, footer) = embed_parts(inc, m);
             e.footer(CreateEmbedFooter::new(clip(
                 &format!("{footer} · status as of {}", fmt_time(at)),
                 MAX_FOOTER,
@@ -140,26 +163,35 @@ pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
         .collect()
 }
 
-/// Cards and feeds name people without pinging them on every edit; timeline lines
-/// (a role handed over) do ping the person named.
-fn mentions(msg: &Message<'_>) -> CreateAllowedMentions {
+/// Who may be notified: nobody for cards, feeds and the impact card (edited again and
+/// again); for timeline lines and pages only the people sevbot itself named (`users`),
+/// never a role, `@everyone` or anyone typed into the text.
+fn mentions(msg: &Message<'_>, users: &[u64]) -> CreateAllowedMentions {
+    let none = CreateAllowedMentions::new().empty_users().empty_roles();
     match msg {
-        Message::Event(..) | Message::Page(..) => CreateAllowedMentions::new().all_users(true),
-        Message::Impact(_) => CreateAllowedMentions::new().empty_users().empty_roles(),
-        _ => CreateAllowedMentions::new().empty_users().empty_roles(),
+        Message::Event(..) | Message::Page(..) => CreateAllowedMentions::new()
+            .users(users.iter().copied())
+            .empty_roles(),
+        _ => none,
     }
 }
 
-/// The body of a new message.
-pub fn create(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> CreateMessage {
-    let m = CreateMessage::new().allowed_mentions(mentions(&msg));
-    match msg {
-        Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
-        Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
-        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => m
-            .content(clip(&msg.plain_text(mention), MAX_CONTENT))
-            .components(message_buttons(&msg)),
-    }
+/// The body of a new message; `named` tells who sevbot mentioned while rendering it.
+pub fn create(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> CreateMessage {
+    let body = match msg {
+        Message::Card(inc) => CreateMessage::new()
+            .embed(embed(inc, m))
+            .components(card_buttons(inc)),
+        Message::FeedAnnouncement(inc, as_of) => {
+            CreateMessage::new().embed(feed_embed(inc, as_of, m))
+        }
+        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
+            CreateMessage::new()
+                .content(clip(&msg.plain_text(m), MAX_CONTENT))
+                .components(message_buttons(&msg))
+        }
+    };
+    body.allowed_mentions(mentions(&msg, &named()))
 }
 
 /// The reminder's "Post update" and the page's "Acknowledge".
@@ -176,15 +208,21 @@ fn message_buttons(msg: &Message<'_>) -> Vec<CreateActionRow> {
 }
 
 /// The body that edits a message in place (buttons disappear once the SEV is closed).
-pub fn edit(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> EditMessage {
-    let m = EditMessage::new().allowed_mentions(mentions(&msg));
-    match msg {
-        Message::Card(inc) => m.embed(embed(inc, mention)).components(card_buttons(inc)),
-        Message::FeedAnnouncement(inc, as_of) => m.embed(feed_embed(inc, as_of, mention)),
-        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => m
-            .content(clip(&msg.plain_text(mention), MAX_CONTENT))
-            .components(message_buttons(&msg)),
-    }
+pub fn edit(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> EditMessage {
+    let body = match msg {
+        Message::Card(inc) => EditMessage::new()
+            .embed(embed(inc, m))
+            .components(card_buttons(inc)),
+        Message::FeedAnnouncement(inc, as_of) => {
+            EditMessage::new().embed(feed_embed(inc, as_of, m))
+        }
+        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
+            EditMessage::new()
+                .content(clip(&msg.plain_text(m), MAX_CONTENT))
+                .components(message_buttons(&msg))
+        }
+    };
+    body.allowed_mentions(mentions(&msg, &named()))
 }
 
 /// A plain message (answers posted in a channel), pinging nobody but `user`.
@@ -225,15 +263,38 @@ mod tests {
     fn embeds_stay_within_discord_limits() {
         let long = "x".repeat(10_000);
         let i = inc(&long, Some(long.clone()));
-        let (t, d, f) = embed_parts(&i, &|p| format!("<@{p}>"));
+        let mention = |p: &str| format!("<@{p}>");
+        let m = Markup {
+            mention: &mention,
+            text: &escape,
+        };
+        let (t, d, f) = embed_parts(&i, &m);
         assert!(t.chars().count() <= MAX_EMBED_TITLE);
         assert!(d.chars().count() <= MAX_EMBED_DESCRIPTION);
         assert!(t.chars().count() + d.chars().count() + f.chars().count() <= MAX_EMBED_TOTAL);
-        let body = serde_json::to_value(create(Message::Card(&i), &|p| p.to_string())).unwrap();
+        let body = serde_json::to_value(create(Message::Card(&i), &m, &Vec::new)).unwrap();
         assert_eq!(body["embeds"].as_array().unwrap().len(), 1);
         assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
         let ev = serde_json::to_value(text(&long, Some(9))).unwrap();
         assert_eq!(ev["content"].as_str().unwrap().chars().count(), MAX_CONTENT);
+    }
+
+    #[test]
+    fn typed_markdown_and_mentions_are_shown_not_acted_on() {
+        assert_eq!(
+            escape("[Click to re-login](https://evil.example/login)"),
+            "\\[Click to re\\-login\\]\\(https://evil.example/login\\)".replace("\\-", "-")
+        );
+        assert_eq!(
+            escape("<@123> <@&9> <#5>"),
+            "\\<@123\\> \\<@&9\\> \\<\\#5\\>"
+        );
+        assert_eq!(
+            escape("hi @everyone and @here"),
+            "hi @\u{200b}everyone and @\u{200b}here"
+        );
+        assert_eq!(escape("**bold** `code`"), "\\*\\*bold\\*\\* \\`code\\`");
+        assert_eq!(escape("plain words, 99.5%"), "plain words, 99.5%");
     }
 
     #[test]
@@ -254,7 +315,9 @@ mod tests {
         assert!(rows.to_string().contains("\"sev_update:SEV-7\""));
         i.stage = Stage::Closed;
         assert!(card_buttons(&i).is_empty());
-        let edit = serde_json::to_value(edit(Message::Card(&i), &|p| p.to_string())).unwrap();
+        let same = |p: &str| p.to_string();
+        let m = Markup::plain(&same);
+        let edit = serde_json::to_value(edit(Message::Card(&i), &m, &Vec::new)).unwrap();
         assert_eq!(edit["components"], serde_json::json!([]), "buttons removed");
     }
 }

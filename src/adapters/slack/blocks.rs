@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::incident::fmt_time;
-use crate::domain::{Incident, Role};
+use crate::domain::text::fmt_time;
+use crate::domain::{Incident, Markup, Role};
 use crate::effects::Message;
 
 pub const MAX_HEADER: usize = 150;
@@ -14,7 +14,9 @@ pub const MAX_TOPIC: usize = 250;
 
 pub use crate::adapters::text::clip;
 
-/// Escapes the three characters Slack's mrkdwn treats as control characters.
+/// Escapes the three characters Slack treats as control characters, so typed text can
+/// hold no `<!channel>`, `<!here>`, `<!subteam^…>`, `<@U…>` or `<url|label>`: applied to
+/// every piece of typed text Slack is sent (block text, fallback text, topics, answers).
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -25,7 +27,8 @@ fn section(text: &str) -> Value {
     json!({ "type": "section", "text": { "type": "mrkdwn", "text": clip(text, MAX_SECTION) } })
 }
 
-fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> Vec<Value> {
+fn card_blocks(inc: &Incident, m: &Markup, feed: bool) -> Vec<Value> {
+    let mention = m.mention;
     let roles: Vec<String> = Role::ALL
         .iter()
         .map(|r| match inc.roles.get(r) {
@@ -35,6 +38,7 @@ fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> 
         })
         .filter(|s| !s.is_empty())
         .collect();
+    // A plain_text header shows its text as it is: no mentions, no links to escape.
     let mut blocks = vec![
         json!({ "type": "header", "text": { "type": "plain_text", "text": clip(&format!("{} · {} {} · {}", inc.id, inc.level, inc.sev_type, inc.title), MAX_HEADER) } }),
         section(&format!(
@@ -49,7 +53,7 @@ fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> 
         )),
     ];
     if let Some(u) = &inc.latest_update {
-        blocks.push(section(&format!("*Latest update:* {}", escape(u))));
+        blocks.push(section(&format!("*Latest update:* {}", (m.text)(u))));
     }
     let where_ = if feed {
         format!("Channel #{}", inc.channel_name)
@@ -66,17 +70,18 @@ fn card_blocks(inc: &Incident, mention: &dyn Fn(&str) -> String, feed: bool) -> 
     blocks
 }
 
-/// Fallback text (notifications, screen readers) and blocks for one message.
-pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Vec<Value>) {
-    let text = msg.plain_text(mention);
+/// Fallback text (notifications, screen readers) and blocks for one message; `m` escapes
+/// typed text and writes sevbot's own mentions.
+pub fn render(msg: Message<'_>, m: &Markup) -> (String, Vec<Value>) {
+    let text = msg.plain_text(m);
     let blocks = match msg {
         Message::Card(inc) => {
-            let mut blocks = card_blocks(inc, mention, false);
+            let mut blocks = card_blocks(inc, m, false);
             blocks.extend(super::views::card_actions(inc));
             blocks
         }
         Message::FeedAnnouncement(inc, as_of) => {
-            let mut blocks = card_blocks(inc, mention, true);
+            let mut blocks = card_blocks(inc, m, true);
             if let Some(at) = as_of {
                 blocks.push(json!({ "type": "context", "elements": [ { "type": "mrkdwn",
                     "text": format!("Status as of {}", fmt_time(at)) } ] }));
@@ -84,7 +89,7 @@ pub fn render(msg: Message<'_>, mention: &dyn Fn(&str) -> String) -> (String, Ve
             blocks
         }
         Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
-            let mut blocks = vec![section(&escape(&text))];
+            let mut blocks = vec![section(&text)];
             if let Some((action, label, sev)) = msg.action() {
                 blocks.push(
                     json!({ "type": "actions", "block_id": "sev_message_actions", "elements": [
@@ -123,7 +128,11 @@ mod tests {
     #[test]
     fn limits_hold_for_huge_content() {
         let i = inc(&"t".repeat(400), Some("u".repeat(10_000)));
-        let m = |p: &str| format!("<@{p}>");
+        let mention = |p: &str| format!("<@{p}>");
+        let m = Markup {
+            mention: &mention,
+            text: &escape,
+        };
         let (text, blocks) = render(Message::Card(&i), &m);
         assert!(text.chars().count() <= MAX_SECTION);
         assert!(blocks.len() <= MAX_BLOCKS);
@@ -148,7 +157,11 @@ mod tests {
     #[test]
     fn card_shows_roles_and_unassigned_ones() {
         let i = inc("Checkout <failing> & more", None);
-        let m = |p: &str| format!("<@{p}>");
+        let mention = |p: &str| format!("<@{p}>");
+        let m = Markup {
+            mention: &mention,
+            text: &escape,
+        };
         let (_, blocks) = render(Message::FeedAnnouncement(&i, None), &m);
         let body = blocks[1]["text"]["text"].as_str().unwrap();
         assert!(body.contains("*IMOC* <@alice>"), "{body}");
@@ -157,5 +170,41 @@ mod tests {
         assert!(body.contains("customer impact"));
         assert_eq!(clip("abc", 2), "a…");
         assert_eq!(escape("a<b>&"), "a&lt;b&gt;&amp;");
+    }
+
+    /// Typed text cannot notify anyone; sevbot's own mentions still do.
+    #[test]
+    fn typed_broadcasts_are_escaped_and_own_mentions_are_not() {
+        let mut i = inc("Leak <!channel> <!here> <!subteam^S1|ops> <@U999>", None);
+        i.latest_update = Some("<!everyone> <https://evil.example|re-login>".into());
+        let mention = |p: &str| format!("<@U_{p}>");
+        let m = Markup {
+            mention: &mention,
+            text: &escape,
+        };
+        let (text, blocks) = render(Message::Card(&i), &m);
+        let all = format!("{text}{}", Value::Array(blocks.clone()));
+        for raw in [
+            "<!channel>",
+            "<!here>",
+            "<!subteam",
+            "<@U999>",
+            "<!everyone>",
+            "<https://evil",
+        ] {
+            let in_mrkdwn = blocks
+                .iter()
+                .filter(|b| b["type"] != "header")
+                .any(|b| b.to_string().contains(raw));
+            assert!(
+                !in_mrkdwn && !text.contains(raw),
+                "{raw} reached Slack: {all}"
+            );
+        }
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
+        assert!(
+            all.contains("<@U_alice>"),
+            "sevbot's own mention stays a mention: {all}"
+        );
     }
 }

@@ -212,7 +212,11 @@ impl SlackPlatform {
 
     fn content(&self, msg: Message<'_>) -> Result<SlackMessageContent, DeliveryError> {
         let mention = |w: &str| self.mention(w);
-        let (text, blocks) = blocks::render(msg, &mention);
+        let m = crate::domain::Markup {
+            mention: &mention,
+            text: &blocks::escape,
+        };
+        let (text, blocks) = blocks::render(msg, &m);
         let blocks: Vec<SlackBlock> = serde_json::from_value(serde_json::Value::Array(blocks))
             .map_err(|e| DeliveryError::Permanent(format!("bad Block Kit: {e}")))?;
         Ok(SlackMessageContent::new()
@@ -305,6 +309,10 @@ impl Platform for SlackPlatform {
 
     fn title(&self) -> &str {
         "Slack"
+    }
+
+    fn escape(&self, text: &str) -> String {
+        blocks::escape(text)
     }
 
     fn channel_ref(&self, channel: &str) -> String {
