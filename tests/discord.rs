@@ -242,9 +242,10 @@ async fn slash_commands_run_through_the_engine_once() {
         ]),
     );
     let r = d.signed(&role).await;
-    assert!(
-        DiscordApp::content(&r).contains(&format!("made <@{DANA}> IMOC (was <@{ALICE}>)")),
-        "{r}"
+    assert_eq!(
+        DiscordApp::content(&r),
+        "alice holds IMOC on SEV-1. Only they or an admin can hand it over; ask them.",
+        "an occupied role is not seized"
     );
     let unknown =
         json!({ "id": "9", "application_id": "1", "type": 4, "token": "t", "version": 1 });
@@ -287,7 +288,8 @@ async fn full_lifecycle_in_an_incident_channel() {
             .starts_with("SEV-1 · SEV1 availability")
     );
     assert!(card["components"].to_string().contains("sev_update:SEV-1"));
-    // Buttons: take a role, then mark mitigated; answers are ephemeral.
+    // Buttons: a role someone holds cannot be taken (refused, to the presser only), then
+    // mark mitigated; answers are ephemeral.
     let r = d
         .signed(&fd::button(
             "1300000000000000012",
@@ -298,7 +300,10 @@ async fn full_lifecycle_in_an_incident_channel() {
         ))
         .await;
     assert_eq!(r["data"]["flags"], 64, "{r}");
-    assert!(DiscordApp::content(&r).contains("TLOC"), "{r}");
+    assert!(
+        DiscordApp::content(&r).contains("bob holds TLOC on SEV-1"),
+        "{r}"
+    );
     let r = d
         .signed(&fd::button(
             "1300000000000000013",
@@ -334,7 +339,10 @@ async fn full_lifecycle_in_an_incident_channel() {
         desc.contains("**Stage:** mitigated") && desc.contains("Rolled back the deploy"),
         "{desc}"
     );
-    assert!(desc.contains("**TLOC** <@80351110224678912>"), "{desc}");
+    assert!(
+        desc.contains("**TLOC** <@100000000000000012>"),
+        "the TLOC button was refused: bob still holds it: {desc}"
+    );
     assert!(
         !card["components"].to_string().contains("sev_mitigated"),
         "no Mitigated button once mitigated"

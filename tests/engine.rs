@@ -91,7 +91,7 @@ both_backends!(full_lifecycle_in_the_channel, |b| async move {
     let r = app.cmd("U_BOB", CH, "close").await;
     assert!(
         r.text
-            .starts_with("Only the IMOC or an admin may close SEV-1"),
+            .starts_with("Only SEV-1's IMOC (alice) or an admin may close it; ask them."),
         "{}",
         r.text
     );
@@ -214,7 +214,11 @@ both_backends!(cancel_needs_the_imoc_and_stops_reminders, |b| async move {
     let app = TestApp::new(b).await;
     declare(&app).await;
     let r = app.cmd("U_BOB", CH, "cancel duplicate of SEV-0").await;
-    assert!(r.text.starts_with("Only the IMOC"), "{}", r.text);
+    assert!(
+        r.text.starts_with("Only SEV-1's IMOC (alice)"),
+        "{}",
+        r.text
+    );
     let r = app.cmd("U_ALICE", CH, "cancel duplicate").await;
     assert!(
         r.text.contains("declared → cancelled: duplicate"),
@@ -625,8 +629,15 @@ both_backends!(
             .await;
         assert!(r.text.contains("sevbot made @carol BMOC"), "{}", r.text);
         let r = app.cmd("U_BOB", "general", "SEV-1 role imoc @U_DAVE").await;
+        assert_eq!(
+            r.text,
+            "alice holds IMOC on SEV-1. Only they or an admin can hand it over; ask them."
+        );
+        let r = app
+            .cmd("U_ALICE", "general", "SEV-1 role imoc @U_DAVE")
+            .await;
         assert!(
-            r.text.contains("@bob made @dave IMOC (was @alice)"),
+            r.text.contains("@alice made @dave IMOC (was @alice)"),
             "{}",
             r.text
         );

@@ -183,17 +183,51 @@ both_backends!(resolving_or_cancelling_stops_the_pages, |b| async move {
     assert_eq!(paged(&app).await.len(), 3);
 });
 
-both_backends!(taking_the_imoc_role_yourself_acknowledges, |b| async move {
-    let app = TestApp::new(b).await;
-    declare(&app).await;
-    app.cmd("U_DAVE", CH, "role imoc @dave").await;
-    at_minute(&app, 60).await;
-    assert_eq!(
-        paged(&app).await,
-        vec!["ian", "bob", "carol"],
-        "dave took over: no escalation"
-    );
-});
+both_backends!(
+    taking_a_role_never_silences_anyone_elses_page,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        // dave (an admin) takes the IMOC role over from ian: ian's page stays open and the
+        // escalation goes on until someone answers it.
+        let r = app.cmd("U_DAVE", CH, "role imoc @dave").await;
+        assert!(
+            r.text.contains("@dave made @dave IMOC (was @ian)"),
+            "{}",
+            r.text
+        );
+        at_minute(&app, 5).await;
+        assert_eq!(paged(&app).await, vec!["ian", "bob", "carol", "jo"]);
+        // The IMOC answers for the escalation: dave, never paged, may acknowledge it.
+        let r = app.cmd("U_DAVE", CH, "ack").await;
+        assert!(r.text.contains("the escalation is stopped"), "{}", r.text);
+        at_minute(&app, 60).await;
+        assert_eq!(
+            paged(&app).await,
+            vec!["ian", "bob", "carol", "jo"],
+            "no escalation after the IMOC's ack"
+        );
+    }
+);
+
+both_backends!(
+    someone_paged_by_the_ladder_who_takes_the_imoc_role_answers_it,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        at_minute(&app, 5).await;
+        // jo was paged by the first step; ian (the IMOC) hands her the role.
+        app.cmd("U_IAN", CH, "role imoc @jo").await;
+        let r = app.cmd("U_JO", CH, "ack").await;
+        assert!(r.text.contains("the escalation is stopped"), "{}", r.text);
+        at_minute(&app, 60).await;
+        assert_eq!(
+            paged(&app).await.len(),
+            5,
+            "ian, bob, carol, jo, then jo as IMOC"
+        );
+    }
+);
 
 both_backends!(
     a_restart_mid_ladder_fires_the_next_step_once_on_time,
@@ -291,7 +325,7 @@ both_backends!(
         .await;
         app.enable_pagerduty(&url);
         declare(&app).await;
-        app.cmd("U_ALICE", CH, "role tloc @kim").await;
+        app.cmd("U_IAN", CH, "role tloc @kim").await;
         app.deliver().await;
         assert!(
             paged(&app).await.contains(&"kim".to_string()),

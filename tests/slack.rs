@@ -422,16 +422,8 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
         .iter()
         .map(|b| b["action_id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        buttons,
-        vec![
-            "sev_role_imoc",
-            "sev_role_tloc",
-            "sev_update",
-            "sev_mitigated",
-            "sev_resolved"
-        ]
-    );
+    // IMOC and TLOC are held: no "Take" buttons for them.
+    assert_eq!(buttons, vec!["sev_update", "sev_mitigated", "sev_resolved"]);
     let click = |action: &str, user: &str| block_action(user, &ch, action, "SEV-1");
     assert_eq!(
         s.interaction(click("sev_role_imoc", "U_CAROL"))
@@ -448,12 +440,18 @@ async fn declare_by_modal_and_act_with_the_card_buttons() {
     s.deliver().await;
     let status = s.command("U_BOB", &ch, "status").await;
     let status = status["text"].as_str().unwrap();
-    assert!(status.contains("IMOC <@U_CAROL>"), "{status}");
+    assert!(
+        status.contains("IMOC <@U_ALICE>"),
+        "an occupied role is not seized: {status}"
+    );
     assert!(status.contains("mitigated"), "{status}");
     let eph = s.slack.calls_to("chat.postEphemeral");
     assert!(
         eph.iter().any(|e| e["user"] == "U_CAROL"
-            && e["text"].as_str().unwrap().contains("made <@U_CAROL> IMOC")),
+            && e["text"]
+                .as_str()
+                .unwrap()
+                .contains("alice holds IMOC on SEV-1. Only they or an admin can hand it over")),
         "{eph:?}"
     );
     // A refused click is explained to the presser only.
@@ -632,12 +630,12 @@ async fn people_are_mapped_to_slack_users_by_email() {
         .await;
     s.deliver().await;
     let ch = s.slack.channel_id("sev-1-search-slow").unwrap();
-    let r = s.command("U_ERIN", &ch, "role tloc <@U_ERIN|erin>").await;
+    let r = s.command("U_BOB", &ch, "role tloc <@U_ERIN|erin>").await;
     assert!(
         r["text"]
             .as_str()
             .unwrap()
-            .contains("<@U_ERIN> made <@U_ERIN> TLOC"),
+            .contains("<@U_BOB> made <@U_ERIN> TLOC (was <@U_BOB>)"),
         "{r}"
     );
     s.deliver().await;

@@ -47,11 +47,15 @@ impl Incident {
             .collect()
     }
 
+    /// `actor` is a person id, or `@handle` for someone not in the config.
     pub fn standing(&self, actor: &str, is_admin: bool) -> Standing {
+        let holds = |r: Role| self.roles.get(&r).is_some_and(|p| p == actor);
         Standing {
-            is_imoc: self.roles.get(&Role::Imoc).is_some_and(|p| p == actor),
+            is_imoc: holds(Role::Imoc),
             is_declarer: self.declared_by == actor,
             is_admin,
+            holds: Role::ALL.map(holds),
+            is_known: !actor.starts_with('@'),
         }
     }
 }
@@ -197,13 +201,12 @@ pub fn decide(
 ) -> Result<Vec<EventKind>, String> {
     let id = inc.id;
     let lower_ok = lifecycle::may_lower_urgency(standing, inc.roles.contains_key(&Role::Imoc));
-    let needs_imoc = |what: &str| {
-        let holder = if inc.roles.contains_key(&Role::Imoc) {
-            "the IMOC"
-        } else {
-            "the declarer"
-        };
-        format!("Only {holder} or an admin may {what} {id}; ask them, or take the IMOC role first.")
+    let needs_imoc = |what: &str| match inc.roles.get(&Role::Imoc) {
+        Some(imoc) => format!("Only {id}'s IMOC ({imoc}) or an admin may {what} it; ask them."),
+        None => format!(
+            "Only {id}'s declarer ({}) or an admin may {what} it while nobody holds the IMOC role; ask them.",
+            inc.declared_by
+        ),
     };
     if inc.stage.is_final() {
         return Err(format!(
@@ -235,6 +238,24 @@ pub fn decide(
             let previous = inc.roles.get(role).cloned();
             if previous.as_deref() == Some(person.as_str()) {
                 return Err(format!("{person} already holds {role} on {id}."));
+            }
+            if !standing.is_known {
+                return Err(format!(
+                    "Only people in the sevbot config hand out roles on {id}; ask an admin to add you ([[people]] in the config)."
+                ));
+            }
+            if let Some(holder) = &previous
+                && !lifecycle::may_hand_over(standing, *role, true)
+            {
+                let imoc = inc
+                    .roles
+                    .get(&Role::Imoc)
+                    .filter(|i| *i != holder)
+                    .map(|i| format!(", the IMOC ({i})"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{holder} holds {role} on {id}. Only they{imoc} or an admin can hand it over; ask them."
+                ));
             }
             Ok(vec![EventKind::RoleAssigned {
                 role: *role,
@@ -337,15 +358,15 @@ mod tests {
 
     fn anyone() -> Standing {
         Standing {
-            is_imoc: false,
-            is_declarer: false,
-            is_admin: false,
+            is_known: true,
+            ..Standing::default()
         }
     }
 
     fn imoc() -> Standing {
         Standing {
             is_imoc: true,
+            holds: [true, false, false],
             ..anyone()
         }
     }
@@ -423,7 +444,7 @@ mod tests {
         assert!(
             run(&mut i, Action::Move { to: Stage::Closed }, anyone())
                 .unwrap_err()
-                .contains("Only the IMOC")
+                .contains("Only SEV-7's IMOC (alice) or an admin may close it; ask them.")
         );
         run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap();
         let e = run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap_err();
@@ -478,7 +499,8 @@ mod tests {
             anyone(),
         )
         .unwrap_err();
-        assert!(e.contains("Only the IMOC"), "{e}");
+        assert!(e.contains("Only SEV-7's IMOC (alice)"), "{e}");
+        assert!(!e.contains("take the IMOC role"), "{e}");
         assert!(
             decide(
                 &i,
@@ -537,7 +559,7 @@ mod tests {
             anyone(),
         )
         .unwrap_err();
-        assert!(e.contains("Only the declarer"), "{e}");
+        assert!(e.contains("Only SEV-7's declarer (dave)"), "{e}");
         assert!(
             decide(
                 &i,
@@ -571,15 +593,30 @@ mod tests {
     #[test]
     fn reassigning_roles() {
         let mut i = inc();
-        let ev = decide(
+        let to_carol = Action::AssignRole {
+            role: Role::Imoc,
+            person: "carol".into(),
+        };
+        // An occupied role is not seized: only its holder, the IMOC or an admin hand it on.
+        let no = decide(&i, &to_carol, anyone()).unwrap_err();
+        assert_eq!(
+            no,
+            "alice holds IMOC on SEV-7. Only they or an admin can hand it over; ask them."
+        );
+        let tloc_no = decide(
             &i,
             &Action::AssignRole {
-                role: Role::Imoc,
+                role: Role::Tloc,
                 person: "carol".into(),
             },
             anyone(),
         )
-        .unwrap();
+        .unwrap_err();
+        assert!(
+            tloc_no.contains("Only they, the IMOC (alice) or an admin"),
+            "{tloc_no}"
+        );
+        let ev = decide(&i, &to_carol, imoc()).unwrap();
         assert_eq!(
             ev,
             vec![EventKind::RoleAssigned {
@@ -588,18 +625,45 @@ mod tests {
                 previous: Some("alice".into())
             }]
         );
-        evolve(&mut i, &ev[0]);
+        let admin = Standing {
+            is_admin: true,
+            ..anyone()
+        };
+        assert!(decide(&i, &to_carol, admin).is_ok());
+        let bob_as_tloc = Standing {
+            holds: [false, true, false],
+            ..anyone()
+        };
         assert!(
             decide(
                 &i,
                 &Action::AssignRole {
-                    role: Role::Imoc,
+                    role: Role::Tloc,
+                    person: "carol".into()
+                },
+                bob_as_tloc
+            )
+            .is_ok(),
+            "the holder hands their own role on"
+        );
+        // A vacant role anyone may fill.
+        i.roles.remove(&Role::Tloc);
+        assert!(
+            decide(
+                &i,
+                &Action::AssignRole {
+                    role: Role::Tloc,
                     person: "carol".into()
                 },
                 anyone()
             )
-            .unwrap_err()
-            .contains("already holds")
+            .is_ok()
+        );
+        evolve(&mut i, &ev[0]);
+        assert!(
+            decide(&i, &to_carol, admin)
+                .unwrap_err()
+                .contains("already holds")
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The incident state machine: which stage may follow which, and who may make the moves that
 //! lower urgency (downgrade, cancel, close).
 
-use super::types::{Level, Stage};
+use super::types::{Level, Role, Stage};
 
 /// Forward-only moves; skipping a stage is allowed because incidents often mitigate and
 /// resolve in one step. Cancelling is only for SEVs that turned out not to be incidents,
@@ -40,11 +40,28 @@ pub fn refusal(from: Stage, to: Stage) -> String {
 }
 
 /// What an actor is to this SEV, as far as permissions go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Standing {
     pub is_imoc: bool,
     pub is_declarer: bool,
     pub is_admin: bool,
+    /// The roles the actor holds on this SEV (IMOC, TLOC, BMOC).
+    pub holds: [bool; 3],
+    /// The actor is a person in the config (not just someone in the workspace).
+    pub is_known: bool,
+}
+
+impl Standing {
+    pub fn holds(&self, role: Role) -> bool {
+        self.holds[role as usize]
+    }
+}
+
+/// An occupied role changes hands only by its holder, the IMOC or an admin; a vacant one
+/// anyone in the config may fill. Someone outside the config hands out no role (it would
+/// let anyone in the workspace page people).
+pub fn may_hand_over(s: Standing, role: Role, occupied: bool) -> bool {
+    s.is_known && (!occupied || s.holds(role) || s.is_imoc || s.is_admin)
 }
 
 /// Lowering urgency mid-incident is how pages get silenced too early, so only the IMOC,
@@ -106,11 +123,7 @@ mod tests {
 
     #[test]
     fn urgency_permissions() {
-        let nobody = Standing {
-            is_imoc: false,
-            is_declarer: false,
-            is_admin: false,
-        };
+        let nobody = Standing::default();
         assert!(!may_lower_urgency(nobody, true));
         assert!(may_lower_urgency(
             Standing {

@@ -279,7 +279,20 @@ impl Engine {
         events: &[EventKind],
         now: i64,
     ) -> anyhow::Result<()> {
-        for ev in self.record(tx, inc, SYSTEM_ACTOR, events, now).await? {
+        self.post_recorded_by(tx, inc, SYSTEM_ACTOR, events, now)
+            .await
+    }
+
+    /// Like `post_recorded`, for events a person caused: the timeline names them.
+    pub(super) async fn post_recorded_by(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Incident,
+        actor: &str,
+        events: &[EventKind],
+        now: i64,
+    ) -> anyhow::Result<()> {
+        for ev in self.record(tx, inc, actor, events, now).await? {
             self.enqueue(
                 tx,
                 &inc.platform,
@@ -428,8 +441,14 @@ impl Engine {
                     return Ok(refuse("edit"));
                 }
                 let draft = avail::insert_draft(tx, id, &text, actor, now).await?;
-                self.post_recorded(tx, &mut inc, &[EventKind::DraftProposed { draft }], now)
-                    .await?;
+                self.post_recorded_by(
+                    tx,
+                    &mut inc,
+                    actor,
+                    &[EventKind::DraftProposed { draft }],
+                    now,
+                )
+                .await?;
                 Ok(Outcome::Done(Reply::private(format!(
                     "Draft #{draft} saved for {id}. Publish it with `/sev {id} draft approve`."
                 ))))
@@ -471,9 +490,10 @@ impl Engine {
                     };
                     self.enqueue(tx, sink, effect, now).await?;
                 }
-                self.post_recorded(
+                self.post_recorded_by(
                     tx,
                     &mut inc,
+                    actor,
                     &[EventKind::DraftApproved { draft: d.id }],
                     now,
                 )

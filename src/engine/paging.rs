@@ -86,8 +86,16 @@ impl Engine {
                 continue;
             };
             if person == actor {
+                // Taking the IMOC role yourself answers the escalation only when that
+                // silences nobody (no one else's page of its chain is open, as when you
+                // declare and hold the role); otherwise it answers your own pages alone.
                 if *role == Role::Imoc {
-                    out.extend(self.acknowledge(tx, inc, actor, now).await?.1);
+                    let others_paged = paging::all(tx, inc.id)
+                        .await?
+                        .iter()
+                        .any(|p| p.in_chain() && p.is_open() && p.person != *actor);
+                    let (_, events) = self.acknowledge(tx, inc, actor, !others_paged, now).await?;
+                    out.extend(events);
                 }
                 continue;
             }
@@ -286,7 +294,12 @@ impl Engine {
         }
         let pages = paging::all(tx, id).await?;
         let mine: Vec<&Page> = pages.iter().filter(|p| p.person == actor).collect();
-        if mine.is_empty() {
+        // The IMOC answers for the escalation, paged or not (say after a hand-over).
+        let is_imoc = inc.roles.get(&Role::Imoc).is_some_and(|i| i == actor);
+        let ladder_running = paging::ladder(tx, id)
+            .await?
+            .is_some_and(|l| l.acked_at.is_none());
+        if mine.is_empty() && !is_imoc {
             let paged: Vec<String> = pages
                 .iter()
                 .map(|p| match (p.role, p.step) {
@@ -303,7 +316,8 @@ impl Engine {
                 }
             )));
         }
-        if !mine.iter().any(|p| p.is_open()) {
+        let answerable = mine.iter().any(|p| p.is_open()) || (is_imoc && ladder_running);
+        if !answerable {
             let ladder = paging::ladder(tx, id).await?;
             let text = match (mine.iter().filter_map(|p| p.acked_at).max(), ladder) {
                 (Some(at), _) => format!("You already acknowledged {id} at {}.", fmt_time(at)),
@@ -316,7 +330,7 @@ impl Engine {
             };
             return Ok(Outcome::Refused(text));
         }
-        let (text, recorded) = self.acknowledge(tx, &mut inc, actor, now).await?;
+        let (text, recorded) = self.acknowledge(tx, &mut inc, actor, is_imoc, now).await?;
         for ev in recorded {
             self.enqueue(
                 tx,
@@ -333,14 +347,16 @@ impl Engine {
         }))
     }
 
-    /// Acknowledges `person`'s pages; from the ladder's chain (the IMOC's page or a step)
-    /// it also stops the ladder and closes the chain's other pages. Returns the answer and
-    /// the timeline events recorded.
+    /// Acknowledges `person`'s pages; from the ladder's chain (the IMOC's page or a step),
+    /// or from the IMOC acknowledging for the escalation (`as_imoc`), it also stops the
+    /// ladder and closes the chain's other pages. Returns the answer and the timeline
+    /// events recorded.
     pub(super) async fn acknowledge(
         &self,
         tx: &mut Tx,
         inc: &mut Incident,
         person: &str,
+        as_imoc: bool,
         now: i64,
     ) -> anyhow::Result<(String, Vec<TimelineEvent>)> {
         let id = inc.id;
@@ -349,8 +365,7 @@ impl Engine {
             .iter()
             .filter(|p| p.person == person && p.is_open())
             .collect();
-        let in_chain = mine.iter().any(|p| p.in_chain())
-            || inc.roles.get(&Role::Imoc).is_some_and(|i| i == person);
+        let in_chain = mine.iter().any(|p| p.in_chain()) || as_imoc;
         paging::ack_person(tx, id, person, now).await?;
         let ladder = paging::ladder(tx, id).await?;
         let stop = in_chain && ladder.as_ref().is_some_and(|l| l.acked_at.is_none());

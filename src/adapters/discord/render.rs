@@ -131,8 +131,9 @@ pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
         return vec![];
     }
     let id = inc.id;
+    // Only vacant roles can be taken; an occupied one is handed over by its holder.
     let mut buttons: Vec<CreateButton> = inc
-        .required_roles()
+        .missing_roles()
         .into_iter()
         .map(|r| {
             CreateButton::new(format!("sev_role_{}:{id}", r.as_str()))

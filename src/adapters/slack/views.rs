@@ -101,8 +101,9 @@ pub fn card_actions(inc: &Incident) -> Option<Value> {
         return None;
     }
     let id = inc.id.to_string();
+    // Only vacant roles can be taken; an occupied one is handed over by its holder.
     let mut buttons: Vec<Value> = inc
-        .required_roles()
+        .missing_roles()
         .into_iter()
         .map(|r| json!({ "type": "button", "action_id": format!("sev_role_{}", r.as_str()), "value": id, "text": plain(&format!("Take {r}")) }))
         .collect();
