@@ -117,10 +117,33 @@ fn console_switches_user_and_channel() {
         "{out}"
     );
     assert!(
-        out.contains("+ sevbot created private channel #sev-1-token-leaked"),
+        out.contains("+ sevbot created private channel #sev-1-security"),
         "{out}"
     );
-    assert!(out.contains("channels: #sev-1-token-leaked"), "{out}");
+    assert!(out.contains("channels: #sev-1-security"), "{out}");
+    // The example config's feeds: #sev-feed sees a restricted SEV as one redacted line,
+    // the private #security-team feed in full.
+    assert!(
+        out.contains(
+            "#sev-feed | sevbot: [feed] SEV-1 · security · restricted — details in its private channel"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "#security-team | sevbot: [feed] SEV-1 · SEV2 security · declared · Token leaked"
+        ),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.contains("Token leaked")) {
+        assert!(
+            !line.starts_with('#')
+                || line.contains("(only you)")
+                || line.starts_with("#sev-1-security")
+                || line.starts_with("#security-team"),
+            "told outside: {line}"
+        );
+    }
     assert!(out.contains("(unknown console command :bogus)"), "{out}");
     assert!(
         out.contains("(no such slash command /deploy; sevbot answers /sev)"),
@@ -268,7 +291,7 @@ fn check_config_reports_every_problem_with_its_location() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 people, 4 rotations, 1 escalation policies, 20 routes, 1 schedules, 1 feeds, 0 warnings)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 people, 4 rotations, 1 escalation policies, 20 routes, 1 schedules, 2 feeds, 0 warnings)"));
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(

@@ -261,7 +261,7 @@ both_backends!(
             .await;
         assert!(r.text.starts_with("SEV-1 declared"), "{}", r.text);
         app.deliver().await;
-        let ch = "sev-1-token-leaked";
+        let ch = "sev-1-security";
         let posts = app.posts_in(ch);
         assert!(
             posts.contains(&format!(

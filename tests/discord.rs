@@ -418,6 +418,8 @@ async fn full_lifecycle_in_an_incident_channel() {
 #[tokio::test]
 async fn declare_by_modal_and_private_security_channels() {
     let d = DiscordApp::start().await;
+    d.sub("1300000000000000020", GENERAL, "subscribe", json!([]))
+        .await;
     let r = d
         .signed(&fd::command(
             "1300000000000000021",
@@ -465,8 +467,16 @@ async fn declare_by_modal_and_private_security_channels() {
         DiscordApp::content(&r).starts_with("SEV-1 declared: SEV1 security"),
         "{r}"
     );
+    assert_eq!(r["data"]["flags"], 64, "only the declarer sees it: {r}");
     d.deliver().await;
-    let (_, c) = d.fake.channel_named("sev-1-token-leaked").unwrap();
+    // The subscribed channel learns that a restricted SEV exists, and nothing else.
+    let general = serde_json::to_string(&d.fake.channels()[GENERAL].messages).unwrap();
+    assert!(!general.contains("Token"), "{general}");
+    assert!(
+        general.contains("SEV-1 · security · restricted — details in its private channel"),
+        "{general}"
+    );
+    let (_, c) = d.fake.channel_named("sev-1-security").unwrap();
     let everyone = c
         .overwrites
         .iter()

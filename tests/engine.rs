@@ -315,14 +315,11 @@ both_backends!(security_sevs_get_private_channels, |b| async move {
     assert_eq!(
         app.fake.channel_calls()[0],
         Call::Create {
-            name: "sev-1-leaked-token".into(),
+            name: "sev-1-security".into(),
             private: true
         }
     );
-    let status = app
-        .cmd("U_ALICE", "sev-1-leaked-token", "status")
-        .await
-        .text;
+    let status = app.cmd("U_ALICE", "sev-1-security", "status").await.text;
     assert!(status.contains("customer impact"), "{status}");
     assert!(
         status.contains("BMOC @carol"),

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use support::{Backend, TestApp};
 
-const CH: &str = "sev-1-token-leaked";
+const CH: &str = "sev-1-security";
 
 async fn declare(app: &TestApp) {
     let r = app

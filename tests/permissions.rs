@@ -26,24 +26,30 @@ id = "frank"
 handles = { test = "U_FRANK" }
 "#;
 
-/// One row of the table: how to set the SEV up, what the actor types, and the timeline
-/// event that shows it happened.
+/// One row of a table: how to set the SEV up, what the actor types, and how to tell it
+/// happened (a timeline event of this kind by the actor, or for `None` an answer that
+/// shows the SEV's title).
 struct Row {
-    declare: &'static str,
+    level: &'static str,
     setup: Option<(&'static str, &'static str)>,
     command: &'static str,
-    kind: &'static str,
+    kind: Option<&'static str>,
 }
 
+const TITLE: &str = "Permissions";
+
 fn row(action: &str) -> Row {
-    let sev1 = "declare availability 1 Permissions --customer-impact --new";
     let r = |command, kind| Row {
-        declare: sev1,
+        level: "1 --customer-impact",
         setup: None,
         command,
-        kind,
+        kind: Some(kind),
     };
     match action {
+        "see its status and timeline" => Row {
+            kind: None,
+            ..r("status", "")
+        },
         "post an update" => r("update all hands", "update"),
         "add a timeline note" => r("timeline note a note", "note"),
         "raise the level" => r("level 0 spreading", "level_changed"),
@@ -56,7 +62,7 @@ fn row(action: &str) -> Row {
         },
         // A SEV2 without customer impact needs no BMOC: the role is vacant.
         "fill a vacant role" => Row {
-            declare: "declare availability 2 Permissions --new",
+            level: "2",
             ..r("role bmoc @U_FRANK", "role_assigned")
         },
         "hand on the TLOC role" => r("role tloc @U_FRANK", "role_assigned"),
@@ -66,38 +72,46 @@ fn row(action: &str) -> Row {
     }
 }
 
-/// The table's rows: (action, one "yes"/"no" per column).
-fn table() -> Vec<(String, Vec<bool>)> {
+type Table = Vec<(String, Vec<bool>)>;
+
+/// The section's tables, in order: each row is (action, one "yes"/"no" per column).
+fn tables() -> Vec<Table> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("## Who may do what")
         .nth(1)
         .expect("README has a \"Who may do what\" section");
-    // The first table of the section: its rows run from the first '|' line to the next
-    // line that is not one.
-    let mut lines = section
-        .lines()
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'));
-    let header: Vec<String> = cells(lines.next().expect("a table"));
+    let section = section.split("\n## ").next().unwrap();
     let columns: Vec<&str> = ACTORS.iter().map(|(c, _, _)| *c).collect();
-    assert_eq!(header[1..], columns, "the table's columns");
-    lines
-        .skip(1)
-        .map(|l| {
-            let c = cells(l);
-            let yes = c[1..]
-                .iter()
-                .map(|v| match v.as_str() {
-                    "yes" => true,
-                    "no" => false,
-                    other => panic!("cell \"{other}\" in row {}: yes or no", c[0]),
-                })
-                .collect();
-            (c[0].clone(), yes)
-        })
-        .collect()
+    let mut out: Vec<Table> = vec![];
+    let mut in_table = false;
+    for line in section.lines() {
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        let c = cells(line);
+        if !in_table {
+            in_table = true;
+            assert_eq!(c[1..], columns, "the table's columns");
+            out.push(vec![]);
+            continue;
+        }
+        if c[1].starts_with("---") {
+            continue;
+        }
+        let yes = c[1..]
+            .iter()
+            .map(|v| match v.as_str() {
+                "yes" => true,
+                "no" => false,
+                other => panic!("cell \"{other}\" in row {}: yes or no", c[0]),
+            })
+            .collect();
+        out.last_mut().unwrap().push((c[0].clone(), yes));
+    }
+    out
 }
 
 fn cells(line: &str) -> Vec<String> {
@@ -120,34 +134,79 @@ async fn count(app: &TestApp, sev: i64, kind: &str, actor: &str) -> i64 {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_cell_of_the_readme_table_holds() {
-    let app = TestApp::with_config(Backend::Sqlite, PEOPLE).await;
-    let rows = table();
-    assert!(rows.len() >= 10, "{} rows", rows.len());
-    let mut sev = 0i64;
+/// Where the actors type: a public channel, or the SEV's own.
+#[derive(Clone, Copy)]
+enum Place {
+    Elsewhere,
+    ItsChannel,
+}
+
+/// Runs every cell of `table` on fresh SEVs (restricted ones with `--private`) and returns
+/// the cells where the engine disagrees with the README.
+async fn check(
+    app: &TestApp,
+    next: &mut i64,
+    table: &Table,
+    private: bool,
+    place: Place,
+) -> Vec<String> {
     let mut wrong = vec![];
-    for (action, allowed) in &rows {
+    for (action, allowed) in table {
         let r = row(action);
         for ((column, handle, actor), yes) in ACTORS.iter().zip(allowed) {
-            sev += 1;
-            let d = app.cmd("U_EVE", "general", r.declare).await;
+            *next += 1;
+            let sev = *next;
+            let flags = if private { " --private" } else { "" };
+            let d = app
+                .cmd(
+                    "U_EVE",
+                    "general",
+                    &format!("declare availability {} {TITLE}{flags} --new", r.level),
+                )
+                .await;
             assert!(
                 d.text.starts_with(&format!("SEV-{sev} declared")),
                 "{}",
                 d.text
             );
+            let channel = match place {
+                Place::Elsewhere => "general".to_string(),
+                Place::ItsChannel => {
+                    app.deliver().await;
+                    let name = if private {
+                        format!("sev-{sev}-availability")
+                    } else {
+                        format!("sev-{sev}-permissions")
+                    };
+                    assert!(
+                        app.fake.channel_calls().iter().any(|c| c.channel() == name),
+                        "{name} was created"
+                    );
+                    name
+                }
+            };
             if let Some((who, setup)) = r.setup {
                 app.cmd(who, "general", &format!("SEV-{sev} {setup}")).await;
             }
-            let before = count(&app, sev, r.kind, actor).await;
+            let before = match r.kind {
+                Some(kind) => count(app, sev, kind, actor).await,
+                None => 0,
+            };
             let reply = app
-                .cmd(handle, "general", &format!("SEV-{sev} {}", r.command))
+                .cmd(handle, &channel, &format!("SEV-{sev} {}", r.command))
                 .await;
-            let happened = count(&app, sev, r.kind, actor).await > before;
+            let happened = match r.kind {
+                Some(kind) => count(app, sev, kind, actor).await > before,
+                None => reply.text.contains(TITLE),
+            };
+            let place = match place {
+                Place::Elsewhere => "elsewhere",
+                Place::ItsChannel => "in its channel",
+            };
+            let sev_kind = if private { "restricted" } else { "open" };
             if happened != *yes {
                 wrong.push(format!(
-                    "{action} / {column}: README says {}, the engine {} ({})",
+                    "{action} / {column} ({sev_kind} SEV, {place}): README says {}, the engine {} ({})",
                     if *yes { "yes" } else { "no" },
                     if happened { "allowed it" } else { "refused" },
                     reply.text
@@ -158,8 +217,32 @@ async fn every_cell_of_the_readme_table_holds() {
                     "a refusal is for the asker only: {}",
                     reply.text
                 );
+                if private
+                    && matches!(place, "elsewhere")
+                    && !["IMOC", "TLOC", "BMOC", "declarer", "admin"].contains(column)
+                {
+                    assert!(
+                        !reply.text.contains(TITLE) && reply.text.contains("restricted"),
+                        "a refusal tells nothing of a restricted SEV: {}",
+                        reply.text
+                    );
+                }
             }
         }
     }
+    wrong
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cell_of_the_readme_tables_holds() {
+    let app = TestApp::with_config(Backend::Sqlite, PEOPLE).await;
+    let tables = tables();
+    assert_eq!(tables.len(), 2, "an open table and a restricted one");
+    assert!(tables.iter().all(|t| t.len() >= 12));
+    let (open, restricted) = (&tables[0], &tables[1]);
+    let mut sev = 0i64;
+    let mut wrong = check(&app, &mut sev, open, false, Place::Elsewhere).await;
+    wrong.extend(check(&app, &mut sev, open, true, Place::ItsChannel).await);
+    wrong.extend(check(&app, &mut sev, restricted, true, Place::Elsewhere).await);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

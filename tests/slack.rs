@@ -820,8 +820,13 @@ async fn a_channel_that_cannot_be_created_is_explained_where_the_sev_was_declare
         .collect();
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(
-        said[0].starts_with("SEV-1 is declared, but its channel could not be created: conversations.create: restricted_action (a workspace admin restricts this action)"),
+        said[0].starts_with("SEV-1 is declared, but its private channel could not be created: conversations.create: restricted_action (a workspace admin restricts this action)"),
         "{}",
+        said[0]
+    );
+    assert!(
+        said[0].contains("keep its details out of this channel") && !said[0].contains("Token"),
+        "a restricted SEV's trouble is told without its details: {}",
         said[0]
     );
     assert_eq!(
@@ -1068,4 +1073,48 @@ async fn typed_broadcasts_and_links_never_reach_slack_raw() {
         "sevbot's own mentions are real mentions"
     );
     assert!(!all.contains("&lt;@U_ALICE&gt;"), "and are not escaped");
+}
+
+/// A security SEV declared in a public channel: the answer is the declarer's alone, a
+/// subscribed channel sees one redacted line, and its members still see it in full.
+#[tokio::test]
+async fn a_security_sev_reaches_slack_only_where_it_may() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.command("U_CAROL", "C_FEED", "subscribe").await;
+    let r = s
+        .command("U_ALICE", "C_GENERAL", "declare security 1 Token leaked")
+        .await;
+    assert_eq!(r["response_type"], "ephemeral", "{r}");
+    assert!(r["text"].as_str().unwrap().contains("Token leaked"), "{r}");
+    s.deliver().await;
+    let feed: Vec<Value> = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["channel"] == "C_FEED")
+        .collect();
+    assert_eq!(feed.len(), 1, "{feed:?}");
+    let said = feed[0].to_string();
+    assert!(!said.contains("Token"), "{said}");
+    assert!(
+        feed[0]["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 · security · restricted — details in its private channel"),
+        "{said}"
+    );
+    let nobody = s.command("U_NOBODY", "C_GENERAL", "SEV-1 status").await;
+    assert_eq!(nobody["response_type"], "ephemeral");
+    assert!(
+        nobody["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1 is restricted"),
+        "{nobody}"
+    );
+    let list = s.command("U_NOBODY", "C_GENERAL", "list").await.to_string();
+    assert!(!list.contains("Token"), "{list}");
+    let ch = s.slack.channel_id("sev-1-security").unwrap();
+    let inside = s.command("U_NOBODY", &ch, "status").await.to_string();
+    assert!(inside.contains("Token leaked"), "in its channel: {inside}");
 }

@@ -300,6 +300,19 @@ pub struct RawFeed {
     pub types: Vec<SevType>,
     #[serde(default)]
     pub max_level: Option<Level>,
+    /// A private channel of people cleared to see restricted SEVs: they show here in full.
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// A channel subscribed from the config.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub platform: String,
+    pub channel: String,
+    pub filter: FeedFilter,
+    /// Restricted SEVs show here in full; elsewhere they are one redacted line.
+    pub private: bool,
 }
 
 pub fn default_definitions() -> Vec<SevDefinition> {
@@ -349,7 +362,7 @@ pub struct Config {
     pub raw: RawConfig,
     pub people: Vec<Person>,
     pub rotations: Vec<Rotation>,
-    pub feeds: Vec<(String, String, FeedFilter)>,
+    pub feeds: Vec<Feed>,
     pub policies: Vec<Policy>,
     pub schedules: Vec<Schedule>,
     /// The customer update template (minijinja).
@@ -424,6 +437,14 @@ impl Config {
 
     pub fn is_admin(&self, person: &str) -> bool {
         self.raw.admins.iter().any(|a| a == person)
+    }
+
+    /// Whether `channel` is a feed the operator marked private, where restricted SEVs show
+    /// in full.
+    pub fn is_private_feed(&self, platform: &str, channel: &str) -> bool {
+        self.feeds
+            .iter()
+            .any(|f| f.private && f.platform == platform && f.channel == channel)
     }
 
     pub fn update_cadence_minutes(&self, level: Level) -> u32 {
@@ -710,14 +731,15 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         if f.channel.trim().is_empty() {
             err(format!("feeds[{i}].channel"), "empty channel".into());
         }
-        feeds.push((
-            f.platform.clone(),
-            f.channel.trim_start_matches('#').to_string(),
-            FeedFilter {
+        feeds.push(Feed {
+            platform: f.platform.clone(),
+            channel: f.channel.trim_start_matches('#').to_string(),
+            filter: FeedFilter {
                 types: f.types.clone(),
                 max_level: f.max_level,
             },
-        ));
+            private: f.private,
+        });
     }
     let d = &raw.discord;
     for (key, v) in [

@@ -267,10 +267,18 @@ impl Delivery {
         let Some(origin) = sevs::origin_channel(tx, sev).await? else {
             return Ok(());
         };
-        let text = format!(
-            "{sev} is declared, but its channel could not be created: {why}. Keep working here with `/sev {sev} update …` \
-             and ask a workspace admin to fix the cause."
-        );
+        let restricted = sevs::load(tx, sev).await?.is_some_and(|i| i.restricted);
+        let text = if restricted {
+            format!(
+                "{sev} is declared, but its private channel could not be created: {why}. It is restricted: \
+                 keep its details out of this channel, and ask a workspace admin to fix the cause."
+            )
+        } else {
+            format!(
+                "{sev} is declared, but its channel could not be created: {why}. Keep working here with `/sev {sev} update …` \
+                 and ask a workspace admin to fix the cause."
+            )
+        };
         let reply = Effect::Reply {
             channel: origin,
             user: None,

@@ -15,6 +15,8 @@ pub enum Command {
         customer_impact: bool,
         /// Declare even if the same person just declared one like it.
         force_new: bool,
+        /// Restricted like a security SEV: details only for its members (`--private`).
+        private: bool,
     },
     Level {
         sev: Option<SevId>,
@@ -134,7 +136,7 @@ pub enum DraftAction {
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "declare",
-        "/sev declare <type> <level> <title…> [--customer-impact] [--new]",
+        "/sev declare <type> <level> <title…> [--customer-impact] [--private] [--new]",
         "declare a SEV; type is availability, durability, security or feature-degradation; level 0-3 (0 most critical)",
     ),
     (
@@ -441,14 +443,20 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
 fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
     let mut customer_impact = false;
     let mut force_new = false;
+    let mut private = false;
     let mut words = Vec::new();
     for w in rest {
         match w.to_ascii_lowercase().as_str() {
             "--customer-impact" | "--customer" => customer_impact = true,
             "--new" => force_new = true,
+            "--private" => private = true,
             flag if flag.starts_with("--") => {
-                return Err(UsageError::new("declare", format!("Unknown flag \"{w}\"."))
-                    .suggest(closest(flag, ["--customer-impact", "--new"]).map(str::to_string)));
+                return Err(
+                    UsageError::new("declare", format!("Unknown flag \"{w}\".")).suggest(
+                        closest(flag, ["--customer-impact", "--private", "--new"])
+                            .map(str::to_string),
+                    ),
+                );
             }
             _ => words.push(*w),
         }
@@ -492,6 +500,7 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
         title,
         customer_impact,
         force_new,
+        private,
     })
 }
 
@@ -557,7 +566,8 @@ mod tests {
                 level: lvl(1),
                 title: "Checkout failing".into(),
                 customer_impact: false,
-                force_new: false
+                force_new: false,
+                private: false
             }
         );
         assert_eq!(
@@ -567,7 +577,8 @@ mod tests {
                 level: lvl(0),
                 title: "Leaked keys".into(),
                 customer_impact: true,
-                force_new: false
+                force_new: false,
+                private: false
             }
         );
     }
@@ -781,6 +792,13 @@ mod tests {
         };
         assert!(force_new);
         assert_eq!(title, "Images slow");
+        let Command::Declare { private, title, .. } =
+            parse("declare durability 2 --private Payroll export lost").unwrap()
+        else {
+            panic!("not a declare")
+        };
+        assert!(private);
+        assert_eq!(title, "Payroll export lost");
         assert_eq!(
             err("declare availability 1 x --nwe").suggestion.as_deref(),
             Some("--new")

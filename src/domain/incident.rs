@@ -24,6 +24,17 @@ pub struct Incident {
     pub channel_name: String,
     pub roles: BTreeMap<Role, String>,
     pub latest_update: Option<String>,
+    /// Shown in full only to its members, in its channel and in private feeds: every
+    /// security SEV, and any declared with `--private` (see `access`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub restricted: bool,
+    /// This copy's details were removed for a place that may not see them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub redacted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl Incident {
@@ -353,6 +364,8 @@ mod tests {
             channel_name: "sev-7-checkout-failing".into(),
             roles: BTreeMap::from([(Role::Imoc, "alice".into()), (Role::Tloc, "bob".into())]),
             latest_update: None,
+            restricted: false,
+            redacted: false,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Pure domain logic: no async, no I/O, no platform types.
 
+pub mod access;
 pub mod definitions;
 pub mod escalation;
 pub mod feed;

@@ -1,9 +1,15 @@
 //! Incident channel names that every platform accepts (Slack's rules are the strictest:
 //! lowercase letters, digits, `-`, `_`, at most 80 characters).
 
-use super::types::SevId;
+use super::types::{SevId, SevType};
 
 pub const MAX_CHANNEL_NAME: usize = 80;
+
+/// What an incident channel's name is made of: its title, or for a restricted SEV only its
+/// type (`sev-12-security`), since people who cannot open a channel may still see its name.
+pub fn channel_basis(title: &str, sev_type: SevType, restricted: bool) -> &str {
+    if restricted { sev_type.as_str() } else { title }
+}
 
 /// `sev-42-checkout-failing`; `attempt` 0 is the plain name, later attempts add `-2`, `-3`…
 /// for when the platform says the name is taken. The suffix always survives truncation.
@@ -44,6 +50,16 @@ pub fn is_valid_channel_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restricted_sev_channel_carries_no_title() {
+        let basis = channel_basis("Leaked API key in repo", SevType::Security, true);
+        assert_eq!(channel_name(SevId(12), basis, 0), "sev-12-security");
+        let basis = channel_basis("Payroll export", SevType::Durability, true);
+        assert_eq!(channel_name(SevId(3), basis, 1), "sev-3-durability-2");
+        let basis = channel_basis("Checkout failing", SevType::Availability, false);
+        assert_eq!(channel_name(SevId(4), basis, 0), "sev-4-checkout-failing");
+    }
 
     #[test]
     fn names_follow_slack_rules() {

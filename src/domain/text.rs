@@ -234,6 +234,13 @@ pub fn fmt_time(ms: i64) -> String {
 /// The plain-text summary card; platforms with rich formatting render their own from the
 /// same `Incident`.
 pub fn card_text(inc: &Incident, m: &Markup) -> String {
+    if inc.redacted {
+        return format!(
+            "{}\nStage: {}",
+            super::access::redacted_line(inc.id, inc.sev_type),
+            inc.stage
+        );
+    }
     let mention = m.mention;
     let roles = Role::ALL
         .iter()
@@ -287,6 +294,8 @@ mod tests {
             channel_name: "sev-7-checkout-failing".into(),
             roles: BTreeMap::from([(Role::Imoc, "alice".into()), (Role::Tloc, "bob".into())]),
             latest_update: None,
+            restricted: false,
+            redacted: false,
         }
     }
 

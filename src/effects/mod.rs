@@ -316,6 +316,8 @@ mod examples {
                 .into_iter()
                 .collect(),
             latest_update: Some("rolled back".into()),
+            restricted: false,
+            redacted: false,
         }
     }
 

@@ -228,6 +228,7 @@ impl Engine {
             level,
             title,
             customer_impact: true,
+            restricted: false,
             declared_by: SYSTEM_ACTOR,
             platform: &a.platform,
             origin_channel: &a.channel,

@@ -16,10 +16,11 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::access::{self, Viewer};
 use crate::domain::definitions::{definition_for, render_table};
 use crate::domain::grammar::{self, COMMANDS};
 use crate::domain::incident::{decide, evolve};
-use crate::domain::naming::channel_name;
+use crate::domain::naming::{channel_basis, channel_name};
 use crate::domain::oncall::{on_call_for, rotation_for};
 use crate::domain::text::{Markup, card_text, describe, fmt_time};
 use crate::domain::{
@@ -228,7 +229,7 @@ impl Engine {
         let here = self.channel_ref(&inv.platform, &inv.channel);
         let out = match cmd {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
-            Command::List => Outcome::Done(self.list(&mut tx, &inv.platform).await?),
+            Command::List => Outcome::Done(self.list(&mut tx, inv, &actor).await?),
             Command::Sla => self.sla_command(&mut tx, now).await?,
             Command::Declare {
                 sev_type,
@@ -236,6 +237,7 @@ impl Engine {
                 title,
                 customer_impact,
                 force_new,
+                private,
             } => 'declare: {
                 if !force_new
                     && let Some(dup) =
@@ -257,12 +259,24 @@ impl Engine {
                     level,
                     title: &title,
                     customer_impact,
+                    restricted: private || sev_type == SevType::Security,
                     declared_by: &actor,
                     platform: &inv.platform,
                     origin_channel: &inv.channel,
                     now,
                 };
                 Outcome::Done(self.declare(&mut tx, new).await?)
+            }
+            Command::Subscribe(filter)
+                if filter.types.contains(&SevType::Security)
+                    && !self.cfg.is_private_feed(&inv.platform, &inv.channel) =>
+            {
+                Outcome::Refused(format!(
+                    "Security SEVs are restricted, so {here} cannot subscribe to them: every feed \
+                     shows them only as \"SEV-n · security · {}\". To see them in full, the \
+                     sevbot operator lists a private channel under [[feeds]] with private = true.",
+                    access::REDACTED
+                ))
             }
             Command::Subscribe(filter) => {
                 let fresh = subscriptions::upsert(
@@ -344,9 +358,19 @@ impl Engine {
         Reply::private(text)
     }
 
-    async fn list(&self, conn: &mut Conn, platform: &str) -> anyhow::Result<Reply> {
+    async fn list(&self, conn: &mut Conn, inv: &Invocation, actor: &str) -> anyhow::Result<Reply> {
+        let platform = inv.platform.as_str();
         let (open, ended) = sevs::list(conn, 5).await?;
+        let mut hidden = std::collections::HashSet::new();
+        for i in open.iter().chain(&ended).filter(|i| i.restricted) {
+            if !i.may_see(actor, self.viewer(conn, inv, actor, i.id).await?) {
+                hidden.insert(i.id);
+            }
+        }
         let line = |i: &Incident| {
+            if hidden.contains(&i.id) {
+                return access::redacted_line(i.id, i.sev_type);
+            }
             let imoc = i
                 .roles
                 .get(&Role::Imoc)
@@ -431,6 +455,32 @@ impl Engine {
         })
     }
 
+    /// Who `actor` is to SEV `id`, asking from `inv`'s channel.
+    async fn viewer(
+        &self,
+        conn: &mut Conn,
+        inv: &Invocation,
+        actor: &str,
+        id: SevId,
+    ) -> anyhow::Result<Viewer> {
+        let here = sevs::by_channel(conn, &inv.platform, &inv.channel).await?;
+        let pages = crate::store::paging::all(conn, id).await?;
+        Ok(Viewer {
+            in_its_channel: here == Some(id),
+            is_admin: self.cfg.is_admin(actor),
+            was_paged: pages.iter().any(|p| p.person == actor),
+        })
+    }
+
+    /// The SEV as a feed channel may show it: restricted SEVs in full only in private feeds.
+    fn feed_view(&self, inc: &Incident, platform: &str, channel: &str) -> Incident {
+        if inc.restricted && !self.cfg.is_private_feed(platform, channel) {
+            inc.redacted()
+        } else {
+            inc.clone()
+        }
+    }
+
     fn name_of(&self, platform: &str, who: &str) -> String {
         if let Some(p) = self.renderers.get(platform) {
             return p.mention(who);
@@ -455,9 +505,15 @@ impl Engine {
             declared_by: new.declared_by.to_string(),
             declared_at: now,
             platform: new.platform.to_string(),
-            channel_name: channel_name(id, new.title, 0),
+            channel_name: channel_name(
+                id,
+                channel_basis(new.title, new.sev_type, new.restricted),
+                0,
+            ),
             roles: Default::default(),
             latest_update: None,
+            restricted: new.restricted,
+            redacted: false,
         };
         let declared = [EventKind::Declared {
             sev_type: inc.sev_type,
@@ -466,14 +522,13 @@ impl Engine {
             customer_impact: inc.customer_impact,
         }];
         let roles = self.fill_roles(&inc, now);
-        let private = inc.sev_type == SevType::Security;
         self.enqueue(
             tx,
             &inc.platform,
             Effect::CreateChannel {
                 sev: id,
-                title: inc.title.clone(),
-                private,
+                title: channel_basis(&inc.title, inc.sev_type, inc.restricted).to_string(),
+                private: inc.restricted,
                 attempt: 0,
             },
             now,
@@ -524,17 +579,23 @@ impl Engine {
         let meaning = definition_for(&self.cfg.raw.definitions, inc.level)
             .map(|d| format!("\n{} means: {}", inc.level, d.summary))
             .unwrap_or_default();
+        let restricted = if inc.restricted {
+            "\nRestricted: only you see this answer, the channel is private, and feeds and \
+             `/sev list` show it without its title or people. Invite responders to the channel."
+        } else {
+            ""
+        };
         Ok(Reply {
             declared: Some(id),
             text: format!(
-                "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}\nDeclared by mistake? `/sev cancel {id} <reason>`.",
+                "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}{restricted}\nDeclared by mistake? `/sev cancel {id} <reason>`.",
                 inc.level,
                 inc.sev_type,
                 self.esc(&inc.platform, &inc.title),
                 inc.channel_name,
                 [roles, unfilled].concat().join(", ")
             ),
-            ephemeral: false,
+            ephemeral: inc.restricted,
         })
     }
 
@@ -627,27 +688,23 @@ impl Engine {
                 sevs::bind_message(tx, inc.id, &sub.platform, &sub.channel, "feed").await?;
             }
         }
-        for (platform, channel) in &self
-            .cfg
-            .feeds
-            .iter()
-            .filter(|(_, _, f)| f.matches(inc.sev_type, inc.level))
-            .map(|(p, c, _)| (p.clone(), c.clone()))
-            .collect::<Vec<_>>()
-        {
-            sevs::bind_message(tx, inc.id, platform, channel, "feed").await?;
+        for f in &self.cfg.feeds {
+            if f.filter.matches(inc.sev_type, inc.level) {
+                sevs::bind_message(tx, inc.id, &f.platform, &f.channel, "feed").await?;
+            }
         }
         let feeds = sevs::bound_channels(tx, inc.id, "feed").await?;
         // Announcements were just refreshed: the next scheduled push is a cadence away.
         self.reschedule_status_push(tx, inc, !feeds.is_empty(), now)
             .await?;
         for (platform, channel) in feeds {
+            let incident = self.feed_view(inc, &platform, &channel);
             self.enqueue(
                 tx,
                 &platform,
                 Effect::UpsertFeed {
                     channel,
-                    incident: inc.clone(),
+                    incident,
                     as_of: None,
                 },
                 now,
@@ -684,6 +741,9 @@ impl Engine {
                 "There is no {id}; `/sev list` shows the SEVs."
             )));
         };
+        if inc.restricted && !inc.may_see(actor, self.viewer(tx, inv, actor, id).await?) {
+            return Ok(Outcome::Refused(access::refusal(id)));
+        }
         let action = match cmd {
             Command::Status { .. } => {
                 let name = |p: &str| self.name_of(&inv.platform, p);

@@ -5,6 +5,7 @@
 use super::job::PostPayload;
 use super::{Engine, JOB_SCHEDULED_POST, JOB_STATUS_PUSH, Job};
 use crate::config::{Schedule, ScheduleKind};
+use crate::domain::access;
 use crate::domain::text::fmt_duration;
 use crate::domain::{Incident, Role};
 use crate::effects::Effect;
@@ -78,7 +79,7 @@ impl Engine {
             return Ok(());
         };
         let text = match s.kind {
-            ScheduleKind::Digest => self.digest(tx, &s.platform, now).await?,
+            ScheduleKind::Digest => self.digest(tx, &s.platform, &s.channel, now).await?,
         };
         let post = Effect::Reply {
             channel: s.channel.clone(),
@@ -91,7 +92,13 @@ impl Engine {
     }
 
     /// Every open SEV, most critical first, with its latest status.
-    async fn digest(&self, tx: &mut Tx, platform: &str, now: i64) -> anyhow::Result<String> {
+    async fn digest(
+        &self,
+        tx: &mut Tx,
+        platform: &str,
+        channel: &str,
+        now: i64,
+    ) -> anyhow::Result<String> {
         let (open, _) = sevs::list(tx, 0).await?;
         if open.is_empty() {
             return Ok("SEV digest: no open SEVs.".into());
@@ -102,8 +109,13 @@ impl Engine {
             if open.len() == 1 { "" } else { "s" }
         )];
         for inc in &open {
+            let inc = self.feed_view(inc, platform, channel);
+            if inc.redacted {
+                lines.push(format!("• {}", access::redacted_line(inc.id, inc.sev_type)));
+                continue;
+            }
             let last = sevs::last_update_at(tx, inc.id).await?;
-            lines.push(self.digest_line(inc, platform, now, last));
+            lines.push(self.digest_line(&inc, platform, now, last));
         }
         Ok(lines.join("\n"))
     }
@@ -170,8 +182,8 @@ impl Engine {
         let has_feeds = !feeds.is_empty();
         for (platform, channel) in feeds {
             let effect = Effect::UpsertFeed {
+                incident: self.feed_view(&inc, &platform, &channel),
                 channel,
-                incident: inc.clone(),
                 as_of: Some(now),
             };
             self.enqueue(tx, &platform, effect, now).await?;

@@ -9,13 +9,14 @@ use super::Conn;
 use crate::domain::{EventKind, Incident, Level, Role, SevId, SevType, Stage, TimelineEvent};
 
 const SEV_COLUMNS: &str = "id, sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
-     platform, channel_name, latest_update";
+     platform, channel_name, latest_update, restricted";
 
 pub struct NewSev<'a> {
     pub sev_type: SevType,
     pub level: Level,
     pub title: &'a str,
     pub customer_impact: bool,
+    pub restricted: bool,
     pub declared_by: &'a str,
     pub platform: &'a str,
     pub origin_channel: &'a str,
@@ -25,8 +26,8 @@ pub struct NewSev<'a> {
 pub async fn insert(conn: &mut Conn, s: &NewSev<'_>) -> anyhow::Result<SevId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO sevs (sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
-         updated_at, platform, origin_channel, channel_name, last_update_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+         updated_at, platform, origin_channel, channel_name, last_update_at, restricted) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(s.sev_type.as_str())
     .bind(i64::from(s.level.get()))
@@ -40,6 +41,7 @@ pub async fn insert(conn: &mut Conn, s: &NewSev<'_>) -> anyhow::Result<SevId> {
     .bind(s.origin_channel)
     .bind("")
     .bind(s.now)
+    .bind(i64::from(s.restricted))
     .fetch_one(conn)
     .await?;
     Ok(SevId(id))
@@ -65,6 +67,8 @@ fn from_row(r: &AnyRow) -> anyhow::Result<Incident> {
         channel_name: r.try_get("channel_name")?,
         roles: BTreeMap::new(),
         latest_update: r.try_get("latest_update")?,
+        restricted: r.try_get::<i64, _>("restricted")? != 0,
+        redacted: false,
     })
 }
 

@@ -83,6 +83,7 @@ pub fn definition() -> Value {
                 level_opt("level", "0 is the most critical", true),
                 with(opt(STRING, "title", "What is broken, e.g. Checkout failing", true), "max_length", json!(150)),
                 opt(BOOLEAN, "customer_impact", "Customers are affected (a BMOC is assigned)", false),
+                opt(BOOLEAN, "private", "Only its members see it (security SEVs always are)", false),
                 opt(BOOLEAN, "new", "Declare even if you just declared a similar SEV", false),
             ]),
             sub("new", "Declare a SEV with a form", vec![]),
@@ -188,7 +189,7 @@ pub fn to_text(data: &Value) -> Result<String, String> {
     let need = |k: &str| get(k).ok_or_else(|| format!("`{k}` is required"));
     let text = match name {
         "declare" => format!(
-            "declare {} {} {}{}{}",
+            "declare {} {} {}{}{}{}",
             need("type")?,
             need("level")?,
             need("title")?,
@@ -197,6 +198,7 @@ pub fn to_text(data: &Value) -> Result<String, String> {
             } else {
                 ""
             },
+            if flag("private") { " --private" } else { "" },
             if flag("new") { " --new" } else { "" }
         ),
         "level" => format!(

@@ -9,6 +9,7 @@ use serenity::all::{
 };
 
 use crate::adapters::text::clip;
+use crate::domain::access::redacted_line;
 use crate::domain::text::fmt_time;
 use crate::domain::{Incident, Markup, Role, Stage};
 use crate::effects::Message;
@@ -56,6 +57,13 @@ pub fn escape(text: &str) -> String {
 /// Title, description and footer of the summary embed, clipped so their sum stays
 /// within Discord's 6000 characters.
 pub fn embed_parts(inc: &Incident, m: &Markup) -> (String, String, String) {
+    if inc.redacted {
+        return (
+            redacted_line(inc.id, inc.sev_type),
+            format!("**Stage:** {}", inc.stage),
+            format!("#{}", inc.channel_name),
+        );
+    }
     let mention = m.mention;
     let title = clip(
         &format!(
@@ -257,6 +265,8 @@ mod tests {
             platform: "discord".into(),
             roles: BTreeMap::new(),
             latest_update: update,
+            restricted: false,
+            redacted: false,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::access::redacted_line;
 use crate::domain::text::fmt_time;
 use crate::domain::{Incident, Markup, Role};
 use crate::effects::Message;
@@ -28,6 +29,13 @@ fn section(text: &str) -> Value {
 }
 
 fn card_blocks(inc: &Incident, m: &Markup, feed: bool) -> Vec<Value> {
+    if inc.redacted {
+        return vec![section(&format!(
+            "{}\n*Stage:* {}",
+            redacted_line(inc.id, inc.sev_type),
+            inc.stage
+        ))];
+    }
     let mention = m.mention;
     let roles: Vec<String> = Role::ALL
         .iter()
@@ -122,6 +130,8 @@ mod tests {
             channel_name: "sev-3-x".into(),
             roles: [(Role::Imoc, "alice".to_string())].into_iter().collect(),
             latest_update: update,
+            restricted: false,
+            redacted: false,
         }
     }
 

@@ -57,6 +57,9 @@ pub fn declare_modal(defs: &[SevDefinition], channel: &str) -> Value {
             { "type": "input", "block_id": "impact", "optional": true, "label": plain("Customer impact"),
               "element": { "type": "checkboxes", "action_id": "v",
                            "options": [ option("Customers are affected (a BMOC is paged)", "yes") ] } },
+            { "type": "input", "block_id": "private", "optional": true, "label": plain("Restricted"),
+              "element": { "type": "checkboxes", "action_id": "v",
+                           "options": [ option("Only its members see it (security SEVs always are)", "yes") ] } },
             { "type": "context", "elements": [ { "type": "mrkdwn",
               "text": clip(&format!("*SEV levels*\n{}", render_table(defs)), MAX_SECTION) } ] }
         ]
@@ -195,15 +198,22 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                         .as_str()
                         .unwrap_or_default()
                         .to_string();
-                    let impact = values["impact"]["v"]["selected_options"]
-                        .as_array()
-                        .is_some_and(|o| !o.is_empty());
+                    let ticked = |block: &str| {
+                        values[block]["v"]["selected_options"]
+                            .as_array()
+                            .is_some_and(|o| !o.is_empty())
+                    };
                     let text = format!(
-                        "declare {} {} {}{}",
+                        "declare {} {} {}{}{}",
                         field("type").ok_or("no type chosen")?,
                         field("level").ok_or("no level chosen")?,
                         field("title").ok_or("no title given")?,
-                        if impact { " --customer-impact" } else { "" }
+                        if ticked("impact") {
+                            " --customer-impact"
+                        } else {
+                            ""
+                        },
+                        if ticked("private") { " --private" } else { "" }
                     );
                     Ok(Intent::Command {
                         user,
