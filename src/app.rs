@@ -324,7 +324,14 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         ConsoleMode::Off => false,
         ConsoleMode::Auto => !platforms_configured,
     };
-    let http = crate::http::serve(app.router(), &cfg.raw.server.http_addr, stop.clone()).await;
+    let limits = crate::http::Limits::from_config(&cfg.raw.server);
+    let http = crate::http::serve_with(
+        app.router(),
+        &cfg.raw.server.http_addr,
+        stop.clone(),
+        limits,
+    )
+    .await;
     let http = match http {
         Ok((addr, task)) => {
             tracing::info!(%addr, database = redact(&cfg.raw.database.url), "sevbot started");

@@ -126,6 +126,25 @@ pub struct ServerConfig {
     /// replicas may have enqueued it).
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// A request's headers must arrive within this (idle kept-alive connections close too).
+    #[serde(default = "default_http_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Once the headers are in, the whole body must arrive within this.
+    #[serde(default = "default_http_timeout_ms")]
+    pub body_timeout_ms: u64,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// 0 for none (set it to 0 behind a proxy: every connection then comes from the proxy).
+    #[serde(default = "default_max_connections_per_source")]
+    pub max_connections_per_source: usize,
+    /// Requests refused for authentication (401) one address may make per minute; past
+    /// it, the address is answered 429 until the minute is over.
+    #[serde(default = "default_auth_failures")]
+    pub auth_failures_per_minute: u32,
+    /// Behind a trusted reverse proxy: the header holding the client's address (its last
+    /// entry is used), e.g. "x-forwarded-for".
+    #[serde(default)]
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -133,8 +152,30 @@ impl Default for ServerConfig {
         ServerConfig {
             http_addr: default_http_addr(),
             poll_interval_ms: default_poll_ms(),
+            header_timeout_ms: default_http_timeout_ms(),
+            body_timeout_ms: default_http_timeout_ms(),
+            max_connections: default_max_connections(),
+            max_connections_per_source: default_max_connections_per_source(),
+            auth_failures_per_minute: default_auth_failures(),
+            client_ip_header: None,
         }
     }
+}
+
+fn default_http_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_max_connections_per_source() -> usize {
+    64
+}
+
+fn default_auth_failures() -> u32 {
+    30
 }
 
 fn default_http_addr() -> String {
@@ -565,6 +606,28 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
             fatal: true,
         })
     };
+    let srv = &raw.server;
+    if let Some(h) = &srv.client_ip_header
+        && axum::http::HeaderName::try_from(h.as_str()).is_err()
+    {
+        err(
+            "server.client_ip_header".into(),
+            format!("\"{h}\" is not a header name"),
+        );
+    }
+    for (key, v) in [
+        ("header_timeout_ms", srv.header_timeout_ms),
+        ("body_timeout_ms", srv.body_timeout_ms),
+        ("max_connections", srv.max_connections as u64),
+        (
+            "auth_failures_per_minute",
+            u64::from(srv.auth_failures_per_minute),
+        ),
+    ] {
+        if v == 0 {
+            err(format!("server.{key}"), "must be above 0".into());
+        }
+    }
     let mut people = Vec::new();
     let mut ids = HashSet::new();
     let mut handles = HashSet::new();
