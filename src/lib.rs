@@ -1,5 +1,6 @@
 pub mod adapters;
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod delivery;

@@ -50,6 +50,22 @@ enum Cmd {
         #[command(subcommand)]
         action: OutboxCmd,
     },
+    /// Check that SEV timelines are as sevbot wrote them.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk each SEV's hash-chained timeline (or one SEV's) and name the first entry that
+    /// was changed, removed or added beside sevbot. Prints each SEV's head hash: record it
+    /// elsewhere to catch a rewrite of the whole chain. Exit 1 when a chain is broken.
+    Verify {
+        /// One SEV (e.g. SEV-12); all when omitted.
+        sev: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,7 +103,7 @@ fn main() -> ExitCode {
             console: ConsoleMode::Off,
         } => "sevbot=info,warn",
         Cmd::Run { .. } => "warn",
-        Cmd::CheckConfig | Cmd::Outbox { .. } => "warn",
+        Cmd::CheckConfig | Cmd::Outbox { .. } | Cmd::Audit { .. } => "warn",
     };
     init_logging(json, raw.log.filter.as_deref().unwrap_or(default_filter));
     let where_from = path
@@ -116,39 +132,35 @@ fn main() -> ExitCode {
             None => ExitCode::from(1),
         },
         Cmd::Outbox { action } => {
-            let Some(cfg) = cfg else {
-                eprintln!("fix the configuration errors above first (`sevbot check-config`).");
-                return ExitCode::from(1);
-            };
             let action = match action {
                 OutboxCmd::List { all } => ops::OutboxAction::List { all },
                 OutboxCmd::Retry { id } => ops::OutboxAction::Retry(id),
                 OutboxCmd::Drop { id } => ops::OutboxAction::Drop(id),
             };
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+            operate(cfg, |store| async move {
+                let text =
+                    ops::outbox(&store, action, chrono::Utc::now().timestamp_millis()).await?;
+                Ok((text, true))
+            })
+        }
+        Cmd::Audit {
+            action: AuditCmd::Verify { sev },
+        } => {
+            let only = match sev
+                .as_deref()
+                .map(|s| sevbot::domain::SevId::parse(s).ok_or(s))
             {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
+                Some(Err(s)) => {
+                    eprintln!("{s:?} is not a SEV id; write it as SEV-12 (or #12).");
+                    return ExitCode::from(1);
                 }
+                Some(Ok(id)) => Some(id),
+                None => None,
             };
-            let result = rt.block_on(async {
-                let store = sevbot::store::Store::connect(&cfg.raw.database.url).await?;
-                ops::outbox(&store, action, chrono::Utc::now().timestamp_millis()).await
-            });
-            match result {
-                Ok(text) => {
-                    println!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            operate(cfg, |store| async move {
+                let r = sevbot::audit::verify(&store, only).await?;
+                Ok((r.text, r.intact))
+            })
         }
         Cmd::Run { console } => {
             let Some(cfg) = cfg else {
@@ -171,6 +183,47 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Runs an operator command against the configured database: its text on stdout and exit 0
+/// when it succeeded, on stderr and exit 1 when it was refused or found a problem.
+fn operate<F, Fut>(cfg: Option<config::Config>, f: F) -> ExitCode
+where
+    F: FnOnce(sevbot::store::Store) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(String, bool)>>,
+{
+    let Some(cfg) = cfg else {
+        eprintln!("fix the configuration errors above first (`sevbot check-config`).");
+        return ExitCode::from(1);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let store = sevbot::store::Store::connect(&cfg.raw.database.url).await?;
+        f(store).await
+    });
+    match result {
+        Ok((text, true)) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok((text, false)) => {
+            println!("{text}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::from(1)
         }
     }
 }

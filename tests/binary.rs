@@ -282,6 +282,81 @@ fn the_outbox_command_lists_retries_and_drops_failed_rows() {
     );
 }
 
+/// `sevbot audit verify` on the database a console session left: intact, then, after an
+/// edit made with SQL, the SEV and entry that no longer fit, with exit code 1.
+#[test]
+fn audit_verify_names_the_entry_changed_beside_sevbot() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(
+        &dir,
+        "/sev declare availability 2 Search slow\n/sev SEV-1 update Rolled back\n",
+    );
+    let audit = |args: &[&str]| {
+        let out = sevbot(&dir)
+            .args(["audit", "verify"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = audit(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("SEV-1: intact, ") && out.contains("1 SEV(s) checked: 1 intact, 0 broken."),
+        "{out}"
+    );
+
+    let db = sql_on_file(
+        &dir,
+        &[
+            "DROP TRIGGER incident_events_no_update",
+            "UPDATE incident_events SET detail = replace(detail, 'Rolled back', 'All fine') WHERE kind = 'update'",
+        ],
+    );
+    let (code, out, _) = audit(&["SEV-1"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with(&format!("SEV-1: BROKEN at entry {db} (row ")),
+        "{out}"
+    );
+    let (code, _, err) = audit(&["SEV-9"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("There is no SEV-9"), "{err}");
+    let (code, _, err) = audit(&["banana"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("\"banana\" is not a SEV id"), "{err}");
+}
+
+/// Runs statements on the test's SQLite file; returns the position of the SEV-1 entry
+/// the last statement touched (the update).
+fn sql_on_file(dir: &tempfile::TempDir, statements: &[&str]) -> i64 {
+    let url = format!("sqlite://{}", dir.path().join("sevbot.db").display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = sevbot::store::Store::connect(&url).await.unwrap();
+        for q in statements {
+            sqlx::query(sqlx::AssertSqlSafe(q.to_string()))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_events WHERE sev_id = 1 AND id <= \
+             (SELECT id FROM incident_events WHERE kind = 'update')",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+    })
+}
+
 #[test]
 fn check_config_reports_every_problem_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
@@ -335,7 +410,14 @@ fn check_config_reports_every_problem_with_its_location() {
 fn help_documents_every_subcommand() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for s in ["run", "check-config", "--config", "--log-json"] {
+    for s in [
+        "run",
+        "check-config",
+        "outbox",
+        "audit",
+        "--config",
+        "--log-json",
+    ] {
         assert!(text.contains(s), "{s} missing from --help:\n{text}");
     }
     let out = Command::new(BIN).args(["run", "--help"]).output().unwrap();

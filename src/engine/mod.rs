@@ -635,9 +635,9 @@ impl Engine {
                 actor: actor.to_string(),
                 event: ev.clone(),
             };
-            sevs::append_event(tx, inc.id, &te).await?;
             out.push(te);
         }
+        sevs::append_events(tx, inc.id, &out).await?;
         // Pages, acknowledgements and notes change nothing in the SEV's row.
         if *inc != before {
             sevs::save(tx, &before, inc, now, actor).await?;

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::Conn;
+use crate::domain::chain;
 use crate::domain::{EventKind, Incident, Level, Role, SevId, SevType, Stage, TimelineEvent};
 
 const SEV_COLUMNS: &str = "id, sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
@@ -229,22 +230,138 @@ pub async fn channel_id(conn: &mut Conn, id: SevId) -> anyhow::Result<Option<Str
 }
 
 pub async fn append_event(conn: &mut Conn, id: SevId, ev: &TimelineEvent) -> anyhow::Result<()> {
-    let detail = serde_json::to_string(&ev.event)?;
-    let kind = serde_json::to_value(&ev.event)?
-        .get("kind")
-        .and_then(|k| k.as_str().map(str::to_string))
-        .unwrap_or_default();
-    sqlx::query(
-        "INSERT INTO incident_events (sev_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+    append_events(conn, id, std::slice::from_ref(ev)).await
+}
+
+/// Appends to the timeline, each entry linked to the one before (see `domain::chain`).
+/// Bumping the SEV's count first locks its row on PostgreSQL, so two transactions appending
+/// to one SEV take turns instead of forking the chain.
+pub async fn append_events(
+    conn: &mut Conn,
+    id: SevId,
+    events: &[TimelineEvent],
+) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = events.len() as i64;
+    let row = sqlx::query(
+        "UPDATE sevs SET timeline_count = timeline_count + $1 WHERE id = $2 \
+         RETURNING timeline_count, timeline_head",
+    )
+    .bind(n)
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    let before: i64 = row.try_get::<i64, _>("timeline_count")? - n;
+    let head: Option<String> = row.try_get("timeline_head")?;
+    let mut prev = match head {
+        Some(h) => chain::from_hex(&h)
+            .ok_or_else(|| anyhow::anyhow!("SEV-{} has an unreadable timeline head {h:?}", id.0))?,
+        None if before == 0 => chain::GENESIS,
+        None => unchained_head(conn, id).await?,
+    };
+    for ev in events {
+        let detail = serde_json::to_string(&ev.event)?;
+        let kind = serde_json::to_value(&ev.event)?
+            .get("kind")
+            .and_then(|k| k.as_str().map(str::to_string))
+            .unwrap_or_default();
+        prev = chain::link(
+            &prev,
+            &chain::Entry {
+                sev: id.0,
+                at: ev.at,
+                actor: ev.actor.as_str(),
+                kind: &kind,
+                detail: &detail,
+            },
+        );
+        sqlx::query(
+            "INSERT INTO incident_events (sev_id, at, actor, kind, detail, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.0)
+        .bind(ev.at)
+        .bind(ev.actor.as_str())
+        .bind(kind)
+        .bind(detail)
+        .bind(chain::to_hex(&prev))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE sevs SET timeline_head = $1 WHERE id = $2")
+        .bind(chain::to_hex(&prev))
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The link after entries recorded before the chain existed (a SEV from an older release).
+async fn unchained_head(conn: &mut Conn, id: SevId) -> anyhow::Result<chain::Hash> {
+    let (entries, _) = chain_of(conn, id).await?;
+    let mut prev = chain::GENESIS;
+    for e in &entries {
+        prev = chain::link(
+            &prev,
+            &chain::Entry {
+                sev: id.0,
+                at: e.at,
+                actor: &e.actor,
+                kind: &e.kind,
+                detail: &e.detail,
+            },
+        );
+    }
+    Ok(prev)
+}
+
+/// A SEV's entries as stored, with what its row says of them, for `audit verify`.
+pub async fn chain_of(
+    conn: &mut Conn,
+    id: SevId,
+) -> anyhow::Result<(Vec<chain::Stored>, chain::Head)> {
+    let rows = sqlx::query(
+        "SELECT id, at, actor, kind, detail, hash FROM incident_events WHERE sev_id = $1 ORDER BY id",
     )
     .bind(id.0)
-    .bind(ev.at)
-    .bind(ev.actor.as_str())
-    .bind(kind)
-    .bind(detail)
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    let entries = rows
+        .iter()
+        .map(|r| {
+            Ok(chain::Stored {
+                row: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                kind: r.try_get("kind")?,
+                detail: r.try_get("detail")?,
+                hash: r.try_get("hash")?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let head = sqlx::query("SELECT timeline_count, timeline_head FROM sevs WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| -> anyhow::Result<chain::Head> {
+            Ok(chain::Head {
+                count: r.try_get("timeline_count")?,
+                hash: r.try_get("timeline_head")?,
+            })
+        })
+        .transpose()?
+        .unwrap_or_default();
+    Ok((entries, head))
+}
+
+/// Every SEV's id, oldest first.
+pub async fn all_ids(conn: &mut Conn) -> anyhow::Result<Vec<SevId>> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM sevs ORDER BY id")
+        .fetch_all(conn)
+        .await?;
+    Ok(ids.into_iter().map(SevId).collect())
 }
 
 pub async fn timeline(conn: &mut Conn, id: SevId) -> anyhow::Result<Vec<TimelineEvent>> {
