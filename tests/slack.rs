@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sevbot::adapters::slack::verify::sign;
 use support::Backend;
 use support::fake_slack::Fault;
-use support::slack_app::{SECRET, SlackApp, next_trigger, payload_fixture};
+use support::slack_app::{SECRET, SlackApp, block_action, next_trigger, view_submission};
 
 both_backends!(
     declare_by_text_and_run_the_lifecycle_in_slack,
@@ -920,35 +920,6 @@ async fn a_slack_call_that_hangs_is_retried_later() {
             .await,
         0
     );
-}
-
-/// A payload sample from ../shared/fixtures/slack/payloads/ (every field Slack has sent).
-/// A button press, on Slack's own block_actions sample.
-fn block_action(user: &str, channel: &str, action_id: &str, value: &str) -> Value {
-    let mut p = payload_fixture("BlockActionPayload");
-    p["type"] = json!("block_actions");
-    p["user"]["id"] = json!(user);
-    p["channel"]["id"] = json!(channel);
-    p["container"]["channel_id"] = json!(channel);
-    p["trigger_id"] = json!(next_trigger());
-    let mut action = p["actions"][0].clone();
-    action["action_id"] = json!(action_id);
-    action["value"] = json!(value);
-    action["type"] = json!("button");
-    p["actions"] = json!([action]);
-    p
-}
-
-/// A modal submission, on Slack's own view_submission sample.
-fn view_submission(user: &str, callback_id: &str, private_metadata: &str, values: Value) -> Value {
-    let mut p = payload_fixture("ViewSubmissionPayload");
-    p["type"] = json!("view_submission");
-    p["user"]["id"] = json!(user);
-    p["trigger_id"] = json!(next_trigger());
-    p["view"]["callback_id"] = json!(callback_id);
-    p["view"]["private_metadata"] = json!(private_metadata);
-    p["view"]["state"] = json!({ "values": values });
-    p
 }
 
 #[tokio::test]

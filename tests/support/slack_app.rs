@@ -248,3 +248,36 @@ pub fn payload_fixture(name: &str) -> Value {
     });
     serde_json::from_str(&text).unwrap()
 }
+
+/// A button press, on Slack's own block_actions sample.
+pub fn block_action(user: &str, channel: &str, action_id: &str, value: &str) -> Value {
+    let mut p = payload_fixture("BlockActionPayload");
+    p["type"] = json!("block_actions");
+    p["user"]["id"] = json!(user);
+    p["channel"]["id"] = json!(channel);
+    p["container"]["channel_id"] = json!(channel);
+    p["trigger_id"] = json!(next_trigger());
+    let mut action = p["actions"][0].clone();
+    action["action_id"] = json!(action_id);
+    action["value"] = json!(value);
+    action["type"] = json!("button");
+    p["actions"] = json!([action]);
+    p
+}
+
+/// A modal submission, on Slack's own view_submission sample.
+pub fn view_submission(
+    user: &str,
+    callback_id: &str,
+    private_metadata: &str,
+    values: Value,
+) -> Value {
+    let mut p = payload_fixture("ViewSubmissionPayload");
+    p["type"] = json!("view_submission");
+    p["user"]["id"] = json!(user);
+    p["trigger_id"] = json!(next_trigger());
+    p["view"]["callback_id"] = json!(callback_id);
+    p["view"]["private_metadata"] = json!(private_metadata);
+    p["view"]["state"] = json!({ "values": values });
+    p
+}
