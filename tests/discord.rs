@@ -244,7 +244,7 @@ async fn slash_commands_run_through_the_engine_once() {
     let r = d.signed(&role).await;
     assert_eq!(
         DiscordApp::content(&r),
-        "alice holds IMOC on SEV-1. Only they or an admin can hand it over; ask them.",
+        "alice holds IMOC on SEV-1. Only they or an admin can hand it over; ask them with `/sev SEV-1 ask imoc`.",
         "an occupied role is not seized"
     );
     let unknown =
@@ -303,6 +303,47 @@ async fn full_lifecycle_in_an_incident_channel() {
     assert!(
         DiscordApp::content(&r).contains("bob holds TLOC on SEV-1"),
         "{r}"
+    );
+    // …with a button to ask for it, which mentions the holder and the IMOC in the channel.
+    let ask = &r["data"]["components"][0]["components"][0];
+    assert_eq!(ask["custom_id"], "sev_ask_tloc:SEV-1", "{r}");
+    assert_eq!(ask["label"], "Ask for TLOC");
+    let r = d
+        .signed(&fd::button(
+            "1300000000000000026",
+            DANA,
+            &ch,
+            card.clone(),
+            "sev_ask_tloc:SEV-1",
+        ))
+        .await;
+    assert!(
+        DiscordApp::content(&r).contains("asks for TLOC"),
+        "answered to the presser: {r}"
+    );
+    d.deliver().await;
+    let asked = d
+        .fake
+        .calls_to("POST", "/channels/{channel_id}/messages")
+        .into_iter()
+        .find(|c| {
+            c.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("asks for TLOC")
+        })
+        .expect("the ask is posted in the SEV's channel");
+    let (bob, alice) = ("100000000000000012", ALICE);
+    let content = asked.body["content"].as_str().unwrap();
+    assert!(
+        content.contains(&format!("<@{bob}> or <@{alice}>")),
+        "{content}"
+    );
+    let pinged = asked.body["allowed_mentions"]["users"].to_string();
+    assert!(
+        pinged.contains(bob) && pinged.contains(alice),
+        "{}",
+        asked.body
     );
     let r = d
         .signed(&fd::button(

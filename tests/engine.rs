@@ -628,7 +628,7 @@ both_backends!(
         let r = app.cmd("U_BOB", "general", "SEV-1 role imoc @U_DAVE").await;
         assert_eq!(
             r.text,
-            "alice holds IMOC on SEV-1. Only they or an admin can hand it over; ask them."
+            "alice holds IMOC on SEV-1. Only they or an admin can hand it over; ask them with `/sev SEV-1 ask imoc`."
         );
         let r = app
             .cmd("U_ALICE", "general", "SEV-1 role imoc @U_DAVE")

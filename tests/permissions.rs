@@ -4,6 +4,8 @@
 
 mod support;
 
+use sevbot::domain::{Role, SevId};
+use sevbot::engine::Offer;
 use support::{Backend, TestApp};
 
 /// The SEV's people, by column: (column heading, test handle, person id on the timeline).
@@ -67,6 +69,7 @@ fn row(action: &str) -> Row {
         },
         "hand on the TLOC role" => r("role tloc @U_FRANK", "role_assigned"),
         "hand on the IMOC role" => r("role imoc @U_FRANK", "role_assigned"),
+        "ask for the TLOC role" => r("ask tloc", "role_requested"),
         "edit the customer update" => r("draft edit We are on it.", "draft_proposed"),
         other => panic!("README row \"{other}\" has no scenario in tests/permissions.rs"),
     }
@@ -246,3 +249,87 @@ async fn every_cell_of_the_readme_tables_holds() {
     wrong.extend(check(&app, &mut sev, restricted, true, Place::Elsewhere).await);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+both_backends!(
+    a_refused_hand_over_offers_to_ask_the_holder_and_the_imoc,
+    |b| async move {
+        let app = TestApp::with_config(b, PEOPLE).await;
+        app.cmd(
+            "U_EVE",
+            "general",
+            "declare availability 1 Checkout failing",
+        )
+        .await;
+        app.deliver().await;
+        let channel = "sev-1-checkout-failing";
+
+        // Frank may not seize bob's TLOC role; he is offered to ask for it.
+        let r = app
+            .cmd("U_FRANK", "general", "SEV-1 role tloc @U_FRANK")
+            .await;
+        assert!(r.ephemeral, "{}", r.text);
+        assert!(r.text.contains("`/sev SEV-1 ask tloc`"), "{}", r.text);
+        let offer = Offer::AskForRole {
+            sev: SevId(1),
+            role: Role::Tloc,
+        };
+        assert_eq!(r.offer, Some(offer));
+        assert_eq!(offer.command(), "SEV-1 ask tloc");
+
+        // Asking tells the holder and the IMOC in the SEV's channel, by mention.
+        let r = app.cmd("U_FRANK", "general", &offer.command()).await;
+        assert!(!r.text.contains("You"), "{}", r.text);
+        app.deliver().await;
+        let asked: Vec<String> = app
+            .posts_in(channel)
+            .into_iter()
+            .filter(|p| p.contains("asks for TLOC"))
+            .collect();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].contains("<bob> or <alice>"), "{}", asked[0]);
+        assert_eq!(count(&app, 1, "role_requested", "frank").await, 1);
+        // Nothing was handed over, and nobody's page was touched.
+        let status = app.cmd("U_FRANK", "general", "SEV-1 status").await.text;
+        assert!(status.contains("TLOC @bob"), "{status}");
+
+        // Pressing it again within five minutes pings nobody again.
+        let again = app.cmd("U_FRANK", "general", "SEV-1 ask tloc").await;
+        assert!(
+            again
+                .text
+                .starts_with("You asked for TLOC on SEV-1 0 s ago"),
+            "{}",
+            again.text
+        );
+        assert_eq!(count(&app, 1, "role_requested", "frank").await, 1);
+        app.advance_minutes(6);
+        app.cmd("U_FRANK", "general", "SEV-1 ask tloc").await;
+        assert_eq!(count(&app, 1, "role_requested", "frank").await, 2);
+
+        // No offer, and no ask, for those who need none or may not.
+        app.cmd(
+            "U_EVE",
+            "general",
+            "declare availability 2 --new Search slow",
+        )
+        .await;
+        for (who, cmd, says) in [
+            ("U_ALICE", "SEV-1 ask tloc", "You may hand TLOC on yourself"),
+            ("U_BOB", "SEV-1 ask tloc", "You already hold TLOC"),
+            (
+                "U_NOBODY",
+                "SEV-1 ask tloc",
+                "Only people in the sevbot config",
+            ),
+            ("U_FRANK", "SEV-2 ask bmoc", "Nobody holds BMOC on SEV-2"),
+        ] {
+            let r = app.cmd(who, "general", cmd).await;
+            assert!(r.text.contains(says), "{who} {cmd}: {}", r.text);
+            assert!(r.ephemeral && r.offer.is_none());
+        }
+        let r = app
+            .cmd("U_NOBODY", "general", "SEV-1 role tloc @U_NOBODY")
+            .await;
+        assert!(r.offer.is_none(), "{}", r.text);
+    }
+);

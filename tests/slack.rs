@@ -1089,3 +1089,44 @@ async fn a_security_sev_reaches_slack_only_where_it_may() {
     let inside = s.command("U_NOBODY", &ch, "status").await.to_string();
     assert!(inside.contains("Token leaked"), "in its channel: {inside}");
 }
+
+/// A refused hand-over answers with a button; pressing it mentions the holder and the IMOC
+/// in the SEV's channel as real Slack mentions.
+#[tokio::test]
+async fn a_refused_hand_over_offers_a_button_to_ask_for_the_role() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    let r = s
+        .command("U_HANK", "C_GENERAL", "SEV-1 role tloc <@U_HANK>")
+        .await;
+    assert_eq!(r["response_type"], "ephemeral");
+    assert!(
+        r["text"].as_str().unwrap().contains("bob holds TLOC"),
+        "{r}"
+    );
+    let button = &r["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "sev_ask_tloc", "{r}");
+    assert_eq!(button["value"], "SEV-1");
+    assert_eq!(button["text"]["text"], "Ask for TLOC");
+
+    let press = block_action("U_HANK", "C_GENERAL", "sev_ask_tloc", "SEV-1");
+    assert_eq!(s.interaction(press).await.status(), 200);
+    s.deliver().await;
+    let ch = s.slack.channel_id("sev-1-checkout-failing").unwrap();
+    let asked: Vec<String> = s
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["channel"] == ch)
+        .filter_map(|p| p["text"].as_str().map(String::from))
+        .filter(|t| t.contains("asks for TLOC"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains("<@U_BOB> or <@U_ALICE>"), "{}", asked[0]);
+}

@@ -28,6 +28,11 @@ pub enum Command {
         role: Role,
         user: String,
     },
+    /// Ask the holder of an occupied role (and the IMOC) to hand it over.
+    Ask {
+        sev: Option<SevId>,
+        role: Role,
+    },
     Update {
         sev: Option<SevId>,
         text: String,
@@ -85,6 +90,7 @@ impl Command {
             Command::Declare { .. } => "declare",
             Command::Level { .. } => "level",
             Command::Role { .. } => "role",
+            Command::Ask { .. } => "ask",
             Command::Update { .. } => "update",
             Command::Ack { .. } => "ack",
             Command::Impact { .. } => "impact",
@@ -109,6 +115,7 @@ impl Command {
         match self {
             Command::Level { sev, .. }
             | Command::Role { sev, .. }
+            | Command::Ask { sev, .. }
             | Command::Update { sev, .. }
             | Command::Ack { sev }
             | Command::Impact { sev }
@@ -148,6 +155,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "role",
         "/sev role <imoc|tloc|bmoc> <@user>",
         "hand a role to someone",
+    ),
+    (
+        "ask",
+        "/sev ask <imoc|tloc|bmoc>",
+        "ask the holder of a role (and the IMOC) to hand it to you",
     ),
     (
         "update",
@@ -339,6 +351,19 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
                 )
             })?;
             Ok(Command::Role { sev, role, user })
+        }
+        "ask" => {
+            let [role] = rest.as_slice() else {
+                return Err(UsageError::new("ask", "Name the one role you ask for."));
+            };
+            let Some(role) = Role::parse(role) else {
+                return Err(
+                    UsageError::new("ask", format!("Unknown role \"{role}\".")).suggest(
+                        closest(role, Role::ALL.iter().map(|r| r.as_str())).map(str::to_string),
+                    ),
+                );
+            };
+            Ok(Command::Ask { sev, role })
         }
         "update" => {
             if text.is_empty() {

@@ -82,6 +82,10 @@ pub enum Action {
         role: Role,
         person: String,
     },
+    /// Ask whoever may hand on an occupied role (its holder and the IMOC) to hand it over.
+    AskForRole {
+        role: Role,
+    },
     PostUpdate {
         text: String,
     },
@@ -123,6 +127,12 @@ pub enum EventKind {
     RoleUnfilled {
         role: Role,
         why: String,
+    },
+    /// Someone asked for an occupied role; `asked` are the people who may hand it on
+    /// (the holder, then the IMOC), mentioned so they are notified.
+    RoleRequested {
+        role: Role,
+        asked: Vec<String>,
     },
     Update {
         text: String,
@@ -265,7 +275,8 @@ pub fn decide(
                     .map(|i| format!(", the IMOC ({i})"))
                     .unwrap_or_default();
                 return Err(format!(
-                    "{holder} holds {role} on {id}. Only they{imoc} or an admin can hand it over; ask them."
+                    "{holder} holds {role} on {id}. Only they{imoc} or an admin can hand it over; ask them with `/sev {id} ask {}`.",
+                    role.as_str()
                 ));
             }
             Ok(vec![EventKind::RoleAssigned {
@@ -273,6 +284,35 @@ pub fn decide(
                 person: person.clone(),
                 previous,
             }])
+        }
+        Action::AskForRole { role } => {
+            if !standing.is_known {
+                return Err(format!(
+                    "Only people in the sevbot config take roles on {id}; ask an admin to add you ([[people]] in the config)."
+                ));
+            }
+            let Some(holder) = inc.roles.get(role) else {
+                return Err(format!(
+                    "Nobody holds {role} on {id}; take it with `/sev {id} role {} @you`.",
+                    role.as_str()
+                ));
+            };
+            if standing.holds(*role) {
+                return Err(format!("You already hold {role} on {id}."));
+            }
+            if lifecycle::may_hand_over(standing, *role, true) {
+                return Err(format!(
+                    "You may hand {role} on yourself: `/sev {id} role {} @you`.",
+                    role.as_str()
+                ));
+            }
+            let mut asked = vec![holder.clone()];
+            if let Some(imoc) = inc.roles.get(&Role::Imoc)
+                && imoc != holder
+            {
+                asked.push(imoc.clone());
+            }
+            Ok(vec![EventKind::RoleRequested { role: *role, asked }])
         }
         Action::PostUpdate { text } => {
             let mut ev = vec![EventKind::Update { text: text.clone() }];
@@ -333,6 +373,7 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         EventKind::ChannelCreated { name } => inc.channel_name = name.clone(),
         EventKind::Declared { .. }
         | EventKind::RoleUnfilled { .. }
+        | EventKind::RoleRequested { .. }
         | EventKind::Note { .. }
         | EventKind::UpdateReminder { .. }
         | EventKind::Paged { .. }
@@ -614,7 +655,7 @@ mod tests {
         let no = decide(&i, &to_carol, anyone()).unwrap_err();
         assert_eq!(
             no,
-            "alice holds IMOC on SEV-7. Only they or an admin can hand it over; ask them."
+            "alice holds IMOC on SEV-7. Only they or an admin can hand it over; ask them with `/sev SEV-7 ask imoc`."
         );
         let tloc_no = decide(
             &i,

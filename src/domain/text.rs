@@ -89,6 +89,15 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
             None => format!("{who} made {} {role}", mention(person)),
         },
         EventKind::RoleUnfilled { role, why } => format!("{role} could not be filled: {why}"),
+        EventKind::RoleRequested { role, asked } => format!(
+            "{who} asks for {role}: {}, please hand it on with `/sev role {} @…` if you agree",
+            asked
+                .iter()
+                .map(|p| mention(p))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            role.as_str()
+        ),
         EventKind::Update { text } => format!("{who} posted an update: {}", esc(text)),
         EventKind::Note { text } => format!("{who} noted: {}", esc(text)),
         EventKind::ChannelCreated { name } => format!("channel #{name} opened"),

@@ -500,6 +500,7 @@ impl Engine {
                 )
                 .await?;
                 Ok(Outcome::Done(Reply {
+                    offer: None,
                     text: format!("{id}: customer update #{} approved and published.", d.id),
                     ephemeral: false,
                     declared: None,

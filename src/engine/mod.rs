@@ -2,6 +2,7 @@
 //! applies the change, appends the timeline, schedules or cancels jobs and enqueues the
 //! outbound effects. Nothing here talks to a chat platform.
 
+mod asks;
 mod availability;
 pub mod job;
 pub mod outcomes;
@@ -20,9 +21,10 @@ use crate::domain::access::{self, Viewer};
 use crate::domain::definitions::{definition_for, render_table};
 use crate::domain::grammar::{self, COMMANDS};
 use crate::domain::incident::{decide, evolve};
+use crate::domain::lifecycle::Standing;
 use crate::domain::naming::{channel_basis, channel_name};
 use crate::domain::oncall::{on_call_for, rotation_for};
-use crate::domain::text::{Markup, card_text, describe, fmt_time};
+use crate::domain::text::{Markup, card_text, describe, fmt_duration, fmt_time};
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
@@ -63,11 +65,49 @@ pub struct Reply {
     pub ephemeral: bool,
     /// The SEV a declare opened, so adapters can follow up on it.
     pub declared: Option<SevId>,
+    /// Something the person can do next, offered as a button where the platform has them.
+    pub offer: Option<Offer>,
+}
+
+/// A next step offered with a refusal, typed so each platform renders its own button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Refused an occupied role: ask its holder and the IMOC for it.
+    AskForRole { sev: SevId, role: Role },
+}
+
+impl Offer {
+    /// The command the button runs for whoever presses it.
+    pub fn command(&self) -> String {
+        match self {
+            Offer::AskForRole { sev, role } => format!("{sev} ask {}", role.as_str()),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Offer::AskForRole { role, .. } => format!("Ask for {role}"),
+        }
+    }
+
+    /// The button's id: `sev_ask_<role>` (its value, or after a colon on Discord, the SEV).
+    pub fn action_id(&self) -> String {
+        match self {
+            Offer::AskForRole { role, .. } => format!("sev_ask_{}", role.as_str()),
+        }
+    }
+
+    pub fn sev(&self) -> SevId {
+        match self {
+            Offer::AskForRole { sev, .. } => *sev,
+        }
+    }
 }
 
 impl Reply {
     fn private(text: impl Into<String>) -> Reply {
         Reply {
+            offer: None,
             declared: None,
             text: text.into(),
             ephemeral: true,
@@ -294,6 +334,7 @@ impl Engine {
                     "Updated the subscription of"
                 };
                 Outcome::Done(Reply {
+                    offer: None,
                     declared: None,
                     text: format!(
                         "{verb} {here} to SEVs: {}. Announcements here are edited in place as SEVs change.",
@@ -305,6 +346,7 @@ impl Engine {
             Command::Unsubscribe => {
                 if subscriptions::remove(&mut tx, &inv.platform, &inv.channel).await? {
                     Outcome::Done(Reply {
+                        offer: None,
                         declared: None,
                         text: format!("{here} will no longer get new SEV announcements."),
                         ephemeral: false,
@@ -586,6 +628,7 @@ impl Engine {
             ""
         };
         Ok(Reply {
+            offer: None,
             declared: Some(id),
             text: format!(
                 "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}{restricted}\nDeclared by mistake? `/sev cancel {id} <reason>`.",
@@ -802,6 +845,15 @@ impl Engine {
                     }
                 }
             }
+            Command::Ask { role, .. } => {
+                if let Some(ago) = self.asked_recently(tx, id, actor, role, now).await? {
+                    return Ok(Outcome::Refused(format!(
+                        "You asked for {role} on {id} {} ago; they were told in its channel. Ask again in a few minutes if nothing happens.",
+                        fmt_duration(ago / 1000)
+                    )));
+                }
+                Action::AskForRole { role }
+            }
             Command::Update { text, .. } => Action::PostUpdate { text },
             Command::Mitigated { .. } => Action::Move {
                 to: Stage::Mitigated,
@@ -824,7 +876,7 @@ impl Engine {
         let standing = inc.standing(actor, self.cfg.is_admin(actor));
         let events = match decide(&inc, &action, standing) {
             Ok(ev) => ev,
-            Err(why) => return Ok(Outcome::Refused(why)),
+            Err(why) => return Ok(refused_with_offer(&inc, &action, standing, why)),
         };
         let before = inc.clone();
         // Raising the level to one with customer impact needs a BMOC now.
@@ -901,6 +953,7 @@ impl Engine {
                 .join("; ")
         });
         Ok(Outcome::Done(Reply {
+            offer: None,
             declared: None,
             text: format!("{id}: {summary}."),
             ephemeral: true,
@@ -1062,6 +1115,25 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A refused hand-over of an occupied role comes with a button to ask for it, for anyone
+/// who may ask (in the config, not the holder, not someone who could hand it on).
+fn refused_with_offer(inc: &Incident, action: &Action, standing: Standing, why: String) -> Outcome {
+    let Action::AssignRole { role, .. } = action else {
+        return Outcome::Refused(why);
+    };
+    let ask = Action::AskForRole { role: *role };
+    if decide(inc, &ask, standing).is_err() {
+        return Outcome::Refused(why);
+    }
+    Outcome::Done(Reply {
+        offer: Some(Offer::AskForRole {
+            sev: inc.id,
+            role: *role,
+        }),
+        ..Reply::private(why)
+    })
 }
 
 fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {

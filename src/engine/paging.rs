@@ -341,6 +341,7 @@ impl Engine {
             .await?;
         }
         Ok(Outcome::Done(Reply {
+            offer: None,
             text,
             ephemeral: false,
             declared: None,

@@ -97,6 +97,10 @@ pub fn definition() -> Value {
                 opt(USER, "user", "Who takes it", true),
                 sev_opt(),
             ]),
+            sub("ask", "Ask a role's holder (and the IMOC) to hand it to you", vec![
+                with(opt(STRING, "role", "The role", true), "choices", json!(roles)),
+                sev_opt(),
+            ]),
             sub("update", "Post a status update", vec![text("text", "What changed, what is next"), sev_opt()]),
             sub("ack", "Acknowledge your page (stops the escalation)", vec![sev_opt()]),
             sub("impact", "Degraded routes: availability, users affected, budget burned", vec![sev_opt()]),
@@ -207,6 +211,7 @@ pub fn to_text(data: &Value) -> Result<String, String> {
             get("reason").unwrap_or_default()
         ),
         "role" => format!("{prefix}role {} <@{}>", need("role")?, need("user")?),
+        "ask" => format!("{prefix}ask {}", need("role")?),
         "update" => format!("{prefix}update {}", need("text")?),
         "note" => format!("{prefix}timeline note {}", need("text")?),
         "cancel" => format!("{prefix}cancel {}", need("reason")?),

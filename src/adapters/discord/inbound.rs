@@ -17,8 +17,9 @@ use axum::routing::post;
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
 use serenity::all::{
-    ApplicationId, CreateAllowedMentions, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EditInteractionResponse, LightMethod, Route,
+    ApplicationId, ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
+    LightMethod, Route,
 };
 
 use super::rest::Rest;
@@ -50,16 +51,23 @@ pub struct Interactions {
 /// A message answer; ephemeral answers are seen by the invoker only. Answers name
 /// people without pinging them.
 pub fn message(reply: &Reply) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(
-        CreateInteractionResponseMessage::new()
-            .content(clip(&reply.text, MAX_CONTENT))
-            .ephemeral(reply.ephemeral)
-            .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles()),
-    )
+    let mut m = CreateInteractionResponseMessage::new()
+        .content(clip(&reply.text, MAX_CONTENT))
+        .ephemeral(reply.ephemeral)
+        .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
+    if let Some(offer) = &reply.offer {
+        m = m.components(vec![CreateActionRow::Buttons(vec![
+            CreateButton::new(format!("{}:{}", offer.action_id(), offer.sev()))
+                .label(offer.label())
+                .style(ButtonStyle::Primary),
+        ])]);
+    }
+    CreateInteractionResponse::Message(m)
 }
 
 fn private(text: String) -> CreateInteractionResponse {
     message(&Reply {
+        offer: None,
         text,
         ephemeral: true,
         declared: None,
@@ -164,6 +172,7 @@ impl Interactions {
                     .await;
             }
             reply.unwrap_or_else(|| Reply {
+                offer: None,
                 text: "Already handled.".into(),
                 ephemeral: true,
                 declared: None,

@@ -4,8 +4,9 @@
 use serde_json::Value;
 use serenity::all::{CreateActionRow, CreateInputText, CreateModal, InputTextStyle};
 
+use crate::adapters::buttons;
 use crate::domain::definitions::SevDefinition;
-use crate::domain::{Role, SevId, SevType};
+use crate::domain::{SevId, SevType};
 
 pub const DECLARE: &str = "sev_declare";
 pub const UPDATE: &str = "sev_update";
@@ -130,15 +131,11 @@ pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> 
     match kind {
         super::inbound::MESSAGE_COMPONENT => {
             let sev = SevId::parse(arg).ok_or("button without a SEV id")?;
-            let text = match action {
-                "sev_mitigated" => format!("{sev} mitigated"),
-                "sev_ack" => format!("{sev} ack"),
-                "sev_resolved" => format!("{sev} resolved"),
-                "sev_update" => return Ok(Intent::UpdateModal(sev)),
-                other => match other.strip_prefix("sev_role_").and_then(Role::parse) {
-                    Some(role) => format!("{sev} role {} <@{user}>", role.as_str()),
-                    None => return Ok(Intent::Nothing),
-                },
+            if action == "sev_update" {
+                return Ok(Intent::UpdateModal(sev));
+            }
+            let Some(text) = buttons::command(action, sev, &format!("<@{user}>")) else {
+                return Ok(Intent::Nothing);
             };
             Ok(Intent::Command { text, note: None })
         }

@@ -14,6 +14,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::blocks::{MAX_SECTION, clip};
 use super::verify::{self, VerifyError};
 use super::views::{self, Intent};
 use super::{PLATFORM, SlackPlatform};
@@ -161,6 +162,7 @@ impl Inbound {
                     "sevbot could not open the form ({e}). Type the command instead, e.g. `/sev declare availability 1 Checkout failing`."
                 );
                 let reply = Reply {
+                    offer: None,
                     text,
                     ephemeral: true,
                     declared: None,
@@ -236,7 +238,17 @@ pub fn command_response(reply: &Reply) -> Value {
     } else {
         "in_channel"
     };
-    json!({ "response_type": response_type, "text": reply.text })
+    let mut out = json!({ "response_type": response_type, "text": reply.text });
+    if let Some(offer) = &reply.offer {
+        out["blocks"] = json!([
+            { "type": "section", "text": { "type": "mrkdwn", "text": clip(&reply.text, MAX_SECTION) } },
+            { "type": "actions", "elements": [
+                { "type": "button", "action_id": offer.action_id(), "value": offer.sev().to_string(),
+                  "text": { "type": "plain_text", "text": offer.label() } }
+            ] }
+        ]);
+    }
+    out
 }
 
 async fn commands(State(s): State<Http>, headers: HeaderMap, body: Bytes) -> Response {

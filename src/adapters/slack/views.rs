@@ -5,8 +5,9 @@
 use serde_json::{Value, json};
 
 use super::blocks::{MAX_SECTION, clip};
+use crate::adapters::buttons;
 use crate::domain::definitions::{SevDefinition, render_table};
-use crate::domain::{Incident, Role, SevId, SevType, Stage};
+use crate::domain::{Incident, SevId, SevType, Stage};
 
 pub const DECLARE: &str = "sev_declare";
 pub const UPDATE: &str = "sev_update";
@@ -154,25 +155,19 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                 .as_str()
                 .ok_or("button outside a channel")?
                 .to_string();
-            let text = match id {
-                "sev_mitigated" => format!("{sev} mitigated"),
-                "sev_ack" => format!("{sev} ack"),
-                "sev_resolved" => format!("{sev} resolved"),
-                "sev_update" => {
-                    let trigger_id = p["trigger_id"]
-                        .as_str()
-                        .ok_or("button without trigger_id")?
-                        .to_string();
-                    return Ok(Intent::OpenUpdateModal {
-                        trigger_id,
-                        sev,
-                        channel,
-                    });
-                }
-                other => match other.strip_prefix("sev_role_").and_then(Role::parse) {
-                    Some(role) => format!("{sev} role {} <@{user}>", role.as_str()),
-                    None => return Ok(Intent::Nothing),
-                },
+            if id == "sev_update" {
+                let trigger_id = p["trigger_id"]
+                    .as_str()
+                    .ok_or("button without trigger_id")?
+                    .to_string();
+                return Ok(Intent::OpenUpdateModal {
+                    trigger_id,
+                    sev,
+                    channel,
+                });
+            }
+            let Some(text) = buttons::command(id, sev, &format!("<@{user}>")) else {
+                return Ok(Intent::Nothing);
             };
             Ok(Intent::Command {
                 user,
