@@ -4,28 +4,39 @@
 
 mod support;
 
+use serde_json::{Value, json};
 use sevbot::domain::{Role, SevId};
 use sevbot::engine::Offer;
+use sevbot::store::Store;
+use support::discord_app::DiscordApp;
+use support::fake_discord::{self as fd, GENERAL};
+use support::slack_app::SlackApp;
 use support::{Backend, TestApp};
 
-/// The SEV's people, by column: (column heading, test handle, person id on the timeline).
-const ACTORS: [(&str, &str, &str); 7] = [
-    ("IMOC", "U_ALICE", "alice"),
-    ("TLOC", "U_BOB", "bob"),
-    ("BMOC", "U_CAROL", "carol"),
-    ("declarer", "U_EVE", "eve"),
-    ("admin", "U_DAVE", "dave"),
-    ("anyone in the config", "U_FRANK", "frank"),
-    ("not in the config", "U_NOBODY", "@U_NOBODY"),
+/// The SEV's people, by column: (column heading, handle on the test platform and Slack,
+/// Discord user id, person id on the timeline; someone outside the config is `@handle`).
+const ACTORS: [(&str, &str, &str, &str); 7] = [
+    ("IMOC", "U_ALICE", "100000000000000011", "alice"),
+    ("TLOC", "U_BOB", "100000000000000012", "bob"),
+    ("BMOC", "U_CAROL", "100000000000000013", "carol"),
+    ("declarer", "U_EVE", "100000000000000031", "eve"),
+    ("admin", "U_DAVE", "100000000000000014", "dave"),
+    (
+        "anyone in the config",
+        "U_FRANK",
+        "100000000000000032",
+        "frank",
+    ),
+    ("not in the config", "U_NOBODY", "100000000000000099", ""),
 ];
 
 const PEOPLE: &str = r#"
 [[people]]
 id = "eve"
-handles = { test = "U_EVE" }
+handles = { test = "U_EVE", slack = "U_EVE", discord = "100000000000000031" }
 [[people]]
 id = "frank"
-handles = { test = "U_FRANK" }
+handles = { test = "U_FRANK", slack = "U_FRANK", discord = "100000000000000032" }
 "#;
 
 /// One row of a table: how to set the SEV up, what the actor types, and how to tell it
@@ -86,7 +97,7 @@ fn tables() -> Vec<Table> {
         .nth(1)
         .expect("README has a \"Who may do what\" section");
     let section = section.split("\n## ").next().unwrap();
-    let columns: Vec<&str> = ACTORS.iter().map(|(c, _, _)| *c).collect();
+    let columns: Vec<&str> = ACTORS.iter().map(|(c, ..)| *c).collect();
     let mut out: Vec<Table> = vec![];
     let mut in_table = false;
     for line in section.lines() {
@@ -125,14 +136,14 @@ fn cells(line: &str) -> Vec<String> {
         .collect()
 }
 
-async fn count(app: &TestApp, sev: i64, kind: &str, actor: &str) -> i64 {
+async fn count(store: &Store, sev: i64, kind: &str, actor: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM incident_events WHERE sev_id = $1 AND kind = $2 AND actor = $3",
     )
     .bind(sev)
     .bind(kind)
     .bind(actor)
-    .fetch_one(&app.engine.store.pool)
+    .fetch_one(&store.pool)
     .await
     .unwrap()
 }
@@ -144,63 +155,261 @@ enum Place {
     ItsChannel,
 }
 
+/// The platform the cells are tried on, each through its own front door: the engine with
+/// the test platform, Slack's signed slash commands, Discord's signed interactions. (Boxed:
+/// the apps are large.)
+enum Desk {
+    Test(Box<TestApp>),
+    Slack(Box<SlackApp>),
+    Discord(Box<DiscordApp>, std::sync::atomic::AtomicU64),
+}
+
+impl Desk {
+    fn store(&self) -> &Store {
+        match self {
+            Desk::Test(a) => &a.engine.store,
+            Desk::Slack(s) => &s.app.engine.store,
+            Desk::Discord(d, _) => &d.app.engine.store,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Desk::Test(_) => "test platform",
+            Desk::Slack(_) => "Slack",
+            Desk::Discord(..) => "Discord",
+        }
+    }
+
+    fn general(&self) -> String {
+        match self {
+            Desk::Test(_) => "general".into(),
+            Desk::Slack(_) => "C_GENERAL".into(),
+            Desk::Discord(..) => GENERAL.into(),
+        }
+    }
+
+    async fn deliver(&self) {
+        match self {
+            Desk::Test(a) => a.deliver().await,
+            Desk::Slack(s) => s.deliver().await,
+            Desk::Discord(d, _) => d.deliver().await,
+        }
+    }
+
+    /// The id of the channel created as `name`, to type in.
+    fn channel(&self, name: &str) -> Option<String> {
+        match self {
+            Desk::Test(a) => a
+                .fake
+                .channel_calls()
+                .iter()
+                .any(|c| c.channel() == name)
+                .then(|| name.to_string()),
+            Desk::Slack(s) => s.slack.channel_id(name),
+            Desk::Discord(d, _) => d
+                .fake
+                .channels()
+                .into_iter()
+                .find(|(_, c)| c.name == name)
+                .map(|(id, _)| id),
+        }
+    }
+
+    /// The person id (config id, or `@handle` for someone outside it) the timeline records.
+    fn timeline_id(&self, actor: usize) -> String {
+        let (_, handle, discord, id) = ACTORS[actor];
+        match (id, self) {
+            ("", Desk::Discord(..)) => format!("@{discord}"),
+            ("", _) => format!("@{handle}"),
+            (id, _) => id.to_string(),
+        }
+    }
+
+    /// Runs `/sev <text>` as `actor` in `channel`: the answer, and whether only they see it.
+    /// `@U_FRANK` in the text is a mention of that person, written as the platform writes it.
+    async fn run(&self, actor: usize, channel: &str, text: &str) -> (String, bool) {
+        let (_, handle, discord, _) = ACTORS[actor];
+        match self {
+            Desk::Test(a) => {
+                let r = a.cmd(handle, channel, text).await;
+                (r.text, r.ephemeral)
+            }
+            Desk::Slack(s) => {
+                let text = text
+                    .split(' ')
+                    .map(|w| match w.strip_prefix('@') {
+                        Some(h) => format!("<@{h}>"),
+                        None => w.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let r = s.command(handle, channel, &text).await;
+                (
+                    r["text"].as_str().unwrap_or_default().to_string(),
+                    r["response_type"] == "ephemeral",
+                )
+            }
+            Desk::Discord(d, ids) => {
+                let (sub, options) = discord_command(text);
+                let id = 1_400_000_000_000_000_000
+                    + ids.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let r = d
+                    .signed(&fd::command(
+                        &id.to_string(),
+                        discord,
+                        channel,
+                        &sub,
+                        options,
+                    ))
+                    .await;
+                (DiscordApp::content(&r), r["data"]["flags"] == 64)
+            }
+        }
+    }
+}
+
+/// The `/sev` subcommand and options Discord sends for the same command typed as text.
+fn discord_command(text: &str) -> (String, Value) {
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    let sev = words
+        .first()
+        .filter(|w| w.starts_with("SEV-"))
+        .map(|w| w.to_string());
+    if sev.is_some() {
+        words.remove(0);
+    }
+    let rest = |n: usize| words[n.min(words.len())..].join(" ");
+    let string = |name: &str, v: String| json!({ "name": name, "type": 3, "value": v });
+    let int = |name: &str, v: &str| json!({ "name": name, "type": 4, "value": v.parse::<i64>().unwrap() });
+    let user = |mention: &str| {
+        let handle = mention.trim_start_matches('@');
+        let (_, _, id, _) = ACTORS
+            .iter()
+            .find(|a| a.1 == handle)
+            .expect("a known actor");
+        json!({ "name": "user", "type": 6, "value": id })
+    };
+    let mut options = vec![];
+    let sub = match words[0] {
+        "declare" => {
+            options.push(string("type", words[1].into()));
+            options.push(int("level", words[2]));
+            let title: Vec<&str> = words[3..]
+                .iter()
+                .copied()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            options.push(string("title", title.join(" ")));
+            for (flag, name) in [
+                ("--customer-impact", "customer_impact"),
+                ("--private", "private"),
+                ("--new", "new"),
+            ] {
+                if words.contains(&flag) {
+                    options.push(json!({ "name": name, "type": 5, "value": true }));
+                }
+            }
+            "declare"
+        }
+        "timeline" if words.get(1) == Some(&"note") => {
+            options.push(string("text", rest(2)));
+            "note"
+        }
+        "update" => {
+            options.push(string("text", rest(1)));
+            "update"
+        }
+        "level" => {
+            options.push(int("level", words[1]));
+            if words.len() > 2 {
+                options.push(string("reason", rest(2)));
+            }
+            "level"
+        }
+        "cancel" => {
+            options.push(string("reason", rest(1)));
+            "cancel"
+        }
+        "role" => {
+            options.push(string("role", words[1].into()));
+            options.push(user(words[2]));
+            "role"
+        }
+        "ask" => {
+            options.push(string("role", words[1].into()));
+            "ask"
+        }
+        "draft" => {
+            options.push(string("action", words[1].into()));
+            options.push(string("text", rest(2)));
+            "draft"
+        }
+        other => other,
+    };
+    if let Some(sev) = sev {
+        options.push(string("sev", sev));
+    }
+    (sub.to_string(), Value::Array(options))
+}
+
 /// Runs every cell of `table` on fresh SEVs (restricted ones with `--private`) and returns
-/// the cells where the engine disagrees with the README.
+/// the cells where the platform disagrees with the README.
 async fn check(
-    app: &TestApp,
+    desk: &Desk,
     next: &mut i64,
     table: &Table,
     private: bool,
     place: Place,
 ) -> Vec<String> {
     let mut wrong = vec![];
+    let general = desk.general();
     for (action, allowed) in table {
         let r = row(action);
-        for ((column, handle, actor), yes) in ACTORS.iter().zip(allowed) {
+        for (actor, ((column, ..), yes)) in ACTORS.iter().zip(allowed).enumerate() {
             *next += 1;
             let sev = *next;
             let flags = if private { " --private" } else { "" };
-            let d = app
-                .cmd(
-                    "U_EVE",
-                    "general",
+            let (d, _) = desk
+                .run(
+                    3,
+                    &general,
                     &format!("declare availability {} {TITLE}{flags} --new", r.level),
                 )
                 .await;
             assert!(
-                d.text.starts_with(&format!("SEV-{sev} declared")),
-                "{}",
-                d.text
+                d.starts_with(&format!("SEV-{sev} declared")),
+                "{}: {d}",
+                desk.name()
             );
             let channel = match place {
-                Place::Elsewhere => "general".to_string(),
+                Place::Elsewhere => general.clone(),
                 Place::ItsChannel => {
-                    app.deliver().await;
+                    desk.deliver().await;
                     let name = if private {
                         format!("sev-{sev}-availability")
                     } else {
                         format!("sev-{sev}-permissions")
                     };
-                    assert!(
-                        app.fake.channel_calls().iter().any(|c| c.channel() == name),
-                        "{name} was created"
-                    );
-                    name
+                    desk.channel(&name)
+                        .unwrap_or_else(|| panic!("{}: {name} was created", desk.name()))
                 }
             };
             if let Some((who, setup)) = r.setup {
-                app.cmd(who, "general", &format!("SEV-{sev} {setup}")).await;
+                let who = ACTORS.iter().position(|a| a.1 == who).unwrap();
+                desk.run(who, &general, &format!("SEV-{sev} {setup}")).await;
             }
+            let by = desk.timeline_id(actor);
             let before = match r.kind {
-                Some(kind) => count(app, sev, kind, actor).await,
+                Some(kind) => count(desk.store(), sev, kind, &by).await,
                 None => 0,
             };
-            let reply = app
-                .cmd(handle, &channel, &format!("SEV-{sev} {}", r.command))
+            let (text, ephemeral) = desk
+                .run(actor, &channel, &format!("SEV-{sev} {}", r.command))
                 .await;
             let happened = match r.kind {
-                Some(kind) => count(app, sev, kind, actor).await > before,
-                None => reply.text.contains(TITLE),
+                Some(kind) => count(desk.store(), sev, kind, &by).await > before,
+                None => text.contains(TITLE),
             };
             let place = match place {
                 Place::Elsewhere => "elsewhere",
@@ -209,25 +418,25 @@ async fn check(
             let sev_kind = if private { "restricted" } else { "open" };
             if happened != *yes {
                 wrong.push(format!(
-                    "{action} / {column} ({sev_kind} SEV, {place}): README says {}, the engine {} ({})",
+                    "{} · {action} / {column} ({sev_kind} SEV, {place}): README says {}, sevbot {} ({text})",
+                    desk.name(),
                     if *yes { "yes" } else { "no" },
                     if happened { "allowed it" } else { "refused" },
-                    reply.text
                 ));
             } else if !yes {
                 assert!(
-                    reply.ephemeral,
-                    "a refusal is for the asker only: {}",
-                    reply.text
+                    ephemeral,
+                    "{}: a refusal is for the asker only: {text}",
+                    desk.name()
                 );
                 if private
                     && matches!(place, "elsewhere")
                     && !["IMOC", "TLOC", "BMOC", "declarer", "admin"].contains(column)
                 {
                     assert!(
-                        !reply.text.contains(TITLE) && reply.text.contains("restricted"),
-                        "a refusal tells nothing of a restricted SEV: {}",
-                        reply.text
+                        !text.contains(TITLE) && text.contains("restricted"),
+                        "{}: a refusal tells nothing of a restricted SEV: {text}",
+                        desk.name()
                     );
                 }
             }
@@ -236,18 +445,43 @@ async fn check(
     wrong
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_cell_of_the_readme_tables_holds() {
-    let app = TestApp::with_config(Backend::Sqlite, PEOPLE).await;
+/// Every cell of both tables: open SEVs from a public channel, restricted SEVs in their
+/// channel (the open table holds there) and from a public channel.
+async fn every_cell(desk: Desk) {
     let tables = tables();
     assert_eq!(tables.len(), 2, "an open table and a restricted one");
     assert!(tables.iter().all(|t| t.len() >= 12));
     let (open, restricted) = (&tables[0], &tables[1]);
     let mut sev = 0i64;
-    let mut wrong = check(&app, &mut sev, open, false, Place::Elsewhere).await;
-    wrong.extend(check(&app, &mut sev, open, true, Place::ItsChannel).await);
-    wrong.extend(check(&app, &mut sev, restricted, true, Place::Elsewhere).await);
+    let mut wrong = check(&desk, &mut sev, open, false, Place::Elsewhere).await;
+    wrong.extend(check(&desk, &mut sev, open, true, Place::ItsChannel).await);
+    wrong.extend(check(&desk, &mut sev, restricted, true, Place::Elsewhere).await);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cell_of_the_readme_tables_holds_in_the_engine() {
+    every_cell(Desk::Test(Box::new(
+        TestApp::with_config(Backend::Sqlite, PEOPLE).await,
+    )))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cell_of_the_readme_tables_holds_on_slack() {
+    every_cell(Desk::Slack(Box::new(
+        SlackApp::start_with(Backend::Sqlite, PEOPLE, |_| {}).await,
+    )))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cell_of_the_readme_tables_holds_on_discord() {
+    every_cell(Desk::Discord(
+        Box::new(DiscordApp::with(PEOPLE).await),
+        Default::default(),
+    ))
+    .await;
 }
 
 both_backends!(
@@ -287,7 +521,10 @@ both_backends!(
             .collect();
         assert_eq!(asked.len(), 1, "{asked:?}");
         assert!(asked[0].contains("<bob> or <alice>"), "{}", asked[0]);
-        assert_eq!(count(&app, 1, "role_requested", "frank").await, 1);
+        assert_eq!(
+            count(&app.engine.store, 1, "role_requested", "frank").await,
+            1
+        );
         // Nothing was handed over, and nobody's page was touched.
         let status = app.cmd("U_FRANK", "general", "SEV-1 status").await.text;
         assert!(status.contains("TLOC @bob"), "{status}");
@@ -301,10 +538,16 @@ both_backends!(
             "{}",
             again.text
         );
-        assert_eq!(count(&app, 1, "role_requested", "frank").await, 1);
+        assert_eq!(
+            count(&app.engine.store, 1, "role_requested", "frank").await,
+            1
+        );
         app.advance_minutes(6);
         app.cmd("U_FRANK", "general", "SEV-1 ask tloc").await;
-        assert_eq!(count(&app, 1, "role_requested", "frank").await, 2);
+        assert_eq!(
+            count(&app.engine.store, 1, "role_requested", "frank").await,
+            2
+        );
 
         // No offer, and no ask, for those who need none or may not.
         app.cmd(

@@ -2,6 +2,7 @@
 //! or a fresh PostgreSQL database, a manual clock, and a recording platform.
 #![allow(dead_code)]
 
+pub mod discord_app;
 pub mod fake;
 pub mod fake_discord;
 pub mod fake_slack;
