@@ -8,7 +8,7 @@
 //! types changed, plus plain garbage. Every answer must come within Slack's 3 s, never be a
 //! 5xx, and never carry a secret.
 //!
-//! `SEVBOT_FUZZ_CASES` (default 200 per target) and `SEVBOT_FUZZ_SECONDS` (default 20 per
+//! `FUZZ_CASES` (default 200 per target) and `FUZZ_SECONDS` (default 20 per
 //! target) bound the run; a failure prints the shrunk input.
 
 mod support;
@@ -40,7 +40,7 @@ use tower::ServiceExt;
 const MONITORING: &str = "fuzz-monitoring-secret";
 
 fn cases() -> u32 {
-    std::env::var("SEVBOT_FUZZ_CASES")
+    std::env::var("FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200)
@@ -48,7 +48,7 @@ fn cases() -> u32 {
 
 fn budget() -> Duration {
     Duration::from_secs(
-        std::env::var("SEVBOT_FUZZ_SECONDS")
+        std::env::var("FUZZ_SECONDS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(20),
