@@ -6,7 +6,7 @@
 //! Bodies are Slack's, Discord's and Alertmanager's own samples (../shared/fixtures) and
 //! sevbot's own shapes, each with a few values replaced by hostile ones, keys removed or
 //! types changed, plus plain garbage. Every answer must come within Slack's 3 s, never be a
-//! 5xx, and never carry a secret.
+//! 5xx, and never carry a secret; nor may anything sevbot logged meanwhile (at debug level).
 //!
 //! `FUZZ_CASES` (default 200 per target) and `FUZZ_SECONDS` (default 20 per
 //! target) bound the run; a failure prints the shrunk input.
@@ -218,6 +218,37 @@ fn sev_text() -> impl Strategy<Value = String> {
         4 => prop::collection::vec(word, 0..8).prop_map(|w| w.join(" ")),
         1 => ".{0,200}",
     ]
+}
+
+/// Everything logged while the test runs, to look for secrets in.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("sevbot=debug,info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        logs
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -438,6 +469,7 @@ fn the_grammar_answers_every_text_with_a_command_or_a_usage() {
 
 #[test]
 fn every_inbound_body_is_answered_without_a_5xx_or_a_secret() {
+    let logs = Logs::capture();
     let h = Harness::start();
 
     // Slack slash commands: grammar-shaped text in Slack's form, then forms with fields
@@ -667,4 +699,10 @@ fn every_inbound_body_is_answered_without_a_5xx_or_a_secret() {
             sound(&body, h.monitoring(path, body.clone()))
         },
     );
+
+    let logged = logs.text();
+    assert!(logged.contains(" INFO "), "the log was captured");
+    for secret in [SECRET, SLACK_TOKEN, APP_TOKEN, fd::TOKEN, MONITORING] {
+        assert!(!logged.contains(secret), "a secret in the log: {secret}");
+    }
 }
