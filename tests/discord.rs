@@ -1091,3 +1091,45 @@ async fn typed_mentions_and_masked_links_do_nothing_on_discord() {
     );
     d.fake.assert_valid();
 }
+
+/// Options and forms are taken as typed: a title with flag-like words stays the title, and
+/// a multi-line update from the form keeps its line breaks in the channel and the feed.
+#[tokio::test]
+async fn options_and_forms_keep_text_as_typed() {
+    let d = DiscordApp::start().await;
+    d.sub("1300000000000000070", GENERAL, "subscribe", json!([]))
+        .await;
+    let title = "Checkout \"eu\" --new --private -- failing";
+    d.declare("1300000000000000071", title).await;
+    let (stored, restricted): (String, i64) =
+        sqlx::query_as("SELECT title, restricted FROM sevs WHERE id = 1")
+            .fetch_one(&d.app.engine.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, title);
+    assert_eq!(restricted, 0, "a flag in the title flips nothing");
+    let update = "rolled back\n\nnext: failover at 10:30";
+    d.signed(&fd::modal_submit(
+        "1300000000000000072",
+        DANA,
+        GENERAL,
+        "sev_update:SEV-1",
+        &[("text", update)],
+    ))
+    .await;
+    d.deliver().await;
+    let bodies: Vec<String> = d
+        .fake
+        .calls_to("POST", "/channels/{channel_id}/messages")
+        .into_iter()
+        .chain(
+            d.fake
+                .calls_to("PATCH", "/channels/{channel_id}/messages/{message_id}"),
+        )
+        .map(|c| c.body.to_string())
+        .collect();
+    let escaped = serde_json::to_string(update).unwrap();
+    let escaped = escaped.trim_matches('"');
+    let lines = bodies.iter().filter(|b| b.contains(escaped)).count();
+    assert!(lines >= 2, "the channel's line and the feed: {bodies:?}");
+}

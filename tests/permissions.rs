@@ -5,8 +5,9 @@
 mod support;
 
 use serde_json::{Value, json};
+use sevbot::domain::actions::CardAction;
 use sevbot::domain::{Role, SevId};
-use sevbot::engine::Offer;
+use sevbot::engine::{Invocation, Offer};
 use sevbot::store::Store;
 use support::discord_app::DiscordApp;
 use support::fake_discord::{self as fd, GENERAL};
@@ -503,15 +504,20 @@ both_backends!(
             .await;
         assert!(r.ephemeral, "{}", r.text);
         assert!(r.text.contains("`/sev SEV-1 ask tloc`"), "{}", r.text);
-        let offer = Offer::AskForRole {
+        let offer = Offer {
             sev: SevId(1),
-            role: Role::Tloc,
+            action: CardAction::AskForRole(Role::Tloc),
         };
         assert_eq!(r.offer, Some(offer));
-        assert_eq!(offer.command(), "SEV-1 ask tloc");
 
-        // Asking tells the holder and the IMOC in the SEV's channel, by mention.
-        let r = app.cmd("U_FRANK", "general", &offer.command()).await;
+        // Pressing it asks: the holder and the IMOC are told in the SEV's channel, by mention.
+        let press = offer.action.command(offer.sev, "U_FRANK").unwrap();
+        let inv = Invocation {
+            platform: "test".into(),
+            user: "U_FRANK".into(),
+            channel: "general".into(),
+        };
+        let r = app.engine.execute(&inv, press, None, false).await.unwrap();
         assert!(!r.text.contains("You"), "{}", r.text);
         app.deliver().await;
         let asked: Vec<String> = app

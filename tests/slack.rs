@@ -1130,3 +1130,109 @@ async fn a_refused_hand_over_offers_a_button_to_ask_for_the_role() {
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0].contains("<@U_BOB> or <@U_ALICE>"), "{}", asked[0]);
 }
+
+/// Text from forms is taken as typed: a title with flag-like words and quotes stays the
+/// title, a description is the first note (in the declare's own transaction), and
+/// multi-line updates and customer drafts keep their line breaks in the channel, the feed
+/// and the published customer update.
+#[tokio::test]
+async fn forms_keep_text_as_typed() {
+    let customers =
+        "[availability]\ncustomer_updates = { platform = \"slack\", channel = \"C_CUSTOMERS\" }\n";
+    let s = SlackApp::start_with(Backend::Sqlite, customers, |_| {}).await;
+    s.command("U_CAROL", "C_FEED", "subscribe").await;
+    let title = "Backups \"eu\" --new --customer-impact -- lagging";
+    let declare = view_submission(
+        "U_ALICE",
+        "sev_declare",
+        "C_GENERAL",
+        json!({
+            "type": { "v": { "type": "static_select", "selected_option": { "value": "availability" } } },
+            "level": { "v": { "type": "static_select", "selected_option": { "value": "1" } } },
+            "title": { "v": { "type": "plain_text_input", "value": title } },
+            "description": { "v": { "type": "plain_text_input", "value": "last good backup 6 h ago\nrestore tested: no" } },
+            "impact": { "v": { "type": "checkboxes", "selected_options": [] } }
+        }),
+    );
+    assert_eq!(s.interaction(declare).await.status(), 200);
+    let (stored, impact): (String, i64) =
+        sqlx::query_as("SELECT title, customer_impact FROM sevs WHERE id = 1")
+            .fetch_one(&s.app.engine.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, title);
+    assert_eq!(impact, 0, "a flag in the title flips nothing");
+    let events: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, at FROM incident_events WHERE sev_id = 1 ORDER BY id LIMIT 2")
+            .fetch_all(&s.app.engine.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(events[0].0, "declared");
+    assert_eq!(
+        events[1],
+        ("note".to_string(), events[0].1),
+        "one transaction"
+    );
+    s.deliver().await;
+    let ch = s
+        .slack
+        .channel_id("sev-1-backups-eu-new-customer-impact-lagging")
+        .unwrap();
+    let posted = |needle: &str| -> Vec<String> {
+        s.slack
+            .calls_to("chat.postMessage")
+            .into_iter()
+            .chain(s.slack.calls_to("chat.update"))
+            .filter(|p| p["text"].as_str().unwrap_or_default().contains(needle))
+            .map(|p| format!("{} {}", p["channel"], p["text"]))
+            .collect()
+    };
+    assert!(
+        posted("noted: last good backup 6 h ago\nrestore tested: no")
+            .iter()
+            .any(|p| p.contains(&ch)),
+        "{:?}",
+        posted("noted")
+    );
+
+    let update = "replica caught up\n\nnext: failover at 10:30";
+    let submit = view_submission(
+        "U_BOB",
+        "sev_update",
+        &format!("SEV-1|{ch}"),
+        json!({ "text": { "v": { "type": "plain_text_input", "value": update } } }),
+    );
+    assert_eq!(s.interaction(submit).await.status(), 200);
+    s.deliver().await;
+    let seen = posted(update);
+    assert!(
+        seen.iter().any(|p| p.contains(&ch)),
+        "in the channel: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|p| p.contains("C_FEED")),
+        "on the feed: {seen:?}"
+    );
+
+    let draft = "Backups are delayed.\n\nNo data was lost.";
+    let submit = view_submission(
+        "U_CAROL",
+        "sev_draft",
+        &format!("SEV-1|{ch}"),
+        json!({ "text": { "v": { "type": "plain_text_input", "value": draft } } }),
+    );
+    assert_eq!(s.interaction(submit).await.status(), 200);
+    let body: String = sqlx::query_scalar("SELECT body FROM drafts ORDER BY id DESC LIMIT 1")
+        .fetch_one(&s.app.engine.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(body, draft);
+    let r = s.command("U_CAROL", &ch, "draft approve").await;
+    assert!(r["text"].as_str().unwrap().contains("published"), "{r}");
+    s.deliver().await;
+    let published = posted(draft);
+    assert!(
+        published.iter().any(|p| p.contains("C_CUSTOMERS")),
+        "the customer update keeps its lines: {published:?}"
+    );
+}

@@ -1,7 +1,6 @@
 //! Platform adapters: each turns platform input into engine calls and renders the outbox's
 //! platform-neutral effects in its own format.
 
-pub mod buttons;
 pub mod console;
 pub mod discord;
 pub mod monitoring;

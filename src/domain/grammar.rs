@@ -17,6 +17,9 @@ pub enum Command {
         force_new: bool,
         /// Restricted like a security SEV: details only for its members (`--private`).
         private: bool,
+        /// What a declare form adds beyond the title; recorded as the first timeline note,
+        /// in the same transaction as the SEV.
+        description: Option<String>,
     },
     Level {
         sev: Option<SevId>,
@@ -137,6 +140,8 @@ impl Command {
 pub enum DraftAction {
     Show,
     Edit(String),
+    /// `draft edit` without text: a form with the current draft, where there are forms.
+    Form,
     Approve,
 }
 
@@ -388,12 +393,13 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
                     action: DraftAction::Approve,
                 })
             }
-            Some((w, tail)) if w.eq_ignore_ascii_case("edit") && !tail.is_empty() => {
-                Ok(Command::Draft {
-                    sev,
-                    action: DraftAction::Edit(tail.join(" ")),
-                })
-            }
+            Some((w, tail)) if w.eq_ignore_ascii_case("edit") => Ok(Command::Draft {
+                sev,
+                action: match tail.is_empty() {
+                    true => DraftAction::Form,
+                    false => DraftAction::Edit(tail.join(" ")),
+                },
+            }),
             Some(_) => Err(UsageError::new(
                 "draft",
                 "`draft` alone shows the draft; `draft edit <text…>` replaces it; `draft approve` publishes it.",
@@ -492,6 +498,37 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
             "Give the type, level and a title.",
         ));
     };
+    let Some((lvl, title)) = after.split_first() else {
+        return Err(UsageError::new(
+            "declare",
+            "Give a level (0-3) and a title.",
+        ));
+    };
+    declare(
+        ty,
+        lvl,
+        &title.join(" "),
+        Declaration {
+            customer_impact,
+            force_new,
+            private,
+            description: None,
+        },
+    )
+}
+
+/// The options of a declare, as flags typed or boxes ticked in a form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declaration {
+    pub customer_impact: bool,
+    pub force_new: bool,
+    pub private: bool,
+    pub description: Option<String>,
+}
+
+/// A declare from its parts, checked the same way whether they were typed or picked in a
+/// form: the title is kept as given (flags or quotes in it are part of the title).
+pub fn declare(ty: &str, level: &str, title: &str, d: Declaration) -> Result<Command, UsageError> {
     let sev_type = SevType::parse(ty).ok_or_else(|| {
         UsageError::new(
             "declare",
@@ -499,20 +536,14 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
         )
         .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
     })?;
-    let Some((lvl, title)) = after.split_first() else {
-        return Err(UsageError::new(
-            "declare",
-            "Give a level (0-3) and a title.",
-        ));
-    };
-    let level = parse_level("declare", lvl)?;
+    let level = parse_level("declare", level)?;
+    let title = title.trim();
     if title.is_empty() {
         return Err(UsageError::new(
             "declare",
             "The title is missing; say what is broken, e.g. \"Checkout failing\".",
         ));
     }
-    let title = title.join(" ");
     if title.chars().count() > 150 {
         return Err(UsageError::new(
             "declare",
@@ -522,15 +553,16 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
     Ok(Command::Declare {
         sev_type,
         level,
-        title,
-        customer_impact,
-        force_new,
-        private,
+        title: title.to_string(),
+        customer_impact: d.customer_impact,
+        force_new: d.force_new,
+        private: d.private,
+        description: d.description.filter(|t| !t.trim().is_empty()),
     })
 }
 
 /// `0`–`3`, or `sev0`/`sev-0` as people say it; nothing else (no sign: `-1` is not SEV1).
-fn parse_level(cmd: &str, word: &str) -> Result<Level, UsageError> {
+pub fn parse_level(cmd: &str, word: &str) -> Result<Level, UsageError> {
     let lower = word.to_ascii_lowercase();
     let digits = match lower.strip_prefix("sev") {
         Some(rest) => rest.strip_prefix('-').unwrap_or(rest),
@@ -592,7 +624,8 @@ mod tests {
                 title: "Checkout failing".into(),
                 customer_impact: false,
                 force_new: false,
-                private: false
+                private: false,
+                description: None,
             }
         );
         assert_eq!(
@@ -603,7 +636,8 @@ mod tests {
                 title: "Leaked keys".into(),
                 customer_impact: true,
                 force_new: false,
-                private: false
+                private: false,
+                description: None,
             }
         );
     }

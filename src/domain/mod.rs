@@ -1,6 +1,7 @@
 //! Pure domain logic: no async, no I/O, no platform types.
 
 pub mod access;
+pub mod actions;
 pub mod chain;
 pub mod definitions;
 pub mod escalation;

@@ -1,5 +1,6 @@
 //! What a message is about; each adapter renders it in its own format.
 
+use crate::domain::actions::CardAction;
 use crate::domain::text::{Markup, card_text, describe};
 use crate::domain::{EventKind, Incident, SevId, TimelineEvent};
 
@@ -50,11 +51,11 @@ impl Message<'_> {
 
     /// A button answering this message: the reminder offers to post an update, a page to
     /// acknowledge it. (action, label, SEV)
-    pub fn action(&self) -> Option<(&'static str, &'static str, SevId)> {
+    pub fn action(&self) -> Option<(CardAction, SevId)> {
         match self {
-            Message::Page(inc, _) => Some(("sev_ack", "Acknowledge", inc.id)),
+            Message::Page(inc, _) => Some((CardAction::Ack, inc.id)),
             Message::Event(sev, ev) if matches!(ev.event, EventKind::UpdateReminder { .. }) => {
-                Some(("sev_update", "Post update", *sev))
+                Some((CardAction::PostUpdate, *sev))
             }
             _ => None,
         }

@@ -234,7 +234,7 @@ impl Engine {
             origin_channel: &a.channel,
             now,
         };
-        let reply = self.declare(tx, new).await?;
+        let reply = self.declare(tx, new, None).await?;
         let id = reply
             .declared
             .ok_or_else(|| anyhow::anyhow!("declare returned no SEV"))?;
@@ -454,6 +454,12 @@ impl Engine {
                     "Draft #{draft} saved for {id}. Publish it with `/sev {id} draft approve`."
                 ))))
             }
+            DraftAction::Form => Ok(match may_decide {
+                false => refuse("edit"),
+                true => Outcome::Refused(format!(
+                    "Give the new text: `/sev {id} draft edit <text…>` (on Slack and Discord, `draft edit` alone opens a form with the current draft)."
+                )),
+            }),
             DraftAction::Approve => {
                 if !may_decide {
                     return Ok(refuse("approve"));
@@ -909,37 +915,29 @@ impl Engine {
 }
 
 impl Engine {
-    /// For a bare `draft edit` (no text) typed where a form can open: the SEV meant
-    /// (named, or the channel's) and its current draft's text to start the form with.
+    /// The draft to put in the edit form, for the SEV `sev` names (or whose channel this
+    /// is), when the person may edit it (its BMOC or IMOC); `None` otherwise, so the command
+    /// runs as typed and is refused with the reason.
     pub async fn draft_for_editing(
         &self,
         inv: &crate::engine::Invocation,
-        text: &str,
+        sev: Option<SevId>,
     ) -> Option<(SevId, String)> {
-        let mut named = None;
-        let words: Vec<&str> = text
-            .split_whitespace()
-            .filter(|w| match SevId::parse(w) {
-                Some(id) => {
-                    named = Some(id);
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        let bare = words.len() == 2
-            && words[0].eq_ignore_ascii_case("draft")
-            && words[1].eq_ignore_ascii_case("edit");
-        if !bare {
-            return None;
-        }
         let mut conn = self.store.pool.acquire().await.ok()?;
-        let id = match named {
+        let id = match sev {
             Some(id) => id,
             None => sevs::by_channel(&mut conn, &inv.platform, &inv.channel)
                 .await
                 .ok()??,
         };
+        let inc = sevs::load(&mut conn, id).await.ok()??;
+        let actor = self.actor(inv);
+        let may_edit = [Role::Bmoc, Role::Imoc]
+            .iter()
+            .any(|r| inc.roles.get(r) == Some(&actor));
+        if !may_edit || !inc.stage.is_open() {
+            return None;
+        }
         let body = avail::latest_draft(&mut conn, id)
             .await
             .ok()

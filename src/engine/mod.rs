@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::{self, Viewer};
+use crate::domain::actions::CardAction;
 use crate::domain::definitions::{definition_for, render_table};
 use crate::domain::grammar::{self, COMMANDS};
 use crate::domain::incident::{decide, evolve};
@@ -69,39 +70,12 @@ pub struct Reply {
     pub offer: Option<Offer>,
 }
 
-/// A next step offered with a refusal, typed so each platform renders its own button.
+/// A next step offered with a refusal: a button for `action` on `sev`, rendered by each
+/// platform like the card's buttons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
-    /// Refused an occupied role: ask its holder and the IMOC for it.
-    AskForRole { sev: SevId, role: Role },
-}
-
-impl Offer {
-    /// The command the button runs for whoever presses it.
-    pub fn command(&self) -> String {
-        match self {
-            Offer::AskForRole { sev, role } => format!("{sev} ask {}", role.as_str()),
-        }
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Offer::AskForRole { role, .. } => format!("Ask for {role}"),
-        }
-    }
-
-    /// The button's id: `sev_ask_<role>` (its value, or after a colon on Discord, the SEV).
-    pub fn action_id(&self) -> String {
-        match self {
-            Offer::AskForRole { role, .. } => format!("sev_ask_{}", role.as_str()),
-        }
-    }
-
-    pub fn sev(&self) -> SevId {
-        match self {
-            Offer::AskForRole { sev, .. } => *sev,
-        }
-    }
+pub struct Offer {
+    pub sev: SevId,
+    pub action: CardAction,
 }
 
 impl Reply {
@@ -203,7 +177,22 @@ impl Engine {
                 return Some(reply);
             }
         };
-        metrics::counter!("sevbot_commands_total", "command" => cmd.name()).increment(1);
+        self.execute(inv, cmd, key, deferred).await
+    }
+
+    /// Runs a typed command: what buttons, forms and Discord options build directly, and
+    /// what typed text becomes after the grammar. `key` makes a platform's redelivery a
+    /// no-op (`None` back); `deferred` sends the answer through the outbox, in the same
+    /// transaction as the change it reports.
+    pub async fn execute(
+        &self,
+        inv: &Invocation,
+        cmd: Command,
+        key: Option<&str>,
+        deferred: bool,
+    ) -> Option<Reply> {
+        let name = cmd.name();
+        metrics::counter!("sevbot_commands_total", "command" => name).increment(1);
         match self.run(inv, cmd, key, deferred).await {
             Ok(out) => {
                 self.wake_outbox.notify_one();
@@ -215,7 +204,7 @@ impl Engine {
                 }
             }
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), command = text, "command failed");
+                tracing::error!(error = format!("{e:#}"), command = name, "command failed");
                 Some(Reply::private(
                     "sevbot could not save that because its database is failing; nothing was changed. \
                      Try again in a moment, and tell the sevbot operator if it persists.",
@@ -278,6 +267,7 @@ impl Engine {
                 customer_impact,
                 force_new,
                 private,
+                description,
             } => 'declare: {
                 if !force_new
                     && let Some(dup) =
@@ -305,7 +295,7 @@ impl Engine {
                     origin_channel: &inv.channel,
                     now,
                 };
-                Outcome::Done(self.declare(&mut tx, new).await?)
+                Outcome::Done(self.declare(&mut tx, new, description).await?)
             }
             Command::Subscribe(filter)
                 if filter.types.contains(&SevType::Security)
@@ -534,7 +524,12 @@ impl Engine {
         }
     }
 
-    async fn declare(&self, tx: &mut Tx, new: NewSev<'_>) -> anyhow::Result<Reply> {
+    async fn declare(
+        &self,
+        tx: &mut Tx,
+        new: NewSev<'_>,
+        description: Option<String>,
+    ) -> anyhow::Result<Reply> {
         let now = new.now;
         let id = sevs::insert(tx, &new).await?;
         let mut inc = Incident {
@@ -557,12 +552,13 @@ impl Engine {
             restricted: new.restricted,
             redacted: false,
         };
-        let declared = [EventKind::Declared {
+        let mut declared = vec![EventKind::Declared {
             sev_type: inc.sev_type,
             level: inc.level,
             title: inc.title.clone(),
             customer_impact: inc.customer_impact,
         }];
+        declared.extend(description.map(|text| EventKind::Note { text }));
         let roles = self.fill_roles(&inc, now);
         self.enqueue(
             tx,
@@ -1128,9 +1124,9 @@ fn refused_with_offer(inc: &Incident, action: &Action, standing: Standing, why: 
         return Outcome::Refused(why);
     }
     Outcome::Done(Reply {
-        offer: Some(Offer::AskForRole {
+        offer: Some(Offer {
             sev: inc.id,
-            role: *role,
+            action: CardAction::AskForRole(*role),
         }),
         ..Reply::private(why)
     })

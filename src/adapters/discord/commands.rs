@@ -9,7 +9,9 @@ use super::rest::Rest;
 use crate::config::{CommandScope, DiscordConfig};
 use crate::effects::DeliveryError;
 
-use crate::domain::{Role, SevType};
+use crate::domain::feed::FeedFilter;
+use crate::domain::grammar::{self, Command, Declaration, DraftAction};
+use crate::domain::{Role, SevId, SevType};
 
 const STRING: u8 = 3;
 const INTEGER: u8 = 4;
@@ -169,8 +171,9 @@ pub async fn register(
     Ok(scope)
 }
 
-/// The `/sev` text an APPLICATION_COMMAND interaction's `data` stands for.
-pub fn to_text(data: &Value) -> Result<String, String> {
+/// The command an APPLICATION_COMMAND interaction's `data` stands for. Option values are
+/// taken as given: a title or an update is never split into words and re-read.
+pub fn to_command(data: &Value) -> Result<Command, String> {
     if data["name"] != "sev" {
         return Err(format!("unknown command {}", data["name"]));
     }
@@ -187,64 +190,99 @@ pub fn to_text(data: &Value) -> Result<String, String> {
                 Value::String(s) => s.trim().to_string(),
                 v => v.to_string(),
             })
+            .filter(|v| !v.is_empty())
     };
     let flag = |k: &str| get(k).is_some_and(|v| v == "true");
-    let prefix = get("sev").map(|s| format!("{s} ")).unwrap_or_default();
     let need = |k: &str| get(k).ok_or_else(|| format!("`{k}` is required"));
-    let text = match name {
-        "declare" => format!(
-            "declare {} {} {}{}{}{}",
-            need("type")?,
-            need("level")?,
-            need("title")?,
-            if flag("customer_impact") {
-                " --customer-impact"
-            } else {
-                ""
+    let sev = match get("sev") {
+        Some(s) => Some(
+            SevId::parse(&s)
+                .ok_or_else(|| format!("\"{s}\" is not a SEV id; write it as SEV-12"))?,
+        ),
+        None => None,
+    };
+    let role = || {
+        let r = need("role")?;
+        Role::parse(&r).ok_or_else(|| format!("unknown role \"{r}\""))
+    };
+    let usage = |e: grammar::UsageError| e.reason;
+    Ok(match name {
+        "declare" => grammar::declare(
+            &need("type")?,
+            &need("level")?,
+            &need("title")?,
+            Declaration {
+                customer_impact: flag("customer_impact"),
+                private: flag("private"),
+                force_new: flag("new"),
+                description: None,
             },
-            if flag("private") { " --private" } else { "" },
-            if flag("new") { " --new" } else { "" }
-        ),
-        "level" => format!(
-            "{prefix}level {} {}",
-            need("level")?,
-            get("reason").unwrap_or_default()
-        ),
-        "role" => format!("{prefix}role {} <@{}>", need("role")?, need("user")?),
-        "ask" => format!("{prefix}ask {}", need("role")?),
-        "update" => format!("{prefix}update {}", need("text")?),
-        "note" => format!("{prefix}timeline note {}", need("text")?),
-        "cancel" => format!("{prefix}cancel {}", need("reason")?),
-        "draft" => match get("action").as_deref() {
-            Some("approve") => format!("{prefix}draft approve"),
-            Some("edit") => format!("{prefix}draft edit {}", need("text")?),
-            _ => format!("{prefix}draft"),
+        )
+        .map_err(usage)?,
+        "level" => Command::Level {
+            sev,
+            level: grammar::parse_level("level", &need("level")?).map_err(usage)?,
+            reason: get("reason"),
         },
-        "sla" => "sla".to_string(),
-        "ack" | "impact" | "mitigated" | "resolved" | "close" | "status" | "timeline" => {
-            format!("{prefix}{name}")
-        }
-        "list" | "unsubscribe" => name.to_string(),
+        "role" => Command::Role {
+            sev,
+            role: role()?,
+            user: need("user")?,
+        },
+        "ask" => Command::Ask { sev, role: role()? },
+        "update" => Command::Update {
+            sev,
+            text: need("text")?,
+        },
+        "note" => Command::Note {
+            sev,
+            text: need("text")?,
+        },
+        "cancel" => Command::Cancel {
+            sev,
+            reason: need("reason")?,
+        },
+        "draft" => Command::Draft {
+            sev,
+            action: match get("action").as_deref() {
+                Some("approve") => DraftAction::Approve,
+                Some("edit") => get("text").map_or(DraftAction::Form, DraftAction::Edit),
+                _ => DraftAction::Show,
+            },
+        },
+        "sla" => Command::Sla,
+        "ack" => Command::Ack { sev },
+        "impact" => Command::Impact { sev },
+        "mitigated" => Command::Mitigated { sev },
+        "resolved" => Command::Resolved { sev },
+        "close" => Command::Close { sev },
+        "status" => Command::Status { sev },
+        "timeline" => Command::Timeline { sev },
+        "list" => Command::List,
+        "unsubscribe" => Command::Unsubscribe,
         "subscribe" => {
-            let mut t = "subscribe".to_string();
+            let mut words = vec![];
             if let Some(ty) = get("type") {
-                t.push_str(&format!(" type={ty}"));
+                words.push(format!("type={ty}"));
             }
             if let Some(l) = get("max_level") {
-                t.push_str(&format!(" level<={l}"));
+                words.push(format!("level<={l}"));
             }
-            t
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            Command::Subscribe(FeedFilter::parse(&words).map_err(|(why, _)| why)?)
         }
-        "help" => format!("help {}", get("command").unwrap_or_default()),
+        // A help topic is one word of the grammar; the grammar checks it and suggests.
+        "help" => grammar::parse(&format!("help {}", get("command").unwrap_or_default()))
+            .map_err(usage)?,
         other => return Err(format!("unknown subcommand {other}")),
-    };
-    Ok(text.trim().to_string())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::grammar::{self, COMMANDS};
+    use crate::domain::Level;
+    use crate::domain::grammar::COMMANDS;
 
     fn invoke(sub: &str, options: Value) -> Value {
         json!({ "id": "1", "name": "sev", "type": 1, "options": [ { "name": sub, "type": 1, "options": options } ] })
@@ -294,61 +332,93 @@ mod tests {
     }
 
     #[test]
-    fn invocations_become_grammar_text() {
-        let t = to_text(&invoke(
+    fn invocations_become_typed_commands_with_their_text_as_given() {
+        let declare = to_command(&invoke(
             "declare",
             json!([
                 { "name": "type", "type": 3, "value": "availability" },
                 { "name": "level", "type": 4, "value": 1 },
-                { "name": "title", "type": 3, "value": "Checkout failing " },
+                { "name": "title", "type": 3, "value": "Checkout --new -- \"failing\" " },
                 { "name": "customer_impact", "type": 5, "value": true }
             ]),
         ))
         .unwrap();
         assert_eq!(
-            t,
-            "declare availability 1 Checkout failing --customer-impact"
+            declare,
+            Command::Declare {
+                sev_type: SevType::Availability,
+                level: Level::new(1).unwrap(),
+                title: "Checkout --new -- \"failing\"".into(),
+                customer_impact: true,
+                force_new: false,
+                private: false,
+                description: None,
+            }
         );
-        assert!(grammar::parse(&t).is_ok());
-        let t = to_text(&invoke(
-            "role",
-            json!([
-                { "name": "role", "type": 3, "value": "tloc" },
-                { "name": "user", "type": 6, "value": "80351110224678912" },
-                { "name": "sev", "type": 3, "value": "SEV-4" }
-            ]),
-        ))
-        .unwrap();
-        assert_eq!(t, "SEV-4 role tloc <@80351110224678912>");
-        assert!(grammar::parse(&t).is_ok());
+        let sev = Some(SevId(4));
         assert_eq!(
-            to_text(&invoke("mitigated", json!([]))).unwrap(),
-            "mitigated"
+            to_command(&invoke(
+                "role",
+                json!([
+                    { "name": "role", "type": 3, "value": "tloc" },
+                    { "name": "user", "type": 6, "value": "80351110224678912" },
+                    { "name": "sev", "type": 3, "value": "SEV-4" }
+                ]),
+            ))
+            .unwrap(),
+            Command::Role {
+                sev,
+                role: Role::Tloc,
+                user: "80351110224678912".into()
+            }
         );
         assert_eq!(
-            to_text(&invoke(
+            to_command(&invoke("mitigated", json!([]))).unwrap(),
+            Command::Mitigated { sev: None }
+        );
+        assert_eq!(
+            to_command(&invoke(
                 "level",
                 json!([{ "name": "level", "type": 4, "value": 2 }])
             ))
             .unwrap(),
-            "level 2"
+            Command::Level {
+                sev: None,
+                level: Level::new(2).unwrap(),
+                reason: None
+            }
         );
         assert_eq!(
-            to_text(&invoke("subscribe", json!([{ "name": "type", "value": "security" }, { "name": "max_level", "value": 1 }]))).unwrap(),
-            "subscribe type=security level<=1"
+            to_command(&invoke("subscribe", json!([{ "name": "type", "value": "security" }, { "name": "max_level", "value": 1 }]))).unwrap(),
+            grammar::parse("subscribe type=security level<=1").unwrap()
         );
         assert_eq!(
-            to_text(&invoke(
+            to_command(&invoke(
                 "note",
-                json!([{ "name": "text", "value": "db failover" }])
+                json!([{ "name": "text", "value": "db failover\nstep 2" }])
             ))
             .unwrap(),
-            "timeline note db failover"
+            Command::Note {
+                sev: None,
+                text: "db failover\nstep 2".into()
+            }
         );
         assert_eq!(
-            to_text(&invoke("update", json!([]))).unwrap_err(),
+            to_command(&invoke(
+                "draft",
+                json!([{ "name": "action", "value": "edit" }])
+            ))
+            .unwrap(),
+            Command::Draft {
+                sev: None,
+                action: DraftAction::Form
+            }
+        );
+        assert_eq!(
+            to_command(&invoke("update", json!([]))).unwrap_err(),
             "`text` is required"
         );
-        assert!(to_text(&json!({ "name": "other" })).is_err());
+        assert!(to_command(&invoke("level", json!([{ "name": "level", "value": 7 }]))).is_err());
+        assert!(to_command(&json!({ "name": "other" })).is_err());
     }
 }

@@ -17,16 +17,17 @@ use axum::routing::post;
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
 use serenity::all::{
-    ApplicationId, ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
-    LightMethod, Route,
+    ApplicationId, CreateActionRow, CreateAllowedMentions, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse, LightMethod, Route,
 };
 
+use super::render;
 use super::rest::Rest;
 use super::verify::{self, VerifyError};
 use super::views::{self, Intent};
 use super::{PLATFORM, commands};
 use crate::adapters::text::clip;
+use crate::domain::grammar::{Command, DraftAction};
 use crate::engine::{Engine, Invocation, Reply};
 
 pub const MAX_BODY: usize = 64 * 1024;
@@ -56,11 +57,10 @@ pub fn message(reply: &Reply) -> CreateInteractionResponse {
         .ephemeral(reply.ephemeral)
         .allowed_mentions(CreateAllowedMentions::new().empty_users().empty_roles());
     if let Some(offer) = &reply.offer {
-        m = m.components(vec![CreateActionRow::Buttons(vec![
-            CreateButton::new(format!("{}:{}", offer.action_id(), offer.sev()))
-                .label(offer.label())
-                .style(ButtonStyle::Primary),
-        ])]);
+        m = m.components(vec![CreateActionRow::Buttons(vec![render::button(
+            offer.action,
+            offer.sev,
+        )])]);
     }
     CreateInteractionResponse::Message(m)
 }
@@ -114,32 +114,24 @@ impl Interactions {
                 let modal = views::declare_modal(&self.engine.cfg.raw.definitions);
                 return Ok(body(CreateInteractionResponse::Modal(modal)));
             }
-            APPLICATION_COMMAND if data["options"][0]["name"] == "draft" => {
-                let text = commands::to_text(data).unwrap_or_else(|_| {
-                    // `draft` with action edit and no text: the form.
-                    let sev = data["options"][0]["options"]
-                        .as_array()
-                        .and_then(|o| o.iter().find(|x| x["name"] == "sev"))
-                        .and_then(|x| x["value"].as_str())
-                        .unwrap_or_default();
-                    format!("{sev} draft edit")
-                });
-                if let Some((sev, draft)) = self.engine.draft_for_editing(&inv, &text).await {
+            APPLICATION_COMMAND => match commands::to_command(data) {
+                // `draft` with action edit and no text: the form, with the current draft.
+                Ok(Command::Draft {
+                    sev,
+                    action: DraftAction::Form,
+                }) if let Some((sev, draft)) = self.engine.draft_for_editing(&inv, sev).await => {
                     let modal = views::draft_modal(sev, &draft);
                     return Ok(body(CreateInteractionResponse::Modal(modal)));
                 }
-                Ok(Intent::Command { text, note: None })
-            }
-            APPLICATION_COMMAND => {
-                commands::to_text(data).map(|text| Intent::Command { text, note: None })
-            }
+                other => other.map(Intent::Command),
+            },
             _ => views::interpret(kind, data, user),
         };
         let response = match intent {
-            Ok(Intent::Command { text, note }) => {
+            Ok(Intent::Command(command)) => {
                 let key = format!("discord:interaction:{id}");
                 let token = v["token"].as_str().unwrap_or_default().to_string();
-                self.run(inv, text, note, key, token).await
+                self.run(inv, command, key, token).await
             }
             Ok(Intent::UpdateModal(sev)) => {
                 CreateInteractionResponse::Modal(views::update_modal(sev))
@@ -158,19 +150,13 @@ impl Interactions {
     async fn run(
         &self,
         inv: Invocation,
-        text: String,
-        note: Option<String>,
+        command: Command,
         key: String,
         token: String,
     ) -> CreateInteractionResponse {
         let engine = self.engine.clone();
         let work = tokio::spawn(async move {
-            let reply = engine.handle_once(&inv, &text, &key, false).await;
-            if let (Some(id), Some(note)) = (reply.as_ref().and_then(|r| r.declared), note) {
-                engine
-                    .handle_deferred(&inv, &format!("{id} timeline note {note}"))
-                    .await;
-            }
+            let reply = engine.execute(&inv, command, Some(&key), false).await;
             reply.unwrap_or_else(|| Reply {
                 offer: None,
                 text: "Already handled.".into(),

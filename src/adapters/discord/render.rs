@@ -10,8 +10,9 @@ use serenity::all::{
 
 use crate::adapters::text::clip;
 use crate::domain::access::redacted_line;
+use crate::domain::actions::{self, CardAction, Emphasis};
 use crate::domain::text::fmt_time;
-use crate::domain::{Incident, Markup, Role, Stage};
+use crate::domain::{Incident, Markup, Role, SevId};
 use crate::effects::Message;
 
 pub const MAX_CONTENT: usize = 2000;
@@ -133,39 +134,23 @@ fn feed_embed(inc: &Incident, as_of: Option<i64>, m: &Markup) -> CreateEmbed {
     }
 }
 
-/// Buttons under the card while the SEV is open; `custom_id` is `action:SEV-n`.
-pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
-    if !inc.stage.is_open() {
-        return vec![];
-    }
-    let id = inc.id;
-    // Only vacant roles can be taken; an occupied one is handed over by its holder.
-    let mut buttons: Vec<CreateButton> = inc
-        .missing_roles()
-        .into_iter()
-        .map(|r| {
-            CreateButton::new(format!("sev_role_{}:{id}", r.as_str()))
-                .label(format!("Take {r}"))
-                .style(ButtonStyle::Secondary)
+/// One of sevbot's buttons; `custom_id` is `action:SEV-n`.
+pub fn button(action: CardAction, sev: SevId) -> CreateButton {
+    CreateButton::new(format!("{}:{sev}", action.id()))
+        .label(action.label())
+        .style(match action.emphasis() {
+            Emphasis::Primary => ButtonStyle::Primary,
+            Emphasis::Secondary => ButtonStyle::Secondary,
+            Emphasis::Success => ButtonStyle::Success,
         })
+}
+
+/// Buttons under the card while the SEV is open.
+pub fn card_buttons(inc: &Incident) -> Vec<CreateActionRow> {
+    let buttons: Vec<CreateButton> = actions::on_card(inc)
+        .into_iter()
+        .map(|a| button(a, inc.id))
         .collect();
-    buttons.push(
-        CreateButton::new(format!("sev_update:{id}"))
-            .label("Post update")
-            .style(ButtonStyle::Primary),
-    );
-    if inc.stage != Stage::Mitigated {
-        buttons.push(
-            CreateButton::new(format!("sev_mitigated:{id}"))
-                .label("Mitigated")
-                .style(ButtonStyle::Secondary),
-        );
-    }
-    buttons.push(
-        CreateButton::new(format!("sev_resolved:{id}"))
-            .label("Resolved")
-            .style(ButtonStyle::Success),
-    );
     buttons
         .chunks(MAX_BUTTONS_PER_ROW)
         .map(|row| CreateActionRow::Buttons(row.to_vec()))
@@ -206,13 +191,7 @@ pub fn create(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> Cre
 /// The reminder's "Post update" and the page's "Acknowledge".
 fn message_buttons(msg: &Message<'_>) -> Vec<CreateActionRow> {
     msg.action()
-        .map(|(action, label, sev)| {
-            vec![CreateActionRow::Buttons(vec![
-                CreateButton::new(format!("{action}:{sev}"))
-                    .label(label)
-                    .style(ButtonStyle::Primary),
-            ])]
-        })
+        .map(|(action, sev)| vec![CreateActionRow::Buttons(vec![button(action, sev)])])
         .unwrap_or_default()
 }
 
@@ -248,7 +227,7 @@ pub fn text(text: &str, user: Option<u64>) -> CreateMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Level, SevId, SevType};
+    use crate::domain::{Level, SevType, Stage};
     use std::collections::BTreeMap;
 
     fn inc(title: &str, update: Option<String>) -> Incident {

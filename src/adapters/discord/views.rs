@@ -4,8 +4,9 @@
 use serde_json::Value;
 use serenity::all::{CreateActionRow, CreateInputText, CreateModal, InputTextStyle};
 
-use crate::adapters::buttons;
+use crate::domain::actions::CardAction;
 use crate::domain::definitions::SevDefinition;
+use crate::domain::grammar::{self, Command, Declaration, DraftAction};
 use crate::domain::{SevId, SevType};
 
 pub const DECLARE: &str = "sev_declare";
@@ -97,11 +98,7 @@ pub fn draft_modal(sev: SevId, text: &str) -> CreateModal {
 /// What a component or modal interaction asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
-    /// Run this `/sev` text; `note` follows a declare as a timeline note.
-    Command {
-        text: String,
-        note: Option<String>,
-    },
+    Command(Command),
     UpdateModal(SevId),
     Nothing,
 }
@@ -125,19 +122,20 @@ fn fields(data: &Value) -> Vec<(String, String)> {
 }
 
 /// Reads a MESSAGE_COMPONENT (button) or MODAL_SUBMIT interaction's `data`, for `user`.
+/// Text from forms is taken as typed: line breaks, quotes and flag-like words stay in it.
 pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> {
     let custom = data["custom_id"].as_str().unwrap_or_default();
     let (action, arg) = custom.split_once(':').unwrap_or((custom, ""));
     match kind {
         super::inbound::MESSAGE_COMPONENT => {
-            let sev = SevId::parse(arg).ok_or("button without a SEV id")?;
-            if action == "sev_update" {
-                return Ok(Intent::UpdateModal(sev));
-            }
-            let Some(text) = buttons::command(action, sev, &format!("<@{user}>")) else {
+            let Some(card) = CardAction::parse(action) else {
                 return Ok(Intent::Nothing);
             };
-            Ok(Intent::Command { text, note: None })
+            let sev = SevId::parse(arg).ok_or("button without a SEV id")?;
+            Ok(match card.command(sev, user) {
+                Some(c) => Intent::Command(c),
+                None => Intent::UpdateModal(sev),
+            })
         }
         super::inbound::MODAL_SUBMIT => {
             let f = fields(data);
@@ -146,41 +144,35 @@ pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> 
                     .find(|(id, v)| id == k && !v.is_empty())
                     .map(|(_, v)| v.clone())
             };
-            match action {
+            let sev = || SevId::parse(arg).ok_or("form without its SEV");
+            let command = match action {
                 DECLARE => {
                     let impact = get("impact").is_some_and(|v| {
                         matches!(v.to_ascii_lowercase().as_str(), "y" | "yes" | "true")
                     });
-                    let level = get("level").ok_or("no level given")?;
-                    let level = level.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-                    let text = format!(
-                        "declare {} {} {}{}",
-                        get("type").ok_or("no type given")?.to_ascii_lowercase(),
-                        level,
-                        get("title").ok_or("no title given")?,
-                        if impact { " --customer-impact" } else { "" }
-                    );
-                    Ok(Intent::Command {
-                        text,
-                        note: get("description"),
-                    })
+                    grammar::declare(
+                        &get("type").ok_or("no type given")?.to_ascii_lowercase(),
+                        &get("level").ok_or("no level given")?,
+                        &get("title").ok_or("no title given")?,
+                        Declaration {
+                            customer_impact: impact,
+                            description: get("description"),
+                            ..Declaration::default()
+                        },
+                    )
+                    .map_err(|e| e.reason)?
                 }
-                DRAFT => {
-                    let sev = SevId::parse(arg).ok_or("draft form without its SEV")?;
-                    let text = format!(
-                        "{sev} draft edit {}",
-                        get("text").ok_or("the draft is empty")?
-                    );
-                    Ok(Intent::Command { text, note: None })
-                }
-                UPDATE => {
-                    let sev = SevId::parse(arg).ok_or("update form without its SEV")?;
-                    let text =
-                        format!("{sev} update {}", get("text").ok_or("the update is empty")?);
-                    Ok(Intent::Command { text, note: None })
-                }
-                _ => Ok(Intent::Nothing),
-            }
+                DRAFT => Command::Draft {
+                    sev: Some(sev()?),
+                    action: DraftAction::Edit(get("text").ok_or("the draft is empty")?),
+                },
+                UPDATE => Command::Update {
+                    sev: Some(sev()?),
+                    text: get("text").ok_or("the update is empty")?,
+                },
+                _ => return Ok(Intent::Nothing),
+            };
+            Ok(Intent::Command(command))
         }
         _ => Ok(Intent::Nothing),
     }
@@ -225,37 +217,50 @@ mod tests {
             &[
                 ("type", "Security"),
                 ("level", "SEV1"),
-                ("title", " Token leaked "),
-                ("description", "found in a public gist"),
+                ("title", " Token leaked --new -- \"prod\" "),
+                ("description", "found in a public gist\nrotated at 10:02"),
                 ("impact", "yes"),
             ],
         );
         assert_eq!(
             interpret(5, &d, "42").unwrap(),
-            Intent::Command {
-                text: "declare security 1 Token leaked --customer-impact".into(),
-                note: Some("found in a public gist".into())
-            }
+            Intent::Command(
+                grammar::declare(
+                    "security",
+                    "1",
+                    "Token leaked --new -- \"prod\"",
+                    Declaration {
+                        customer_impact: true,
+                        description: Some("found in a public gist\nrotated at 10:02".into()),
+                        ..Declaration::default()
+                    },
+                )
+                .unwrap()
+            )
         );
         assert_eq!(
             interpret(5, &submit(DECLARE, &[("type", "security")]), "42").unwrap_err(),
             "no level given"
         );
-        let u = submit("sev_update:SEV-4", &[("text", "rolled back")]);
+        let u = submit(
+            "sev_update:SEV-4",
+            &[("text", "rolled back\n\nnext: failover")],
+        );
         assert_eq!(
             interpret(5, &u, "42").unwrap(),
-            Intent::Command {
-                text: "SEV-4 update rolled back".into(),
-                note: None
-            }
+            Intent::Command(Command::Update {
+                sev: Some(SevId(4)),
+                text: "rolled back\n\nnext: failover".into()
+            })
         );
         let click = |id: &str| json!({ "custom_id": id, "component_type": 2 });
         assert_eq!(
             interpret(3, &click("sev_role_tloc:SEV-4"), "42").unwrap(),
-            Intent::Command {
-                text: "SEV-4 role tloc <@42>".into(),
-                note: None
-            }
+            Intent::Command(Command::Role {
+                sev: Some(SevId(4)),
+                role: crate::domain::Role::Tloc,
+                user: "42".into()
+            })
         );
         assert_eq!(
             interpret(3, &click("sev_update:SEV-4"), "42").unwrap(),

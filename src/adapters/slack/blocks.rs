@@ -98,11 +98,10 @@ pub fn render(msg: Message<'_>, m: &Markup) -> (String, Vec<Value>) {
         }
         Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
             let mut blocks = vec![section(&text)];
-            if let Some((action, label, sev)) = msg.action() {
+            if let Some((action, sev)) = msg.action() {
                 blocks.push(
-                    json!({ "type": "actions", "block_id": "sev_message_actions", "elements": [
-                    { "type": "button", "action_id": action, "value": sev.to_string(),
-                      "text": { "type": "plain_text", "text": label }, "style": "primary" } ] }),
+                    json!({ "type": "actions", "block_id": "sev_message_actions",
+                    "elements": [super::views::button(action, sev)] }),
                 );
             }
             blocks

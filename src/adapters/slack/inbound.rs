@@ -18,6 +18,7 @@ use super::blocks::{MAX_SECTION, clip};
 use super::verify::{self, VerifyError};
 use super::views::{self, Intent};
 use super::{PLATFORM, SlackPlatform};
+use crate::domain::grammar::{self, Command, DraftAction};
 use crate::engine::{Engine, Invocation, Reply};
 
 /// Slack's own payloads are a few KiB; anything far larger is not Slack.
@@ -54,37 +55,35 @@ impl Inbound {
             return None;
         }
         if !trigger_id.is_empty()
-            && let Some((sev, draft)) = self.engine.draft_for_editing(&inv, text).await
+            && let Ok(Command::Draft {
+                sev,
+                action: DraftAction::Form,
+            }) = grammar::parse(text)
+            && let Some((sev, draft)) = self.engine.draft_for_editing(&inv, sev).await
         {
             let view = views::draft_modal(sev, &inv.channel, &draft);
             self.open_view_soon(trigger_id.to_string(), view, inv);
             return None;
         }
-        self.run(&inv, text, trigger_id, false).await
+        if trigger_id.is_empty() {
+            return Some(self.engine.handle(&inv, text).await);
+        }
+        let reply = self
+            .engine
+            .handle_once(&inv, text, &delivery_key(trigger_id), false)
+            .await;
+        duplicate_noted(reply, trigger_id)
     }
 
-    /// Every command and interaction carries a fresh trigger_id, so a second delivery with
-    /// the same one (Socket Mode redelivers what it thinks was not acked) is recognised in
-    /// the engine's own transaction and changes nothing.
-    async fn run(
-        &self,
-        inv: &Invocation,
-        text: &str,
-        trigger_id: &str,
-        deferred: bool,
-    ) -> Option<Reply> {
-        if trigger_id.is_empty() {
-            return Some(match deferred {
-                true => self.engine.handle_deferred(inv, text).await,
-                false => self.engine.handle(inv, text).await,
-            });
-        }
-        let key = format!("slack:trigger:{trigger_id}");
-        let reply = self.engine.handle_once(inv, text, &key, deferred).await;
-        if reply.is_none() {
-            tracing::info!(trigger_id, "duplicate Slack delivery ignored");
-        }
-        reply
+    /// A command built by a button or form; its answer travels through the outbox with the
+    /// change it reports.
+    async fn execute(&self, inv: &Invocation, command: Command, trigger_id: &str) -> Option<Reply> {
+        let key = (!trigger_id.is_empty()).then(|| delivery_key(trigger_id));
+        let reply = self
+            .engine
+            .execute(inv, command, key.as_deref(), true)
+            .await;
+        duplicate_noted(reply, trigger_id)
     }
 
     /// A button press or modal submission.
@@ -93,8 +92,7 @@ impl Inbound {
             Ok(Intent::Command {
                 user,
                 channel,
-                text,
-                note,
+                command,
             }) => {
                 let inv = Invocation {
                     platform: PLATFORM.into(),
@@ -102,13 +100,7 @@ impl Inbound {
                     channel,
                 };
                 let trigger_id = payload["trigger_id"].as_str().unwrap_or_default();
-                // The reply travels through the outbox with the change it reports.
-                let reply = self.run(&inv, &text, trigger_id, true).await;
-                if let (Some(id), Some(note)) = (reply.and_then(|r| r.declared), note) {
-                    self.engine
-                        .handle_deferred(&inv, &format!("{id} timeline note {note}"))
-                        .await;
-                }
+                self.execute(&inv, command, trigger_id).await;
                 Ok(None)
             }
             Ok(Intent::OpenUpdateModal {
@@ -173,6 +165,20 @@ impl Inbound {
             }
         });
     }
+}
+
+/// Every command and interaction carries a fresh trigger_id, so a second delivery with the
+/// same one (Socket Mode redelivers what it thinks was not acked) is recognised in the
+/// engine's own transaction and changes nothing.
+fn delivery_key(trigger_id: &str) -> String {
+    format!("slack:trigger:{trigger_id}")
+}
+
+fn duplicate_noted(reply: Option<Reply>, trigger_id: &str) -> Option<Reply> {
+    if reply.is_none() {
+        tracing::info!(trigger_id, "duplicate Slack delivery ignored");
+    }
+    reply
 }
 
 #[derive(Clone)]
@@ -243,8 +249,7 @@ pub fn command_response(reply: &Reply) -> Value {
         out["blocks"] = json!([
             { "type": "section", "text": { "type": "mrkdwn", "text": clip(&reply.text, MAX_SECTION) } },
             { "type": "actions", "elements": [
-                { "type": "button", "action_id": offer.action_id(), "value": offer.sev().to_string(),
-                  "text": { "type": "plain_text", "text": offer.label() } }
+                views::button(offer.action, offer.sev)
             ] }
         ]);
     }

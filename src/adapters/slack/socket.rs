@@ -137,8 +137,9 @@ mod tests {
             super::super::views::Intent::Command {
                 user: "U_BOB".into(),
                 channel: "C1".into(),
-                text: "SEV-1 mitigated".into(),
-                note: None
+                command: crate::domain::Command::Mitigated {
+                    sev: Some(crate::domain::SevId(1))
+                },
             }
         );
     }

@@ -5,9 +5,10 @@
 use serde_json::{Value, json};
 
 use super::blocks::{MAX_SECTION, clip};
-use crate::adapters::buttons;
+use crate::domain::actions::{self, CardAction, Emphasis};
 use crate::domain::definitions::{SevDefinition, render_table};
-use crate::domain::{Incident, SevId, SevType, Stage};
+use crate::domain::grammar::{self, Command, Declaration, DraftAction};
+use crate::domain::{Incident, SevId, SevType};
 
 pub const DECLARE: &str = "sev_declare";
 pub const UPDATE: &str = "sev_update";
@@ -99,35 +100,34 @@ pub fn draft_modal(sev: SevId, channel: &str, text: &str) -> Value {
     })
 }
 
+/// One of sevbot's buttons on `sev`.
+pub fn button(action: CardAction, sev: SevId) -> Value {
+    let mut b = json!({ "type": "button", "action_id": action.id(), "value": sev.to_string(), "text": plain(&action.label()) });
+    match action.emphasis() {
+        Emphasis::Primary => b["style"] = json!("primary"),
+        Emphasis::Secondary | Emphasis::Success => {}
+    }
+    b
+}
+
 /// Buttons under the incident card while the SEV is open.
 pub fn card_actions(inc: &Incident) -> Option<Value> {
-    if !inc.stage.is_open() {
-        return None;
-    }
-    let id = inc.id.to_string();
-    // Only vacant roles can be taken; an occupied one is handed over by its holder.
-    let mut buttons: Vec<Value> = inc
-        .missing_roles()
+    let buttons: Vec<Value> = actions::on_card(inc)
         .into_iter()
-        .map(|r| json!({ "type": "button", "action_id": format!("sev_role_{}", r.as_str()), "value": id, "text": plain(&format!("Take {r}")) }))
+        .map(|a| button(a, inc.id))
         .collect();
-    buttons.push(json!({ "type": "button", "action_id": "sev_update", "value": id, "text": plain("Post update"), "style": "primary" }));
-    if inc.stage != Stage::Mitigated {
-        buttons.push(json!({ "type": "button", "action_id": "sev_mitigated", "value": id, "text": plain("Mitigated") }));
-    }
-    buttons.push(json!({ "type": "button", "action_id": "sev_resolved", "value": id, "text": plain("Resolved") }));
-    Some(json!({ "type": "actions", "block_id": "sev_card_actions", "elements": buttons }))
+    (!buttons.is_empty())
+        .then(|| json!({ "type": "actions", "block_id": "sev_card_actions", "elements": buttons }))
 }
 
 /// What an interaction asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
-    /// Run a `/sev` command as `user` in `channel`; `note` follows a declare as a timeline note.
+    /// Run this command as `user` in `channel`.
     Command {
         user: String,
         channel: String,
-        text: String,
-        note: Option<String>,
+        command: Command,
     },
     OpenUpdateModal {
         trigger_id: String,
@@ -137,7 +137,8 @@ pub enum Intent {
     Nothing,
 }
 
-/// Reads a `block_actions` or `view_submission` payload.
+/// Reads a `block_actions` or `view_submission` payload. Text from forms is taken as typed:
+/// line breaks, quotes and words that look like flags stay part of it.
 pub fn interpret(p: &Value) -> Result<Intent, String> {
     let user = p["user"]["id"]
         .as_str()
@@ -146,7 +147,9 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
     match p["type"].as_str() {
         Some("block_actions") => {
             let action = &p["actions"][0];
-            let id = action["action_id"].as_str().unwrap_or_default();
+            let Some(card) = action["action_id"].as_str().and_then(CardAction::parse) else {
+                return Ok(Intent::Nothing);
+            };
             let sev = action["value"]
                 .as_str()
                 .and_then(SevId::parse)
@@ -155,26 +158,24 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                 .as_str()
                 .ok_or("button outside a channel")?
                 .to_string();
-            if id == "sev_update" {
-                let trigger_id = p["trigger_id"]
-                    .as_str()
-                    .ok_or("button without trigger_id")?
-                    .to_string();
-                return Ok(Intent::OpenUpdateModal {
-                    trigger_id,
-                    sev,
+            match card.command(sev, &user) {
+                Some(command) => Ok(Intent::Command {
+                    user,
                     channel,
-                });
+                    command,
+                }),
+                None => {
+                    let trigger_id = p["trigger_id"]
+                        .as_str()
+                        .ok_or("button without trigger_id")?
+                        .to_string();
+                    Ok(Intent::OpenUpdateModal {
+                        trigger_id,
+                        sev,
+                        channel,
+                    })
+                }
             }
-            let Some(text) = buttons::command(id, sev, &format!("<@{user}>")) else {
-                return Ok(Intent::Nothing);
-            };
-            Ok(Intent::Command {
-                user,
-                channel,
-                text,
-                note: None,
-            })
         }
         Some("view_submission") => {
             let view = &p["view"];
@@ -187,68 +188,65 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
             };
-            match view["callback_id"].as_str() {
+            // The SEV a form is about, and the channel it was opened from.
+            let about = |what: &str| -> Result<(SevId, String), String> {
+                let meta = view["private_metadata"].as_str().unwrap_or_default();
+                meta.split_once('|')
+                    .and_then(|(sev, ch)| Some((SevId::parse(sev)?, ch.to_string())))
+                    .ok_or_else(|| format!("{what} form without its SEV"))
+            };
+            let (channel, command) = match view["callback_id"].as_str() {
                 Some(DECLARE) => {
-                    let channel = view["private_metadata"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
                     let ticked = |block: &str| {
                         values[block]["v"]["selected_options"]
                             .as_array()
                             .is_some_and(|o| !o.is_empty())
                     };
-                    let text = format!(
-                        "declare {} {} {}{}{}",
-                        field("type").ok_or("no type chosen")?,
-                        field("level").ok_or("no level chosen")?,
-                        field("title").ok_or("no title given")?,
-                        if ticked("impact") {
-                            " --customer-impact"
-                        } else {
-                            ""
+                    let command = grammar::declare(
+                        &field("type").ok_or("no type chosen")?,
+                        &field("level").ok_or("no level chosen")?,
+                        &field("title").ok_or("no title given")?,
+                        Declaration {
+                            customer_impact: ticked("impact"),
+                            private: ticked("private"),
+                            force_new: false,
+                            description: field("description"),
                         },
-                        if ticked("private") { " --private" } else { "" }
-                    );
-                    Ok(Intent::Command {
-                        user,
-                        channel,
-                        text,
-                        note: field("description"),
-                    })
+                    )
+                    .map_err(|e| e.reason)?;
+                    let channel = view["private_metadata"].as_str().unwrap_or_default();
+                    (channel.to_string(), command)
                 }
                 Some(DRAFT) => {
-                    let meta = view["private_metadata"].as_str().unwrap_or_default();
-                    let (sev, channel) =
-                        meta.split_once('|').ok_or("draft form without its SEV")?;
-                    let text = format!(
-                        "{sev} draft edit {}",
-                        field("text").ok_or("the draft is empty")?
-                    );
-                    Ok(Intent::Command {
-                        user,
-                        channel: channel.to_string(),
-                        text,
-                        note: None,
-                    })
+                    let (sev, channel) = about("draft")?;
+                    let text = field("text").ok_or("the draft is empty")?;
+                    let action = DraftAction::Edit(text);
+                    (
+                        channel,
+                        Command::Draft {
+                            sev: Some(sev),
+                            action,
+                        },
+                    )
                 }
                 Some(UPDATE) => {
-                    let meta = view["private_metadata"].as_str().unwrap_or_default();
-                    let (sev, channel) =
-                        meta.split_once('|').ok_or("update modal without its SEV")?;
-                    let text = format!(
-                        "{sev} update {}",
-                        field("text").ok_or("the update is empty")?
-                    );
-                    Ok(Intent::Command {
-                        user,
-                        channel: channel.to_string(),
-                        text,
-                        note: None,
-                    })
+                    let (sev, channel) = about("update")?;
+                    let text = field("text").ok_or("the update is empty")?;
+                    (
+                        channel,
+                        Command::Update {
+                            sev: Some(sev),
+                            text,
+                        },
+                    )
                 }
-                _ => Ok(Intent::Nothing),
-            }
+                _ => return Ok(Intent::Nothing),
+            };
+            Ok(Intent::Command {
+                user,
+                channel,
+                command,
+            })
         }
         _ => Ok(Intent::Nothing),
     }
@@ -287,8 +285,8 @@ mod tests {
             json!({
                 "type": { "v": { "type": "static_select", "selected_option": { "value": "security" } } },
                 "level": { "v": { "type": "static_select", "selected_option": { "value": "1" } } },
-                "title": { "v": { "type": "plain_text_input", "value": " Token leaked " } },
-                "description": { "v": { "type": "plain_text_input", "value": "found in a public gist" } },
+                "title": { "v": { "type": "plain_text_input", "value": " Token leaked --new -- \"prod\" " } },
+                "description": { "v": { "type": "plain_text_input", "value": "found in a public gist\nrotated" } },
                 "impact": { "v": { "type": "checkboxes", "selected_options": [ { "value": "yes" } ] } }
             }),
         );
@@ -297,8 +295,17 @@ mod tests {
             Intent::Command {
                 user: "U1".into(),
                 channel: "C9".into(),
-                text: "declare security 1 Token leaked --customer-impact".into(),
-                note: Some("found in a public gist".into())
+                command: grammar::declare(
+                    "security",
+                    "1",
+                    "Token leaked --new -- \"prod\"",
+                    Declaration {
+                        customer_impact: true,
+                        description: Some("found in a public gist\nrotated".into()),
+                        ..Declaration::default()
+                    },
+                )
+                .unwrap(),
             }
         );
         let p = submission(
@@ -318,12 +325,11 @@ mod tests {
         let cmd = |text: &str| Intent::Command {
             user: "U7".into(),
             channel: "C5".into(),
-            text: text.into(),
-            note: None,
+            command: grammar::parse(text).unwrap(),
         };
         assert_eq!(
             interpret(&click("sev_role_tloc")).unwrap(),
-            cmd("SEV-4 role tloc <@U7>")
+            cmd("SEV-4 role tloc U7")
         );
         assert_eq!(
             interpret(&click("sev_mitigated")).unwrap(),
@@ -348,15 +354,17 @@ mod tests {
         let p = submission(
             UPDATE,
             "SEV-4|C5",
-            json!({ "text": { "v": { "value": "rolled back" } } }),
+            json!({ "text": { "v": { "value": "rolled back\n\nnext: failover" } } }),
         );
         assert_eq!(
             interpret(&p).unwrap(),
             Intent::Command {
                 user: "U1".into(),
                 channel: "C5".into(),
-                text: "SEV-4 update rolled back".into(),
-                note: None
+                command: Command::Update {
+                    sev: Some(SevId(4)),
+                    text: "rolled back\n\nnext: failover".into()
+                },
             }
         );
     }
