@@ -16,6 +16,14 @@ const MIN_SLEEP_MS: i64 = 5;
 /// The backlog metrics count every pending job: read them this often, not every tick.
 const METRICS_EVERY_MS: i64 = 10_000;
 
+/// A job failing this many times in a row (about half an hour of retries) is given up.
+pub const MAX_JOB_ATTEMPTS: i64 = 9;
+
+/// The wait before the next try after `attempts` failed ones: 10 s, doubling, at most 10 min.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    (10_000i64 << (attempts - 1).clamp(0, 6)).min(600_000)
+}
+
 pub struct Scheduler {
     pub engine: Engine,
     pub owner: String,
@@ -47,16 +55,7 @@ impl Scheduler {
                 match self.engine.fire_job(job, &self.owner).await {
                     Ok(true) => fired += 1,
                     Ok(false) => tracing::info!(id = job.id, "job taken over by another replica"),
-                    Err(e) => {
-                        tracing::error!(
-                            id = job.id,
-                            kind = job.kind,
-                            error = format!("{e:#}"),
-                            "job failed; retrying in 10 s"
-                        );
-                        jobs::release(&self.engine.store, job.id, &self.owner, now + 10_000)
-                            .await?;
-                    }
+                    Err(e) => self.failed(job, &format!("{e:#}"), now).await?,
                 }
             }
         }
@@ -75,6 +74,34 @@ impl Scheduler {
             }
         }
         Ok(fired)
+    }
+
+    /// A job whose transaction failed (it changed nothing): tried again after a delay that
+    /// doubles from 10 s up to 10 minutes, and given up after `MAX_JOB_ATTEMPTS`, keeping
+    /// the reason on the row.
+    async fn failed(&self, job: &jobs::Job, error: &str, now: i64) -> anyhow::Result<()> {
+        let store = &self.engine.store;
+        if job.attempts >= MAX_JOB_ATTEMPTS {
+            tracing::error!(
+                id = job.id,
+                kind = job.kind,
+                attempts = job.attempts,
+                error,
+                "job keeps failing; given up"
+            );
+            metrics::counter!("sevbot_jobs_failed_total", "kind" => job.kind.clone()).increment(1);
+            return jobs::give_up(store, job.id, &self.owner, now, error).await;
+        }
+        let delay = retry_delay_ms(job.attempts);
+        tracing::error!(
+            id = job.id,
+            kind = job.kind,
+            attempts = job.attempts,
+            error,
+            retry_in_ms = delay,
+            "job failed; will retry"
+        );
+        jobs::release(store, job.id, &self.owner, now + delay, error).await
     }
 
     pub async fn run(

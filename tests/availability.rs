@@ -76,6 +76,27 @@ both_backends!(
             app.fake.pages().iter().any(|(p, _)| p == "alice"),
             "the IMOC is paged"
         );
+        // Told once where monitoring files SEVs, and sevbot does not invite itself.
+        let told: Vec<String> = app
+            .fake
+            .channel_calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Reply { channel, text, .. } if channel == "general" => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            told.iter()
+                .any(|t| t.contains(": SEV-1 declared: SEV1 availability"))
+                && !told.iter().any(|t| t.contains("declared SEV-1 declared")),
+            "{told:?}"
+        );
+        for c in app.fake.calls() {
+            if let Call::Invite { people, .. } = c {
+                assert!(!people.contains(&"sevbot".to_string()), "{people:?}");
+            }
+        }
         let ch = "sev-1-availability-web-checkout-degraded";
         let impact: Vec<String> = app
             .posts_in(ch)

@@ -219,6 +219,9 @@ async fn chaos(b: Backend) {
             )
             .await;
             restarts.push((moment, restarted.elapsed()));
+            // The outbox may call Slack before the HTTP server listens: wait for it before
+            // the next round's command.
+            bot.ready().await;
         }
     }
     // Everything settles: every SEV has its one channel, every line and page went out.

@@ -834,3 +834,77 @@ both_backends!(
         assert_eq!(app.tick().await, 1);
     }
 );
+
+// Everyone is invited to a new SEV's channel once, however the declarer and the role
+// holders overlap.
+both_backends!(each_person_is_invited_once, |b| async move {
+    let app = TestApp::new(b).await;
+    // Carol declares and is also the BMOC: declarer, IMOC, TLOC, BMOC.
+    app.cmd(
+        "U_CAROL",
+        "general",
+        "declare availability 1 --customer-impact Checkout failing",
+    )
+    .await;
+    app.deliver().await;
+    let invited: Vec<Vec<String>> = app
+        .fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Invite { people, .. } => Some(people),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invited, [["carol", "alice", "bob"]]);
+});
+
+/// A job whose transaction keeps failing is retried with a growing delay (10 s, 20 s, …)
+/// and given up after half an hour with its reason kept, instead of every 10 s forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_failing_backs_off_and_is_given_up() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.cmd(
+        "U_ALICE",
+        "general",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    app.deliver().await;
+    let pool = &app.engine.store.pool;
+    // Anything that would send a message now fails: the update reminder cannot commit.
+    sqlx::query("CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
+        .execute(pool)
+        .await
+        .unwrap();
+    let row = || async {
+        sqlx::query_as::<_, (i64, i64, Option<i64>, i64, Option<String>)>(
+            "SELECT attempts, due_at, done_at, failed, last_error FROM jobs \
+             WHERE kind = 'update_reminder' ORDER BY id LIMIT 1",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let first_due = row().await.1;
+    app.clock.set(first_due);
+    let mut delays = vec![];
+    for _ in 0..sevbot::scheduler::MAX_JOB_ATTEMPTS {
+        let before = app.clock.now_ms();
+        app.tick().await;
+        let (_, due, done, _, error) = row().await;
+        assert!(error.unwrap_or_default().contains("outbox refused"));
+        if done.is_some() {
+            break;
+        }
+        delays.push((due - before) / 1000);
+        app.clock.set(due);
+    }
+    assert_eq!(delays, [10, 20, 40, 80, 160, 320, 600, 600]);
+    let (attempts, _, done, failed, _) = row().await;
+    assert_eq!((attempts, done.is_some(), failed), (9, true, 1));
+    // Given up: nothing is due any more, however long the scheduler runs.
+    app.clock.set(first_due + 86_400_000);
+    app.tick().await;
+    assert_eq!(row().await.0, 9);
+}

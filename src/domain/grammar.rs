@@ -304,20 +304,25 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
     let name = first.to_ascii_lowercase();
     let mut rest: Vec<&str> = rest.to_vec();
     // …or right after it: `/sev update SEV-4 …`.
+    // `level sev-1` is a level (SEV1), not a SEV id: after `level` a word is the SEV only
+    // when a level follows it.
+    let level_follows = || rest.get(1).is_some_and(|w| parse_level("level", w).is_ok());
     if sev.is_none()
         && name != "declare"
+        && (name != "level" || level_follows())
         && let Some(id) = rest.first().and_then(|w| SevId::parse(w))
     {
         sev = Some(id);
         rest.remove(0);
     }
     let text = rest.join(" ");
+    // Aliases (`resolve`, `mitigate`, `acknowledge`) are answered with the command's usage.
     let no_args = |cmd: Command| {
         if rest.is_empty() {
             Ok(cmd)
         } else {
             Err(UsageError::new(
-                &name,
+                cmd.name(),
                 format!("`{name}` takes no arguments, but got \"{text}\"."),
             ))
         }
@@ -862,5 +867,34 @@ mod tests {
             err("declare availability 1 x --nwe").suggestion.as_deref(),
             Some("--new")
         );
+    }
+
+    #[test]
+    fn level_words_that_look_like_ids_and_aliases_with_arguments() {
+        // `level sev-1` means SEV1, not SEV-1; a SEV id is taken only when a level follows.
+        assert_eq!(
+            parse("level sev-1").unwrap(),
+            Command::Level {
+                sev: None,
+                level: lvl(1),
+                reason: None
+            }
+        );
+        assert_eq!(
+            parse("level SEV-4 2").unwrap(),
+            Command::Level {
+                sev: Some(SevId(4)),
+                level: lvl(2),
+                reason: None
+            }
+        );
+        // Aliases with arguments get the real command's usage, not `/sev help`.
+        for (alias, usage) in [
+            ("resolve now", "/sev resolved"),
+            ("mitigate please", "/sev mitigated"),
+            ("acknowledge it", "/sev ack"),
+        ] {
+            assert_eq!(err(alias).usage, usage, "{alias}");
+        }
     }
 }

@@ -241,7 +241,7 @@ impl Engine {
         let tell = Effect::Reply {
             channel: a.channel.clone(),
             user: None,
-            text: format!("{by} declared {}", reply.text),
+            text: format!("{by}: {}", reply.text),
         };
         self.enqueue(tx, &a.platform, tell, now).await?;
         let mut inc = sevs::load(tx, id)

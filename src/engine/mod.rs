@@ -583,9 +583,7 @@ impl Engine {
             self.page_new_roles(tx, &mut inc, &declarer, &filled, now)
                 .await?,
         );
-        let mut invitees: Vec<String> = vec![inc.declared_by.clone()];
-        invitees.extend(inc.roles.values().cloned());
-        invitees.dedup();
+        let invitees = invitees(&inc);
         self.enqueue(
             tx,
             &inc.platform,
@@ -1111,6 +1109,18 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Who is invited to a new SEV's channel: the declarer and the role holders, each once, in
+/// that order; never sevbot itself (the declarer of what monitoring files).
+fn invitees(inc: &Incident) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for p in std::iter::once(&inc.declared_by).chain(inc.roles.values()) {
+        if p != SYSTEM_ACTOR && !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
 }
 
 /// A refused hand-over of an occupied role comes with a button to ask for it, for anyone

@@ -15,6 +15,8 @@ pub struct Job {
     pub due_at: i64,
     pub payload: String,
     pub version: i64,
+    /// Claims so far, this one included.
+    pub attempts: i64,
 }
 
 pub async fn schedule(
@@ -64,7 +66,7 @@ pub async fn claim_due(
         "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN (\
            SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $3 \
            AND (lease_until IS NULL OR lease_until < $4) ORDER BY due_at, id LIMIT $5 {}) \
-         RETURNING id, kind, sev_id, due_at, payload, version",
+         RETURNING id, kind, sev_id, due_at, payload, version, attempts",
         store.skip_locked()
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
@@ -85,6 +87,7 @@ pub async fn claim_due(
                 due_at: r.try_get("due_at")?,
                 payload: r.try_get("payload")?,
                 version: r.try_get("version")?,
+                attempts: r.try_get("attempts")?,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -106,10 +109,35 @@ pub async fn complete(conn: &mut Conn, id: i64, owner: &str, now: i64) -> anyhow
     Ok(r.rows_affected() == 1)
 }
 
-/// Gives a claimed job back for a later retry.
-pub async fn release(store: &Store, id: i64, owner: &str, retry_at: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL, due_at = $1 WHERE id = $2 AND lease_owner = $3 AND done_at IS NULL")
+/// Gives a claimed job back for a later retry, with why it failed.
+pub async fn release(
+    store: &Store,
+    id: i64,
+    owner: &str,
+    retry_at: i64,
+    error: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL, due_at = $1, last_error = $2 WHERE id = $3 AND lease_owner = $4 AND done_at IS NULL")
         .bind(retry_at)
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// Gives up on a claimed job that keeps failing: done, marked failed, with the reason.
+pub async fn give_up(
+    store: &Store,
+    id: i64,
+    owner: &str,
+    now: i64,
+    error: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE jobs SET done_at = $1, failed = 1, last_error = $2 WHERE id = $3 AND lease_owner = $4 AND done_at IS NULL")
+        .bind(now)
+        .bind(error)
         .bind(id)
         .bind(owner)
         .execute(&store.pool)
