@@ -421,4 +421,39 @@ mod tests {
         assert!(to_command(&invoke("level", json!([{ "name": "level", "value": 7 }]))).is_err());
         assert!(to_command(&json!({ "name": "other" })).is_err());
     }
+
+    /// A forgotten arm would be a runtime "unknown subcommand": every subcommand of the
+    /// definition, with its required options filled, becomes a command of the grammar.
+    #[test]
+    fn every_subcommand_becomes_a_command() {
+        let def = definition();
+        for s in def["options"].as_array().unwrap() {
+            let name = s["name"].as_str().unwrap();
+            if name == "new" {
+                continue; // opens the declare form; it has no command of its own
+            }
+            let options: Vec<Value> = s["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| o["required"] == true)
+                .map(|o| {
+                    let kind = u8::try_from(o["type"].as_u64().unwrap()).unwrap();
+                    let value = match (o["name"].as_str().unwrap(), kind) {
+                        (_, _) if o["choices"].is_array() => o["choices"][0]["value"].clone(),
+                        ("type", _) => json!("availability"),
+                        (_, INTEGER) => json!(1),
+                        (_, USER) => json!("42"),
+                        (_, BOOLEAN) => json!(true),
+                        _ => json!("some text"),
+                    };
+                    json!({ "name": o["name"], "type": o["type"], "value": value })
+                })
+                .collect();
+            let command = to_command(&invoke(name, Value::Array(options)))
+                .unwrap_or_else(|e| panic!("/sev {name}: {e}"));
+            let expected = if name == "note" { "timeline" } else { name };
+            assert_eq!(command.name(), expected, "/sev {name}");
+        }
+    }
 }
