@@ -480,3 +480,38 @@ fn environment_overrides_the_config_file() {
         "DATABASE_URL chose the file"
     );
 }
+
+/// ARCHITECTURE.md names files; each must exist, so the map cannot drift from the code.
+#[test]
+fn architecture_names_only_files_that_exist() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/ARCHITECTURE.md")).unwrap();
+    let mut files: Vec<String> = vec![];
+    let mut walk = vec![
+        std::path::PathBuf::from(format!("{root}/src")),
+        format!("{root}/tests").into(),
+    ];
+    while let Some(dir) = walk.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk.push(p);
+            } else {
+                files.push(p.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut named = 0;
+    for quoted in text.split('`').skip(1).step_by(2) {
+        let path = quoted.split("::").next().unwrap_or_default();
+        if !path.ends_with(".rs") || path.contains('<') {
+            continue;
+        }
+        named += 1;
+        assert!(
+            files.iter().any(|f| f.ends_with(&format!("/{path}"))),
+            "ARCHITECTURE.md names `{path}`, which does not exist"
+        );
+    }
+    assert!(named > 30, "{named} files named");
+}
