@@ -908,3 +908,58 @@ async fn a_job_that_keeps_failing_backs_off_and_is_given_up() {
     app.tick().await;
     assert_eq!(row().await.0, 9);
 }
+
+/// A command that fails inside sevbot is answered by what failed (here the database),
+/// changes nothing, and its log line carries the command, the platform and the SEV.
+#[tokio::test]
+async fn a_failed_command_is_told_by_kind_and_logged_with_its_sev() {
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Logs {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.cmd("U_ALICE", "general", "declare availability 2 Search slow")
+        .await;
+    app.deliver().await;
+    sqlx::query("CREATE TRIGGER no_events BEFORE INSERT ON incident_events BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        .execute(&app.engine.store.pool)
+        .await
+        .unwrap();
+    let r = app
+        .cmd("U_BOB", "sev-1-search-slow", "update failing over")
+        .await;
+    assert!(r.ephemeral, "{}", r.text);
+    assert!(
+        r.text.starts_with(
+            "sevbot could not save that because its database is failing; nothing was changed."
+        ),
+        "{}",
+        r.text
+    );
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("command failed"))
+        .unwrap_or_else(|| panic!("no failure logged:\n{logged}"));
+    assert!(
+        line.contains("command{command=\"update\" platform=test channel=sev-1-search-slow sev=1}")
+            && line.contains("failure=\"database\"")
+            && line.contains("disk full"),
+        "{line}"
+    );
+}

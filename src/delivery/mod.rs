@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::effects::{Effect, Lane, Platform, Sink};
@@ -228,9 +229,21 @@ impl Delivery {
             started += 1;
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             let this = self.clone();
-            set.spawn(async move {
-                this.deliver(row, effect, pace, permit).await;
-            });
+            // What the platform adapter logs about this call carries the row it is for.
+            let span = tracing::info_span!(
+                "deliver",
+                row = row.id,
+                platform = %row.platform,
+                queue = %row.queue,
+                effect = effect.label(),
+                attempt = row.attempts,
+            );
+            set.spawn(
+                async move {
+                    this.deliver(row, effect, pace, permit).await;
+                }
+                .instrument(span),
+            );
         }
         Ok(started)
     }

@@ -4,6 +4,7 @@
 
 mod asks;
 mod availability;
+mod failure;
 pub mod job;
 pub mod outcomes;
 mod paging;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -193,7 +195,22 @@ impl Engine {
     ) -> Option<Reply> {
         let name = cmd.name();
         metrics::counter!("sevbot_commands_total", "command" => name).increment(1);
-        match self.run(inv, cmd, key, deferred).await {
+        // Everything logged while handling it (the engine, the store) carries these.
+        let span = tracing::info_span!(
+            "command",
+            command = name,
+            platform = %inv.platform,
+            channel = %inv.channel,
+            sev = tracing::field::Empty,
+        );
+        if let Some(id) = cmd.target().flatten() {
+            span.record("sev", id.0);
+        }
+        match self
+            .run(inv, cmd, key, deferred)
+            .instrument(span.clone())
+            .await
+        {
             Ok(out) => {
                 self.wake_outbox.notify_one();
                 self.wake_jobs.notify_one();
@@ -204,11 +221,17 @@ impl Engine {
                 }
             }
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), command = name, "command failed");
-                Some(Reply::private(
-                    "sevbot could not save that because its database is failing; nothing was changed. \
-                     Try again in a moment, and tell the sevbot operator if it persists.",
-                ))
+                let failure = failure::Failure::of(&e);
+                span.in_scope(|| {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        failure = failure.as_str(),
+                        "command failed"
+                    )
+                });
+                metrics::counter!("sevbot_command_failures_total", "kind" => failure.as_str())
+                    .increment(1);
+                Some(Reply::private(failure.tell(&e)))
             }
         }
     }
@@ -532,6 +555,7 @@ impl Engine {
     ) -> anyhow::Result<Reply> {
         let now = new.now;
         let id = sevs::insert(tx, &new).await?;
+        tracing::Span::current().record("sev", id.0);
         let mut inc = Incident {
             id,
             sev_type: new.sev_type,
@@ -773,6 +797,7 @@ impl Engine {
                 }
             },
         };
+        tracing::Span::current().record("sev", id.0);
         let Some(mut inc) = sevs::load(tx, id).await? else {
             return Ok(Outcome::Refused(format!(
                 "There is no {id}; `/sev list` shows the SEVs."
@@ -1011,6 +1036,17 @@ impl Engine {
     /// Fires one claimed job in a transaction that also marks it done; if another replica
     /// took the job over meanwhile, everything is rolled back and nothing is sent.
     pub async fn fire_job(&self, job: &jobs::Job, owner: &str) -> anyhow::Result<bool> {
+        let span = tracing::info_span!(
+            "job",
+            id = job.id,
+            kind = %job.kind,
+            sev = job.sev_id.map(|s| s.0),
+            attempt = job.attempts,
+        );
+        self.fire_job_inner(job, owner).instrument(span).await
+    }
+
+    async fn fire_job_inner(&self, job: &jobs::Job, owner: &str) -> anyhow::Result<bool> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
         if !jobs::complete(&mut tx, job.id, owner, now).await? {
