@@ -625,19 +625,9 @@ async fn the_console_remembers_what_it_printed() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
     let store = sevbot::store::Store::connect(&url).await.unwrap();
-    let buf: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
-    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let out: sevbot::adapters::console::Output =
-        Arc::new(std::sync::Mutex::new(Box::new(Sink(buf.clone()))));
+    let screen = support::Captured::default();
+    let buf = screen.0.clone();
+    let out: sevbot::adapters::console::Output = Arc::new(std::sync::Mutex::new(Box::new(screen)));
     let console =
         sevbot::adapters::console::ConsolePlatform::new(store, support::test_config(""), out);
     let inc = sevbot::effects::Effect::examples()

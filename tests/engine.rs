@@ -913,18 +913,7 @@ async fn a_job_that_keeps_failing_backs_off_and_is_given_up() {
 /// changes nothing, and its log line carries the command, the platform and the SEV.
 #[tokio::test]
 async fn a_failed_command_is_told_by_kind_and_logged_with_its_sev() {
-    #[derive(Clone, Default)]
-    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Logs {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Logs::default();
+    let logs = support::Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
@@ -951,7 +940,7 @@ async fn a_failed_command_is_told_by_kind_and_logged_with_its_sev() {
         "{}",
         r.text
     );
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logged = logs.text();
     let line = logged
         .lines()
         .find(|l| l.contains("command failed"))

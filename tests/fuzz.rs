@@ -221,34 +221,15 @@ fn sev_text() -> impl Strategy<Value = String> {
 }
 
 /// Everything logged while the test runs, to look for secrets in.
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> Logs {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("sevbot=debug,info")
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        logs
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+fn capture_logs() -> support::Captured {
+    let logs = support::Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("sevbot=debug,info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    logs
 }
 
 // ---------------------------------------------------------------------------------------
@@ -469,7 +450,7 @@ fn the_grammar_answers_every_text_with_a_command_or_a_usage() {
 
 #[test]
 fn every_inbound_body_is_answered_without_a_5xx_or_a_secret() {
-    let logs = Logs::capture();
+    let logs = capture_logs();
     let h = Harness::start();
 
     // Slack slash commands: grammar-shaped text in Slack's form, then forms with fields

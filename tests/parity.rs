@@ -79,24 +79,7 @@ fn script() -> Vec<Step> {
 }
 
 /// A console buffer the test can read.
-#[derive(Clone, Default)]
-struct Screen(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Screen {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Screen {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).to_string()
-    }
-}
+type Screen = support::Captured;
 
 /// One app with all three platforms: the console, Slack against its fake, Discord against
 /// its fake, and its HTTP endpoints.

@@ -283,6 +283,26 @@ impl TestApp {
     }
 }
 
+/// A writer the test can read back: a console's screen, or everything logged.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 /// Serves `router` on a free local port for the rest of the test; returns its address.
 pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
