@@ -515,3 +515,137 @@ fn architecture_names_only_files_that_exist() {
     }
     assert!(named > 30, "{named} files named");
 }
+
+/// The modules of `src/` as a graph of who imports whom (`crate::…` and `super::…` paths
+/// outside tests): no cycles, and the domain imports nothing but itself.
+#[test]
+fn modules_import_without_cycles_and_the_domain_stands_alone() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let mut walk = vec![src.clone()];
+    while let Some(dir) = walk.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let rel = p.strip_prefix(&src).unwrap().with_extension("");
+                let mut parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                if matches!(
+                    parts.last().map(String::as_str),
+                    Some("mod" | "lib" | "main")
+                ) {
+                    parts.pop();
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+                files.insert(parts.join("::"), code);
+            }
+        }
+    }
+    let modules: BTreeSet<String> = files.keys().cloned().collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, code) in &files {
+        let me: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
+        for (i, _) in code.match_indices("::") {
+            // The path this `::` belongs to, from its first segment.
+            let start = code[..i]
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .map_or(0, |p| p + 1);
+            let path: String = code[start..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            if !(path.starts_with("crate::") || path.starts_with("super::")) {
+                continue;
+            }
+            let mut segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            let mut base: Vec<String> = match segs.first() {
+                Some(&"crate") => vec![],
+                _ => me[..me.len().saturating_sub(1)]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            };
+            segs.remove(0);
+            base.extend(segs.iter().map(|s| s.to_string()));
+            // `use super::{blocks, views::Intent}`: each head of the group is a path too.
+            let mut paths = vec![base.clone()];
+            let after = &code[start + path.len()..];
+            if let Some(group) = after.strip_prefix('{') {
+                let mut depth = 0;
+                let end = group
+                    .find(|c| {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => return true,
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        false
+                    })
+                    .unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    let head = item.trim().split("::").next().unwrap_or_default();
+                    if !head.is_empty() && head != "self" {
+                        let mut p = base.clone();
+                        p.push(
+                            head.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'))
+                                .to_string(),
+                        );
+                        paths.push(p);
+                    }
+                }
+            }
+            for p in paths {
+                let target = (1..=p.len())
+                    .rev()
+                    .map(|n| p[..n].join("::"))
+                    .find(|k| modules.contains(k));
+                if let Some(t) = target
+                    && t != *module
+                    && !t.starts_with(&format!("{module}::"))
+                    && !module.starts_with(&format!("{t}::"))
+                {
+                    edges.entry(module.clone()).or_default().insert(t);
+                }
+            }
+        }
+    }
+    for (m, targets) in &edges {
+        if m.starts_with("domain") {
+            for t in targets {
+                assert!(t.starts_with("domain"), "the domain imports {t} (in {m})");
+            }
+        }
+    }
+    // Depth-first search for a cycle, naming it.
+    fn visit(
+        m: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        if let Some(i) = path.iter().position(|p| p == m) {
+            panic!("import cycle: {} -> {m}", path[i..].join(" -> "));
+        }
+        if done.contains(m) {
+            return;
+        }
+        path.push(m.to_string());
+        for t in edges.get(m).into_iter().flatten() {
+            visit(t, edges, path, done);
+        }
+        path.pop();
+        done.insert(m.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        visit(m, &edges, &mut vec![], &mut done);
+    }
+    assert!(edges.len() > 40, "{} modules import others", edges.len());
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::TOPIC_DETOUR;
 use super::settle::Done;
 use super::{Delivery, MAX_BACKOFF_MS};
 use crate::domain::SevId;
@@ -10,8 +11,6 @@ use crate::effects::{DeliveryError, Effect, Lane, Message, PageAction, Platform}
 use crate::store::incidents as sevs;
 use crate::store::outbox::{self, OutboxRow, Release};
 
-/// Suffix of the queue a rate-limited topic edit waits in.
-pub(super) const TOPIC_DETOUR: &str = ":topic";
 /// Machine lines folded into one message at most.
 pub(super) const FOLD_LIMIT: i64 = 2_000;
 /// How long a row beside the SEV's own queue waits for the SEV's channel to exist.

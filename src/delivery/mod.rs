@@ -25,6 +25,10 @@ use crate::store::{Backend, Store, replicas};
 
 /// A claimed row is held this long unless its worker renews the lease; a process that
 /// dies mid-call frees its rows within this time (at once, when it is known to be gone).
+/// Suffix of the queue a rate-limited topic edit waits in (attempt puts it there,
+/// settle routes it).
+const TOPIC_DETOUR: &str = ":topic";
+
 pub const LEASE_MS: i64 = 4_000;
 const RENEW_EVERY: Duration = Duration::from_millis(1_000);
 /// PostgreSQL: how often a replica looks for dead peers' work and lost queue heads.

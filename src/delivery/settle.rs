@@ -2,7 +2,7 @@
 //! that also moves the queue on), retried later (with the platform's wait, a backoff, or
 //! in doubt), or failed for good — said where people look.
 
-use super::attempt::TOPIC_DETOUR;
+use super::TOPIC_DETOUR;
 use super::{Delivery, backoff};
 use crate::domain::SevId;
 use crate::effects::{DeliveryError, Effect};

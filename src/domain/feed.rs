@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::grammar::closest;
+use super::suggest::closest;
 use super::types::{Level, SevType};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::feed::FeedFilter;
+pub use super::suggest::closest;
 use super::types::{Level, Role, SevId, SevType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,17 +271,6 @@ impl fmt::Display for UsageError {
         }
         write!(f, "\nUsage: {}", self.usage)
     }
-}
-
-/// The closest candidate within a small edit distance, for did-you-mean hints.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 /// Parses the text after `/sev` (a leading `/sev` is tolerated too).

@@ -12,6 +12,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod naming;
 pub mod oncall;
+pub mod suggest;
 pub mod text;
 pub mod types;
 

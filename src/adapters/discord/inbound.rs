@@ -25,7 +25,7 @@ use super::render;
 use super::rest::Rest;
 use super::verify::{self, VerifyError};
 use super::views::{self, Intent};
-use super::{PLATFORM, commands};
+use super::{APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT, PING, PLATFORM, commands};
 use crate::adapters::text::clip;
 use crate::domain::grammar::{Command, DraftAction};
 use crate::engine::{Engine, Invocation, Reply};
@@ -34,10 +34,6 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Discord refuses message content over 2000 characters.
 pub const MAX_CONTENT: usize = 2000;
 
-pub const PING: u64 = 1;
-pub const APPLICATION_COMMAND: u64 = 2;
-pub const MESSAGE_COMPONENT: u64 = 3;
-pub const MODAL_SUBMIT: u64 = 5;
 /// Discord waits 3 s; what is not ready by then is deferred.
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
 

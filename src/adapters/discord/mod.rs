@@ -12,6 +12,12 @@ pub mod verify;
 pub mod views;
 
 pub const PLATFORM: &str = "discord";
+
+/// Interaction types Discord sends (the inbound path and the views both read them).
+pub const PING: u64 = 1;
+pub const APPLICATION_COMMAND: u64 = 2;
+pub const MESSAGE_COMPONENT: u64 = 3;
+pub const MODAL_SUBMIT: u64 = 5;
 pub const DEFAULT_API_URL: &str = "https://discord.com/api/v10";
 /// A REST call that takes longer than this is retried later rather than holding the worker.
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -127,7 +127,7 @@ pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> 
     let custom = data["custom_id"].as_str().unwrap_or_default();
     let (action, arg) = custom.split_once(':').unwrap_or((custom, ""));
     match kind {
-        super::inbound::MESSAGE_COMPONENT => {
+        super::MESSAGE_COMPONENT => {
             let Some(card) = CardAction::parse(action) else {
                 return Ok(Intent::Nothing);
             };
@@ -137,7 +137,7 @@ pub fn interpret(kind: u64, data: &Value, user: &str) -> Result<Intent, String> 
                 None => Intent::UpdateModal(sev),
             })
         }
-        super::inbound::MODAL_SUBMIT => {
+        super::MODAL_SUBMIT => {
             let f = fields(data);
             let get = |k: &str| {
                 f.iter()

@@ -4,8 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::domain::access::redacted_line;
+use crate::domain::actions::{self, CardAction, Emphasis};
 use crate::domain::text::fmt_time;
-use crate::domain::{Incident, Markup, Role};
+use crate::domain::{Incident, Markup, Role, SevId};
 use crate::effects::Message;
 
 pub const MAX_HEADER: usize = 150;
@@ -85,7 +86,7 @@ pub fn render(msg: Message<'_>, m: &Markup) -> (String, Vec<Value>) {
     let blocks = match msg {
         Message::Card(inc) => {
             let mut blocks = card_blocks(inc, m, false);
-            blocks.extend(super::views::card_actions(inc));
+            blocks.extend(card_actions(inc));
             blocks
         }
         Message::FeedAnnouncement(inc, as_of) => {
@@ -101,13 +102,33 @@ pub fn render(msg: Message<'_>, m: &Markup) -> (String, Vec<Value>) {
             if let Some((action, sev)) = msg.action() {
                 blocks.push(
                     json!({ "type": "actions", "block_id": "sev_message_actions",
-                    "elements": [super::views::button(action, sev)] }),
+                    "elements": [button(action, sev)] }),
                 );
             }
             blocks
         }
     };
     (clip(&text, MAX_SECTION), blocks)
+}
+
+/// One of sevbot's buttons on `sev`.
+pub fn button(action: CardAction, sev: SevId) -> Value {
+    let mut b = json!({ "type": "button", "action_id": action.id(), "value": sev.to_string(), "text": { "type": "plain_text", "text": action.label() } });
+    match action.emphasis() {
+        Emphasis::Primary => b["style"] = json!("primary"),
+        Emphasis::Secondary | Emphasis::Success => {}
+    }
+    b
+}
+
+/// Buttons under the incident card while the SEV is open.
+pub fn card_actions(inc: &Incident) -> Option<Value> {
+    let buttons: Vec<Value> = actions::on_card(inc)
+        .into_iter()
+        .map(|a| button(a, inc.id))
+        .collect();
+    (!buttons.is_empty())
+        .then(|| json!({ "type": "actions", "block_id": "sev_card_actions", "elements": buttons }))
 }
 
 #[cfg(test)]

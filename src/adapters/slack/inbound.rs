@@ -14,7 +14,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::blocks::{MAX_SECTION, clip};
+use super::blocks::{self, MAX_SECTION, clip};
 use super::verify::{self, VerifyError};
 use super::views::{self, Intent};
 use super::{PLATFORM, SlackPlatform};
@@ -249,7 +249,7 @@ pub fn command_response(reply: &Reply) -> Value {
         out["blocks"] = json!([
             { "type": "section", "text": { "type": "mrkdwn", "text": clip(&reply.text, MAX_SECTION) } },
             { "type": "actions", "elements": [
-                views::button(offer.action, offer.sev)
+                blocks::button(offer.action, offer.sev)
             ] }
         ]);
     }

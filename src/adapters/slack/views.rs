@@ -5,10 +5,10 @@
 use serde_json::{Value, json};
 
 use super::blocks::{MAX_SECTION, clip};
-use crate::domain::actions::{self, CardAction, Emphasis};
+use crate::domain::actions::CardAction;
 use crate::domain::definitions::{SevDefinition, render_table};
 use crate::domain::grammar::{self, Command, Declaration, DraftAction};
-use crate::domain::{Incident, SevId, SevType};
+use crate::domain::{SevId, SevType};
 
 pub const DECLARE: &str = "sev_declare";
 pub const UPDATE: &str = "sev_update";
@@ -98,26 +98,6 @@ pub fn draft_modal(sev: SevId, channel: &str, text: &str) -> Value {
                            "initial_value": clip(text, 2900) } }
         ]
     })
-}
-
-/// One of sevbot's buttons on `sev`.
-pub fn button(action: CardAction, sev: SevId) -> Value {
-    let mut b = json!({ "type": "button", "action_id": action.id(), "value": sev.to_string(), "text": plain(&action.label()) });
-    match action.emphasis() {
-        Emphasis::Primary => b["style"] = json!("primary"),
-        Emphasis::Secondary | Emphasis::Success => {}
-    }
-    b
-}
-
-/// Buttons under the incident card while the SEV is open.
-pub fn card_actions(inc: &Incident) -> Option<Value> {
-    let buttons: Vec<Value> = actions::on_card(inc)
-        .into_iter()
-        .map(|a| button(a, inc.id))
-        .collect();
-    (!buttons.is_empty())
-        .then(|| json!({ "type": "actions", "block_id": "sev_card_actions", "elements": buttons }))
 }
 
 /// What an interaction asks for.
