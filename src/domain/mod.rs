@@ -10,6 +10,7 @@ pub mod grammar;
 pub mod impact;
 pub mod incident;
 pub mod lifecycle;
+pub mod month;
 pub mod naming;
 pub mod oncall;
 pub mod suggest;

@@ -331,15 +331,7 @@ impl Engine {
             return Ok(Outcome::Refused(text));
         }
         let (text, recorded) = self.acknowledge(tx, &mut inc, actor, is_imoc, now).await?;
-        for ev in recorded {
-            self.enqueue(
-                tx,
-                &inc.platform,
-                Effect::PostEvent { sev: id, event: ev },
-                now,
-            )
-            .await?;
-        }
+        self.post_events(tx, &inc, recorded, now).await?;
         Ok(Outcome::Done(Reply {
             offer: None,
             text,

@@ -1,0 +1,145 @@
+//! Alertmanager's webhooks: firing alerts for catalogued routes attach to the open SEV or
+//! declare one; resolved alerts are told in its channel.
+
+use super::*;
+
+/// One alert of an Alertmanager webhook (v4), with the fields sevbot reads; unknown
+/// fields are ignored.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Alert {
+    pub status: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+    #[serde(rename = "startsAt", default)]
+    pub starts_at: String,
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AlertBatch {
+    /// The webhook format; sevbot reads version "4".
+    #[serde(default)]
+    pub version: String,
+    #[serde(rename = "groupKey", default)]
+    pub group_key: String,
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
+}
+
+impl Engine {
+    /// An Alertmanager notification: each alert state is recorded once (repeats and
+    /// retries are recognised); a firing alert declares an availability SEV or attaches to
+    /// the open one, a resolved one goes on its timeline and proposes stepping down.
+    /// Returns how many alert states were new.
+    pub async fn alerts(&self, batch: &AlertBatch) -> anyhow::Result<usize> {
+        let now = self.clock.now_ms();
+        let a = &self.cfg.raw.availability;
+        let mut tx = self.store.begin().await?;
+        let mut fresh = 0;
+        for alert in &batch.alerts {
+            let labels = serde_json::to_string(&alert.labels)?;
+            let key = match alert.fingerprint.is_empty() {
+                true => labels.clone(),
+                false => alert.fingerprint.clone(),
+            };
+            if !avail::first_alert(
+                &mut tx,
+                &batch.group_key,
+                &key,
+                &alert.status,
+                &alert.starts_at,
+                &labels,
+                now,
+            )
+            .await?
+            {
+                continue;
+            }
+            fresh += 1;
+            let name = alert
+                .labels
+                .get("alertname")
+                .cloned()
+                .unwrap_or_else(|| "alert".into());
+            // The catalogue's id, whether the label carries the id or the path.
+            let route = alert.labels.get("route").map(|r| {
+                a.routes
+                    .iter()
+                    .find(|k| &k.id == r || &k.pattern == r)
+                    .map(|k| k.id.clone())
+                    .unwrap_or_else(|| r.clone())
+            });
+            let firing = alert.status == "firing";
+            let mut states: HashMap<String, RouteState> = avail::states(&mut tx)
+                .await?
+                .into_iter()
+                .map(|s| (s.route.clone(), s))
+                .collect();
+            let linked = self.linked_sev(&mut tx, &states).await?;
+            let event = EventKind::Alert {
+                name: name.clone(),
+                route: route.clone(),
+                firing,
+            };
+            if !firing {
+                if let Some(mut inc) = linked {
+                    self.post_recorded(&mut tx, &mut inc, &[event], now).await?;
+                }
+                continue;
+            }
+            let level = alert
+                .labels
+                .get("severity")
+                .and_then(|s| a.alert_levels.get(s))
+                .and_then(|l| Level::new(*l))
+                .unwrap_or(Level::new(2).expect("static level"));
+            let inc = match linked {
+                Some(mut inc) => {
+                    let mut events = vec![event];
+                    if level < inc.level {
+                        events.push(EventKind::Impact {
+                            summary: format!(
+                                "{name} is firing at {}",
+                                alert
+                                    .labels
+                                    .get("severity")
+                                    .map(String::as_str)
+                                    .unwrap_or("unknown severity")
+                            ),
+                            suggested: Some(level),
+                        });
+                    }
+                    self.post_recorded(&mut tx, &mut inc, &events, now).await?;
+                    inc
+                }
+                None => {
+                    let summary = alert
+                        .annotations
+                        .get("summary")
+                        .cloned()
+                        .unwrap_or_else(|| name.clone());
+                    let title = match &route {
+                        Some(r) => format!("{name} on {r}"),
+                        None => summary.clone(),
+                    };
+                    self.declare_for_monitoring(&mut tx, level, &title, "Alertmanager", event, now)
+                        .await?
+                }
+            };
+            if let Some(r) = &route {
+                let st = states.entry(r.clone()).or_insert_with(|| blank(r));
+                st.worthy_since.get_or_insert(now);
+                st.level = Some(i64::from(level.get()));
+                st.sev = Some(inc.id);
+                avail::save_state(&mut tx, st, now).await?;
+            }
+        }
+        tx.commit().await?;
+        self.wake_outbox.notify_one();
+        self.wake_jobs.notify_one();
+        Ok(fresh)
+    }
+}

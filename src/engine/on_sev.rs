@@ -1,0 +1,263 @@
+//! Commands about one SEV: read it (status, timeline) or change it through the domain's
+//! `decide`, then record, page, invite and publish what changed.
+
+use super::*;
+
+impl Engine {
+    pub(super) async fn on_sev(
+        &self,
+        tx: &mut Tx,
+        inv: &Invocation,
+        actor: &str,
+        cmd: Command,
+        now: i64,
+    ) -> anyhow::Result<Outcome> {
+        let explicit = cmd.target().flatten();
+        let id = match explicit {
+            Some(id) => id,
+            None => match sevs::by_channel(tx, &inv.platform, &inv.channel).await? {
+                Some(id) => id,
+                None => {
+                    return Ok(Outcome::Refused(format!(
+                        "{} is not a SEV channel; name the SEV, e.g. `/sev {} SEV-12 …` (`/sev list` shows them).",
+                        self.channel_ref(&inv.platform, &inv.channel),
+                        cmd.name()
+                    )));
+                }
+            },
+        };
+        tracing::Span::current().record("sev", id.0);
+        let Some(mut inc) = sevs::load(tx, id).await? else {
+            return Ok(Outcome::Refused(format!(
+                "There is no {id}; `/sev list` shows the SEVs."
+            )));
+        };
+        if inc.restricted && !inc.may_see(actor, self.viewer(tx, inv, actor, id).await?) {
+            return Ok(Outcome::Refused(access::refusal(id)));
+        }
+        let action = match cmd {
+            Command::Status { .. } => {
+                let name = |p: &str| self.name_of(&inv.platform, p);
+                let mut text = self.with_markup(&inv.platform, |m| card_text(&inc, m));
+                let unreached: Vec<String> = crate::store::paging::all(tx, id)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.failed_at.is_some() && p.is_open())
+                    .map(|p| {
+                        let why = p.failure.unwrap_or_default();
+                        format!("• {}: {}", name(&p.person), self.esc(&inv.platform, &why))
+                    })
+                    .collect();
+                if !unreached.is_empty() {
+                    text.push_str(&format!("\nCould not be paged:\n{}", unreached.join("\n")));
+                }
+                return Ok(Outcome::Done(Reply::private(text)));
+            }
+            Command::Timeline { .. } => {
+                let tl = sevs::timeline(tx, id).await?;
+                let lines: Vec<String> = self.with_markup(&inv.platform, |m| {
+                    tl.iter()
+                        .map(|e| format!("{} {}", fmt_time(e.at), describe(&e.event, &e.actor, m)))
+                        .collect()
+                });
+                return Ok(Outcome::Done(Reply::private(format!(
+                    "Timeline of {id}:\n{}",
+                    lines.join("\n")
+                ))));
+            }
+            Command::Ack { .. } => {
+                return self.ack_command(tx, &inv.platform, actor, inc, now).await;
+            }
+            Command::Impact { .. } => return self.impact_command(tx, &inc, now).await,
+            Command::Draft { action, .. } => {
+                return self
+                    .draft_command(tx, &inv.platform, actor, inc, action, now)
+                    .await;
+            }
+            Command::Level { level, reason, .. } => Action::SetLevel { level, reason },
+            Command::Role { role, user, .. } => {
+                match self.cfg.person_by_handle(&inv.platform, &user) {
+                    Some(p) => Action::AssignRole {
+                        role,
+                        person: p.id.clone(),
+                    },
+                    None => {
+                        let known = self.cfg.people.iter().map(|p| p.id.as_str());
+                        let guess = grammar::closest(&user, known)
+                            .map(|g| format!(" Did you mean @{g}?"))
+                            .unwrap_or_default();
+                        return Ok(Outcome::Refused(format!(
+                            "I don't know @{user}: role holders must be people in the sevbot config ([[people]]).{guess}\nUsage: {}",
+                            grammar::usage("role")
+                        )));
+                    }
+                }
+            }
+            Command::Ask { role, .. } => {
+                if let Some(ago) = self.asked_recently(tx, id, actor, role, now).await? {
+                    return Ok(Outcome::Refused(format!(
+                        "You asked for {role} on {id} {} ago; they were told in its channel. Ask again in a few minutes if nothing happens.",
+                        fmt_duration(ago / 1000)
+                    )));
+                }
+                Action::AskForRole { role }
+            }
+            Command::Update { text, .. } => Action::PostUpdate { text },
+            Command::Mitigated { .. } => Action::Move {
+                to: Stage::Mitigated,
+            },
+            Command::Resolved { .. } => Action::Move {
+                to: Stage::Resolved,
+            },
+            Command::Close { .. } => Action::Move { to: Stage::Closed },
+            Command::Cancel { reason, .. } => Action::Cancel { reason },
+            Command::Note { text, .. } => Action::Note { text },
+            Command::Declare { .. }
+            | Command::List
+            | Command::Sla
+            | Command::Subscribe(_)
+            | Command::Unsubscribe
+            | Command::Help { .. } => {
+                unreachable!("handled before on_sev")
+            }
+        };
+        let standing = inc.standing(actor, self.cfg.is_admin(actor));
+        let events = match decide(&inc, &action, standing) {
+            Ok(ev) => ev,
+            Err(why) => return Ok(refused_with_offer(&inc, &action, standing, why)),
+        };
+        let before = inc.clone();
+        // Raising the level to one with customer impact needs a BMOC now.
+        let mut probe = inc.clone();
+        for ev in &events {
+            evolve(&mut probe, ev);
+        }
+        let filled: Vec<EventKind> = if probe.stage.is_open() {
+            self.fill_roles(&probe, now)
+                .into_iter()
+                .filter(|e| matches!(e, EventKind::RoleAssigned { .. }))
+                .collect()
+        } else {
+            vec![]
+        };
+        let mut recorded = self.record(tx, &mut inc, actor, &events, now).await?;
+        recorded.extend(
+            self.record(tx, &mut inc, SYSTEM_ACTOR, &filled, now)
+                .await?,
+        );
+        if before.stage.is_open() && !inc.stage.is_open() {
+            self.stop_pages(tx, &inc, now).await?;
+        }
+        let handed = recorded.clone();
+        recorded.extend(
+            self.page_new_roles(tx, &mut inc, actor, &handed, now)
+                .await?,
+        );
+        let topic_changed = before.level != inc.level
+            || before.stage != inc.stage
+            || before.roles.get(&Role::Imoc) != inc.roles.get(&Role::Imoc);
+        let new_people: Vec<String> = inc
+            .roles
+            .values()
+            .filter(|p| !before.roles.values().any(|b| b == *p))
+            .cloned()
+            .collect();
+        if !new_people.is_empty() {
+            self.enqueue(
+                tx,
+                &inc.platform,
+                Effect::Invite {
+                    sev: id,
+                    people: new_people,
+                },
+                now,
+            )
+            .await?;
+        }
+        self.publish(tx, &inc, &recorded, topic_changed, now)
+            .await?;
+        if inc.stage.is_final() && !before.stage.is_final() {
+            self.retire_channel(tx, &inc, now).await?;
+        }
+        if recorded
+            .iter()
+            .any(|e| matches!(e.event, EventKind::Update { .. }))
+        {
+            sevs::touch_last_update(tx, id, now).await?;
+        }
+        if before.level != inc.level
+            || before.stage != inc.stage
+            || recorded
+                .iter()
+                .any(|e| matches!(e.event, EventKind::Update { .. }))
+        {
+            self.reschedule_reminder(tx, &inc, now).await?;
+        }
+        let summary = self.with_markup(&inv.platform, |m| {
+            recorded
+                .iter()
+                .map(|e| describe(&e.event, &e.actor, m))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        Ok(Outcome::Done(Reply {
+            offer: None,
+            declared: None,
+            text: format!("{id}: {summary}."),
+            ephemeral: true,
+        }))
+    }
+
+    /// A closed or cancelled SEV's channel is archived; on Discord, whose guilds hold 500
+    /// channels, it is also deleted after the configured retention.
+    pub(super) async fn retire_channel(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        self.enqueue(
+            tx,
+            &inc.platform,
+            Effect::ArchiveChannel { sev: inc.id },
+            now,
+        )
+        .await?;
+        let days = i64::from(self.cfg.raw.discord.archive_retention_days);
+        let deletes = self
+            .renderers
+            .get(&inc.platform)
+            .is_some_and(|p| p.deletes_archived_channels());
+        if deletes && days > 0 {
+            let due = now + days * 24 * 3_600_000;
+            Job::DeleteChannel
+                .schedule(tx, Some(inc.id), due, now)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A refused hand-over of an occupied role comes with a button to ask for it, for anyone
+/// who may ask (in the config, not the holder, not someone who could hand it on).
+pub(super) fn refused_with_offer(
+    inc: &Incident,
+    action: &Action,
+    standing: Standing,
+    why: String,
+) -> Outcome {
+    let Action::AssignRole { role, .. } = action else {
+        return Outcome::Refused(why);
+    };
+    let ask = Action::AskForRole { role: *role };
+    if decide(inc, &ask, standing).is_err() {
+        return Outcome::Refused(why);
+    }
+    Outcome::Done(Reply {
+        offer: Some(Offer {
+            sev: inc.id,
+            action: CardAction::AskForRole(*role),
+        }),
+        ..Reply::private(why)
+    })
+}
