@@ -275,6 +275,14 @@ impl fmt::Display for UsageError {
 
 /// Parses the text after `/sev` (a leading `/sev` is tolerated too).
 pub fn parse(input: &str) -> Result<Command, UsageError> {
+    parse_with(input, &plain_user)
+}
+
+/// Parses with the platform's reading of a person (`user`: a mention to a handle).
+pub fn parse_with(
+    input: &str,
+    user_in: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, UsageError> {
     let mut words: Vec<&str> = input.split_whitespace().collect();
     if words
         .first()
@@ -344,7 +352,7 @@ pub fn parse(input: &str) -> Result<Command, UsageError> {
                     ),
                 );
             };
-            let user = parse_user(user).ok_or_else(|| {
+            let user = user_in(user).ok_or_else(|| {
                 UsageError::new(
                     "role",
                     format!("\"{user}\" is not a person; mention them like @alice."),
@@ -581,15 +589,11 @@ pub fn parse_level(cmd: &str, word: &str) -> Result<Level, UsageError> {
     }
 }
 
-/// A mention in any platform's syntax: `<@U123|alice>` (Slack), `<@123>` / `<@!123>`
-/// (Discord), `@alice` (console). Returns the platform handle.
-pub fn parse_user(word: &str) -> Option<String> {
-    let inner = if let Some(m) = word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
-        let m = m.trim_start_matches('!');
-        m.split('|').next().unwrap_or(m)
-    } else {
-        word.strip_prefix('@').unwrap_or(word)
-    };
+/// A person as typed without any platform's markup: `@alice` or `alice`. Each platform
+/// reads its own mention syntax (`<@U123|alice>` on Slack) and hands the grammar the
+/// handle (`Platform::user_in`).
+pub fn plain_user(word: &str) -> Option<String> {
+    let inner = word.strip_prefix('@').unwrap_or(word);
     let ok = !inner.is_empty()
         && inner
             .chars()
@@ -751,26 +755,25 @@ mod tests {
                 user: "alice".into()
             }
         );
+        // Platform markup is the platform's to read: the grammar alone refuses it.
+        assert!(parse("role tloc <@U024BE7LH|bob>").is_err());
+        let slack = |w: &str| {
+            w.strip_prefix("<@")
+                .map(|m| m.trim_end_matches('>').to_string())
+        };
         assert_eq!(
-            parse("role TLOC <@U024BE7LH|bob>").unwrap(),
+            parse_with("role TLOC <@U024BE7LH>", &slack).unwrap(),
             Command::Role {
                 sev: None,
                 role: Role::Tloc,
                 user: "U024BE7LH".into()
             }
         );
-        assert_eq!(
-            parse("role bmoc <@!80351110224678912>").unwrap(),
-            Command::Role {
-                sev: None,
-                role: Role::Bmoc,
-                user: "80351110224678912".into()
-            }
-        );
         assert_eq!(err("role imco @a").suggestion.as_deref(), Some("imoc"));
         assert!(err("role imoc").reason.contains("Name a role and a person"));
         assert!(err("role imoc @a @b").reason.contains("One role"));
         assert!(err("role imoc <@>").reason.contains("not a person"));
+        assert!(err("role imoc @").reason.contains("not a person"));
         assert!(err("update").reason.contains("empty"));
         assert!(err("cancel").reason.contains("why"));
         assert_eq!(

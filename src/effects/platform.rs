@@ -40,6 +40,11 @@ pub trait Platform: Send + Sync {
     fn escape(&self, text: &str) -> String {
         text.to_string()
     }
+    /// The handle a word typed as a person stands for: this platform's mention syntax
+    /// (`<@U123|alice>` on Slack) or a plain `@handle`.
+    fn user_in(&self, word: &str) -> Option<String> {
+        crate::domain::grammar::plain_user(word)
+    }
     /// How a channel (by platform id) is referred to in text.
     fn channel_ref(&self, channel: &str) -> String {
         format!("#{channel}")

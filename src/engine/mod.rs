@@ -173,7 +173,11 @@ impl Engine {
         key: Option<&str>,
         deferred: bool,
     ) -> Option<Reply> {
-        let cmd = match grammar::parse(text) {
+        let user_in = |w: &str| match self.renderers.get(&inv.platform) {
+            Some(p) => p.user_in(w),
+            None => grammar::plain_user(w),
+        };
+        let cmd = match grammar::parse_with(text, &user_in) {
             Ok(c) => c,
             Err(e) => {
                 metrics::counter!("sevbot_commands_total", "command" => "invalid").increment(1);

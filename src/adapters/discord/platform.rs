@@ -173,6 +173,14 @@ impl Platform for DiscordPlatform {
         "Discord"
     }
 
+    /// `<@123>` or `<@!123>` as Discord writes a user mention.
+    fn user_in(&self, word: &str) -> Option<String> {
+        match word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
+            Some(m) => crate::domain::grammar::plain_user(m.trim_start_matches('!')),
+            None => crate::domain::grammar::plain_user(word),
+        }
+    }
+
     fn escape(&self, text: &str) -> String {
         render::escape(text)
     }

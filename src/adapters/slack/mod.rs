@@ -17,6 +17,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use crate::config::Config;
+use crate::domain::grammar;
 use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::SYSTEM_ACTOR;
 
@@ -309,6 +310,14 @@ impl Platform for SlackPlatform {
 
     fn title(&self) -> &str {
         "Slack"
+    }
+
+    /// `<@U123>` or `<@U123|alice>` as Slack sends a mention in a slash command's text.
+    fn user_in(&self, word: &str) -> Option<String> {
+        match word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
+            Some(m) => grammar::plain_user(m.split('|').next().unwrap_or(m)),
+            None => grammar::plain_user(word),
+        }
     }
 
     fn escape(&self, text: &str) -> String {
