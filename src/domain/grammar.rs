@@ -146,99 +146,8 @@ pub enum DraftAction {
     Approve,
 }
 
-pub const COMMANDS: &[(&str, &str, &str)] = &[
-    (
-        "declare",
-        "/sev declare <type> <level> <title…> [--customer-impact] [--private] [--new]",
-        "declare a SEV; type is availability, durability, security or feature-degradation; level 0-3 (0 most critical)",
-    ),
-    (
-        "level",
-        "/sev level <0-3> [reason…]",
-        "change the level (lowering urgency needs the IMOC)",
-    ),
-    (
-        "role",
-        "/sev role <imoc|tloc|bmoc> <@user>",
-        "hand a role to someone",
-    ),
-    (
-        "ask",
-        "/sev ask <imoc|tloc|bmoc>",
-        "ask the holder of a role (and the IMOC) to hand it to you",
-    ),
-    (
-        "update",
-        "/sev update <text…>",
-        "post a status update to the channel and the feeds",
-    ),
-    (
-        "ack",
-        "/sev ack",
-        "acknowledge your page (stops the escalation if you are in its chain)",
-    ),
-    (
-        "impact",
-        "/sev impact",
-        "degraded routes: availability, since when, users affected, error budget burned",
-    ),
-    (
-        "draft",
-        "/sev draft [edit <text…> | approve]",
-        "the customer-facing update for the BMOC: show, edit, approve (BMOC or IMOC)",
-    ),
-    (
-        "sla",
-        "/sev sla",
-        "this month's downtime against the 99.9% contract and the 99.95% internal target",
-    ),
-    (
-        "mitigated",
-        "/sev mitigated",
-        "users are no longer affected",
-    ),
-    (
-        "resolved",
-        "/sev resolved",
-        "the cause is fixed and recovery confirmed",
-    ),
-    ("close", "/sev close", "close a resolved SEV (IMOC)"),
-    (
-        "cancel",
-        "/sev cancel <reason…>",
-        "cancel a SEV that was not an incident (IMOC)",
-    ),
-    (
-        "status",
-        "/sev status",
-        "show the SEV: level, stage, roles, latest update",
-    ),
-    ("list", "/sev list", "list open SEVs"),
-    (
-        "timeline",
-        "/sev timeline [note <text…>]",
-        "show the timeline, or add a note to it",
-    ),
-    (
-        "subscribe",
-        "/sev subscribe [type=<type>[,<type>…]] [level<=<0-3>]",
-        "announce matching SEVs in this channel, edited in place as they change",
-    ),
-    (
-        "unsubscribe",
-        "/sev unsubscribe",
-        "stop announcing SEVs in this channel",
-    ),
-    ("help", "/sev help [command]", "show help"),
-];
-
-pub fn usage(name: &str) -> &'static str {
-    COMMANDS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, u, _)| *u)
-        .unwrap_or("/sev help")
-}
+pub use super::command_set::usage;
+use super::command_set::{self, typed};
 
 /// A mistake in what was typed: why, the right usage, and a guess at what was meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,7 +208,11 @@ pub fn parse_with(
     let Some((&first, rest)) = words.split_first() else {
         return Ok(Command::Help { topic: None });
     };
-    let name = first.to_ascii_lowercase();
+    // Aliases (`resolve`) are read as the command they stand for.
+    let typed_name = first.to_ascii_lowercase();
+    let name = command_set::find(&typed_name)
+        .map(|s| s.name.to_string())
+        .unwrap_or_else(|| typed_name.clone());
     let mut rest: Vec<&str> = rest.to_vec();
     // …or right after it: `/sev update SEV-4 …`.
     // `level sev-1` is a level (SEV1), not a SEV id: after `level` a word is the SEV only
@@ -321,7 +234,7 @@ pub fn parse_with(
         } else {
             Err(UsageError::new(
                 cmd.name(),
-                format!("`{name}` takes no arguments, but got \"{text}\"."),
+                format!("`{typed_name}` takes no arguments, but got \"{text}\"."),
             ))
         }
     };
@@ -382,7 +295,7 @@ pub fn parse_with(
             }
             Ok(Command::Update { sev, text })
         }
-        "ack" | "acknowledge" => no_args(Command::Ack { sev }),
+        "ack" => no_args(Command::Ack { sev }),
         "impact" => no_args(Command::Impact { sev }),
         "sla" => no_args(Command::Sla),
         "draft" => match rest.split_first() {
@@ -408,8 +321,8 @@ pub fn parse_with(
                 "`draft` alone shows the draft; `draft edit <text…>` replaces it; `draft approve` publishes it.",
             )),
         },
-        "mitigated" | "mitigate" => no_args(Command::Mitigated { sev }),
-        "resolved" | "resolve" => no_args(Command::Resolved { sev }),
+        "mitigated" => no_args(Command::Mitigated { sev }),
+        "resolved" => no_args(Command::Resolved { sev }),
         "close" => no_args(Command::Close { sev }),
         "cancel" => {
             if text.is_empty() {
@@ -451,20 +364,21 @@ pub fn parse_with(
             None => Ok(Command::Help { topic: None }),
             Some(t) => {
                 let t = t.to_ascii_lowercase();
-                if COMMANDS.iter().any(|(n, _, _)| *n == t) {
-                    Ok(Command::Help { topic: Some(t) })
+                if let Some(spec) = command_set::find(&t) {
+                    Ok(Command::Help {
+                        topic: Some(spec.name.to_string()),
+                    })
                 } else {
                     Err(
                         UsageError::new("help", format!("There is no command \"{t}\".")).suggest(
-                            closest(&t, COMMANDS.iter().map(|(n, _, _)| *n))
-                                .map(|c| format!("/sev help {c}")),
+                            closest(&t, typed().map(|s| s.name)).map(|c| format!("/sev help {c}")),
                         ),
                     )
                 }
             }
         },
         other => {
-            let guess = closest(other, COMMANDS.iter().map(|(n, _, _)| *n));
+            let guess = closest(other, typed().map(|s| s.name));
             Err(UsageError {
                 reason: format!("Unknown command \"{other}\"."),
                 usage: guess.map(usage).unwrap_or("/sev help"),
@@ -831,11 +745,17 @@ mod tests {
         );
     }
 
+    /// Every typed entry of the command set parses, from its example, to the command it
+    /// declares: a forgotten arm would answer "Unknown command".
     #[test]
-    fn every_command_has_usage() {
-        for (name, usage_line, summary) in COMMANDS {
-            assert!(usage_line.starts_with(&format!("/sev {name}")));
-            assert!(!summary.is_empty());
+    fn every_declared_command_parses_from_its_example() {
+        for spec in typed() {
+            let cmd = parse(spec.example).unwrap_or_else(|e| panic!("{}: {e}", spec.example));
+            assert_eq!(cmd.name(), spec.name, "{}", spec.example);
+            for alias in spec.aliases {
+                let aliased = spec.example.replacen(spec.name, alias, 1);
+                assert_eq!(parse(&aliased).unwrap().name(), spec.name, "{aliased}");
+            }
         }
     }
 

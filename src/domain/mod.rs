@@ -3,6 +3,7 @@
 pub mod access;
 pub mod actions;
 pub mod chain;
+pub mod command_set;
 pub mod definitions;
 pub mod escalation;
 pub mod feed;

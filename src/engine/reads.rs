@@ -7,20 +7,16 @@ impl Engine {
         let defs = render_table(&self.cfg.raw.definitions);
         let text = match topic {
             Some(t) => {
-                let (_, usage, summary) = COMMANDS
-                    .iter()
-                    .find(|(n, _, _)| *n == t)
-                    .expect("parser checked");
-                let mut s = format!("{usage}\n{summary}");
+                let spec = command_set::find(t).expect("parser checked");
+                let mut s = format!("{}\n{}", spec.usage, spec.summary);
                 if t == "declare" {
                     s.push_str(&format!("\n\nSEV levels:\n{defs}"));
                 }
                 s
             }
             None => {
-                let lines: Vec<String> = COMMANDS
-                    .iter()
-                    .map(|(_, u, s)| format!("{u} — {s}"))
+                let lines: Vec<String> = command_set::typed()
+                    .map(|s| format!("{} — {}", s.usage, s.summary))
                     .collect();
                 format!(
                     "{}\nCommands about one SEV work in its channel as they are, or anywhere with its id (`/sev status SEV-12`).\n\nSEV levels:\n{defs}",

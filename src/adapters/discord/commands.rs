@@ -1,6 +1,6 @@
-//! The `/sev` application command: its definition (subcommands with typed options, kept in
-//! sync with Discord on start-up) and the translation of an invocation back into the shared
-//! `/sev` grammar, so every platform runs the same parser.
+//! The `/sev` application command: its definition, derived from the command set
+//! (`domain::command_set`) and kept in sync with Discord on start-up, and the typed
+//! `Command` an invocation stands for (option values taken as given, never re-parsed).
 
 use serde_json::{Value, json};
 use serenity::all::{ApplicationId, GuildId, LightMethod, Route};
@@ -9,127 +9,87 @@ use super::rest::Rest;
 use crate::config::{CommandScope, DiscordConfig};
 use crate::effects::DeliveryError;
 
+use crate::domain::command_set::{Arg, Opt, SET, Spec};
 use crate::domain::feed::FeedFilter;
 use crate::domain::grammar::{self, Command, Declaration, DraftAction};
 use crate::domain::{Role, SevId, SevType};
 
+const SUB_COMMAND: u8 = 1;
+const SUB_COMMAND_GROUP: u8 = 2;
 const STRING: u8 = 3;
 const INTEGER: u8 = 4;
 const BOOLEAN: u8 = 5;
 const USER: u8 = 6;
-const SUB_COMMAND: u8 = 1;
 
-fn opt(kind: u8, name: &str, description: &str, required: bool) -> Value {
-    json!({ "type": kind, "name": name, "description": description, "required": required })
-}
-
-fn with(mut o: Value, key: &str, v: Value) -> Value {
-    o[key] = v;
-    o
-}
-
-fn level_opt(name: &str, description: &str, required: bool) -> Value {
-    let choices: Vec<Value> = (0..=3)
-        .map(|l| json!({ "name": format!("SEV{l}"), "value": l }))
-        .collect();
-    with(
-        opt(INTEGER, name, description, required),
-        "choices",
-        json!(choices),
-    )
-}
-
-fn type_opt(required: bool) -> Value {
-    let choices: Vec<Value> = SevType::ALL
-        .iter()
-        .map(|t| json!({ "name": t.as_str(), "value": t.as_str() }))
-        .collect();
-    with(
-        opt(STRING, "type", "The kind of incident", required),
-        "choices",
-        json!(choices),
-    )
-}
-
-fn sev_opt() -> Value {
-    with(
-        opt(
+/// Discord's shape of one option of the command set.
+fn option(o: &Opt) -> Value {
+    let (kind, extra) = match o.arg {
+        Arg::SevType => (
             STRING,
-            "sev",
-            "Which SEV, e.g. SEV-12 (default: the one whose channel this is)",
-            false,
+            json!({ "choices": SevType::ALL.iter().map(|t| json!({ "name": t.as_str(), "value": t.as_str() })).collect::<Vec<_>>() }),
         ),
-        "max_length",
-        json!(12),
-    )
+        Arg::Level => (
+            INTEGER,
+            json!({ "choices": (0..=3).map(|l| json!({ "name": format!("SEV{l}"), "value": l })).collect::<Vec<_>>() }),
+        ),
+        Arg::Role => (
+            STRING,
+            json!({ "choices": Role::ALL.iter().map(|r| json!({ "name": r.title(), "value": r.as_str() })).collect::<Vec<_>>() }),
+        ),
+        Arg::Choice(words) => (
+            STRING,
+            json!({ "choices": words.iter().map(|w| json!({ "name": w, "value": w })).collect::<Vec<_>>() }),
+        ),
+        Arg::User => (USER, json!({})),
+        Arg::Flag => (BOOLEAN, json!({})),
+        Arg::Text(max) => (STRING, json!({ "max_length": max })),
+        Arg::Sev => (STRING, json!({ "max_length": 12 })),
+        Arg::Topic => (STRING, json!({})),
+    };
+    let mut v =
+        json!({ "type": kind, "name": o.name, "description": o.about, "required": o.required });
+    if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+        v.extend(extra.clone());
+    }
+    v
 }
 
-fn sub(name: &str, description: &str, options: Vec<Value>) -> Value {
-    json!({ "type": SUB_COMMAND, "name": name, "description": description, "options": options })
-}
-
-/// The application command, as sent to `PUT /applications/{id}/commands`.
-pub fn definition() -> Value {
-    let text = |name: &str, d: &str| with(opt(STRING, name, d, true), "max_length", json!(1900));
-    let roles: Vec<Value> = Role::ALL
-        .iter()
-        .map(|r| json!({ "name": r.title(), "value": r.as_str() }))
-        .collect();
+/// The application command for a command set: each entry a subcommand, inside its group
+/// when it has one.
+fn definition_of(set: &[Spec]) -> Value {
+    let mut top: Vec<Value> = vec![];
+    for s in set {
+        let sub = json!({
+            "type": SUB_COMMAND,
+            "name": s.name,
+            "description": s.brief,
+            "options": s.options.iter().map(option).collect::<Vec<_>>(),
+        });
+        let Some((group, about)) = s.group else {
+            top.push(sub);
+            continue;
+        };
+        match top.iter_mut().find(|o| o["name"] == group) {
+            Some(g) => g["options"].as_array_mut().expect("a group").push(sub),
+            None => top.push(json!({
+                "type": SUB_COMMAND_GROUP,
+                "name": group,
+                "description": about,
+                "options": [sub],
+            })),
+        }
+    }
     json!({
         "name": "sev",
         "type": 1,
         "description": "Declare and run incidents (SEVs)",
-        "options": [
-            sub("declare", "Declare a SEV", vec![
-                type_opt(true),
-                level_opt("level", "0 is the most critical", true),
-                with(opt(STRING, "title", "What is broken, e.g. Checkout failing", true), "max_length", json!(150)),
-                opt(BOOLEAN, "customer_impact", "Customers are affected (a BMOC is assigned)", false),
-                opt(BOOLEAN, "private", "Only its members see it (security SEVs always are)", false),
-                opt(BOOLEAN, "new", "Declare even if you just declared a similar SEV", false),
-            ]),
-            sub("new", "Declare a SEV with a form", vec![]),
-            sub("level", "Change the level (lowering urgency needs the IMOC)", vec![
-                level_opt("level", "The new level", true),
-                opt(STRING, "reason", "Why", false),
-                sev_opt(),
-            ]),
-            sub("role", "Hand a role to someone", vec![
-                with(opt(STRING, "role", "The role", true), "choices", json!(roles)),
-                opt(USER, "user", "Who takes it", true),
-                sev_opt(),
-            ]),
-            sub("ask", "Ask a role's holder (and the IMOC) to hand it to you", vec![
-                with(opt(STRING, "role", "The role", true), "choices", json!(roles)),
-                sev_opt(),
-            ]),
-            sub("update", "Post a status update", vec![text("text", "What changed, what is next"), sev_opt()]),
-            sub("ack", "Acknowledge your page (stops the escalation)", vec![sev_opt()]),
-            sub("impact", "Degraded routes: availability, users affected, budget burned", vec![sev_opt()]),
-            sub("draft", "The customer update for the BMOC: show, edit, approve", vec![
-                with(opt(STRING, "action", "What to do (default: show)", false), "choices", json!([
-                    { "name": "show", "value": "show" }, { "name": "edit", "value": "edit" }, { "name": "approve", "value": "approve" }
-                ])),
-                with(opt(STRING, "text", "The new text (for edit)", false), "max_length", json!(1900)),
-                sev_opt(),
-            ]),
-            sub("sla", "This month's downtime against the SLA", vec![]),
-            sub("mitigated", "Users are no longer affected", vec![sev_opt()]),
-            sub("resolved", "The cause is fixed and recovery confirmed", vec![sev_opt()]),
-            sub("close", "Close a resolved SEV (IMOC)", vec![sev_opt()]),
-            sub("cancel", "Cancel a SEV that was not an incident (IMOC)", vec![text("reason", "Why it is cancelled"), sev_opt()]),
-            sub("status", "Show the SEV", vec![sev_opt()]),
-            sub("list", "List open SEVs", vec![]),
-            sub("timeline", "Show the timeline", vec![sev_opt()]),
-            sub("note", "Add a note to the timeline", vec![text("text", "The note"), sev_opt()]),
-            sub("subscribe", "Announce SEVs in this channel, edited in place", vec![
-                type_opt(false),
-                level_opt("max_level", "Only this level and more critical", false),
-            ]),
-            sub("unsubscribe", "Stop announcing SEVs in this channel", vec![]),
-            sub("help", "Show help", vec![opt(STRING, "command", "A command to explain", false)]),
-        ]
+        "options": top,
     })
+}
+
+/// The application command, as sent to `PUT /applications/{id}/commands`.
+pub fn definition() -> Value {
+    definition_of(SET)
 }
 
 /// Puts `/sev` in place with a bulk overwrite, which is idempotent: on every start the
@@ -177,7 +137,11 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
     if data["name"] != "sev" {
         return Err(format!("unknown command {}", data["name"]));
     }
-    let sub = &data["options"][0];
+    // A subcommand in a group sits one level deeper.
+    let sub = match &data["options"][0] {
+        g if g["type"] == SUB_COMMAND_GROUP => &g["options"][0],
+        s => s,
+    };
     let name = sub["name"]
         .as_str()
         .ok_or("the command has no subcommand")?;
@@ -282,53 +246,109 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
 mod tests {
     use super::*;
     use crate::domain::Level;
-    use crate::domain::grammar::COMMANDS;
 
     fn invoke(sub: &str, options: Value) -> Value {
         json!({ "id": "1", "name": "sev", "type": 1, "options": [ { "name": sub, "type": 1, "options": options } ] })
     }
 
-    #[test]
-    fn every_grammar_command_has_a_subcommand() {
-        let def = definition();
-        let subs: Vec<&str> = def["options"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["name"].as_str().unwrap())
-            .collect();
-        for (name, _, _) in COMMANDS {
-            assert!(
-                subs.contains(name),
-                "{name} missing from the Discord command"
-            );
-        }
-        // Discord's rules: at most 25 options (subcommands) per command, names lowercase
-        // ≤ 32, descriptions ≤ 100, required options first.
-        assert!(subs.len() <= 25, "{} subcommands", subs.len());
-        // Discord's rules: names lowercase ≤ 32, descriptions ≤ 100, required options first.
-        for s in def["options"].as_array().unwrap() {
-            assert!(s["description"].as_str().unwrap().len() <= 100);
-            let opts = s["options"].as_array().unwrap();
+    /// Discord's limits on an application command: 25 entries at the top and per group,
+    /// 25 options per subcommand, lowercase names ≤ 32, descriptions ≤ 100, and at most 8,000
+    /// characters of names, descriptions and choice values in all.
+    fn check_limits(def: &Value) -> usize {
+        fn walk(v: &Value, depth: usize, total: &mut usize) {
+            for k in ["name", "description"] {
+                if let Some(t) = v[k].as_str() {
+                    *total += t.chars().count();
+                }
+            }
+            if let Some(n) = v["name"].as_str() {
+                assert!(
+                    n.len() <= 32
+                        && n.chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-'),
+                    "{n}"
+                );
+                assert!(
+                    v["description"].as_str().unwrap().chars().count() <= 100,
+                    "{n}"
+                );
+            }
+            for c in v["choices"].as_array().into_iter().flatten() {
+                *total += c["name"].as_str().unwrap().len() + c["value"].to_string().len();
+            }
+            let opts = v["options"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            assert!(opts.len() <= 25, "{} has {} entries", v["name"], opts.len());
             let first_optional = opts
                 .iter()
                 .position(|o| o["required"] == false)
                 .unwrap_or(opts.len());
             assert!(
-                opts[first_optional..]
-                    .iter()
-                    .all(|o| o["required"] == false),
-                "{}",
-                s["name"]
+                opts[first_optional..].iter().all(|o| o["required"] != true),
+                "{}: required options go first",
+                v["name"]
             );
+            assert!(depth <= 3, "groups nest once");
             for o in opts {
-                let n = o["name"].as_str().unwrap();
-                assert!(
-                    n.len() <= 32 && n.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                    "{n}"
-                );
+                walk(o, depth + 1, total);
             }
         }
+        let mut total = 0;
+        walk(def, 0, &mut total);
+        assert!(total <= 8000, "{total} characters");
+        total
+    }
+
+    #[test]
+    fn the_definition_is_the_command_set_within_discords_limits() {
+        let def = definition();
+        check_limits(&def);
+        let subs: Vec<&str> = def["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| match o["type"].as_u64() {
+                Some(2) => o["options"].as_array().unwrap().iter().collect(),
+                _ => vec![o],
+            })
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        let declared: Vec<&str> = SET.iter().map(|s| s.name).collect();
+        assert_eq!(subs, declared);
+    }
+
+    /// Once the top level is full, commands go in groups: the definition nests them and an
+    /// invocation from inside a group reads the same as one from the top.
+    #[test]
+    fn subcommand_groups_are_built_and_read() {
+        let mut set: Vec<Spec> = SET.to_vec();
+        for s in set
+            .iter_mut()
+            .filter(|s| ["timeline", "note"].contains(&s.name))
+        {
+            s.group = Some(("record", "The SEV's record"));
+        }
+        let def = definition_of(&set);
+        check_limits(&def);
+        let group = def["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "record")
+            .unwrap();
+        assert_eq!(group["type"], 2);
+        assert_eq!(group["options"][1]["name"], "note");
+        let nested = json!({ "id": "1", "name": "sev", "type": 1, "options": [
+            { "name": "record", "type": 2, "options": [
+                { "name": "note", "type": 1, "options": [{ "name": "text", "type": 3, "value": "a\nb" }] }
+            ] }
+        ] });
+        assert_eq!(
+            to_command(&nested).unwrap(),
+            Command::Note {
+                sev: None,
+                text: "a\nb".into()
+            }
+        );
     }
 
     #[test]
@@ -423,20 +443,19 @@ mod tests {
     }
 
     /// A forgotten arm would be a runtime "unknown subcommand": every subcommand of the
-    /// definition, with its required options filled, becomes a command of the grammar.
+    /// command set, with its required options filled as Discord would, becomes a command.
     #[test]
     fn every_subcommand_becomes_a_command() {
-        let def = definition();
-        for s in def["options"].as_array().unwrap() {
-            let name = s["name"].as_str().unwrap();
+        for spec in SET {
+            let name = spec.name;
             if name == "new" {
                 continue; // opens the declare form; it has no command of its own
             }
-            let options: Vec<Value> = s["options"]
-                .as_array()
-                .unwrap()
+            let options: Vec<Value> = spec
+                .options
                 .iter()
-                .filter(|o| o["required"] == true)
+                .filter(|o| o.required)
+                .map(option)
                 .map(|o| {
                     let kind = u8::try_from(o["type"].as_u64().unwrap()).unwrap();
                     let value = match (o["name"].as_str().unwrap(), kind) {
