@@ -189,6 +189,7 @@ fn http_health_readiness_and_metrics() {
     std::thread::spawn(move || stderr.for_each(drop));
     writeln!(stdin, "/sev declare availability 2 Search slow").unwrap();
     writeln!(stdin, "/sev nonsense").unwrap();
+    writeln!(stdin, "/sev SEV-9 status").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
 
@@ -199,6 +200,7 @@ fn http_health_readiness_and_metrics() {
     for m in [
         "sevbot_commands_total{command=\"declare\"} 1",
         "sevbot_commands_total{command=\"invalid\"} 1",
+        "sevbot_refusals_total{reason=\"no_such_sev\"} 1",
         "sevbot_sevs_declared_total{type=\"availability\",level=\"SEV2\"} 1",
         "sevbot_outbox_deliveries_total{platform=\"console\",effect=\"create_channel\",result=\"ok\"} 1",
         "sevbot_jobs_pending",

@@ -952,3 +952,55 @@ async fn a_failed_command_is_told_by_kind_and_logged_with_its_sev() {
         "{line}"
     );
 }
+
+/// Refusals are data: each comes back as its variant (what tests and metrics go by), worded
+/// in one place.
+#[tokio::test]
+async fn refusals_come_back_as_their_variant() {
+    use sevbot::domain::{Refusal, SevId, Stage};
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.cmd("U_ALICE", "general", "declare availability 2 Search slow")
+        .await;
+    app.deliver().await;
+    let refusal = |r: sevbot::engine::Reply| {
+        let why = r
+            .refusal
+            .unwrap_or_else(|| panic!("not refused: {}", r.text));
+        assert_eq!(r.text, why.to_string());
+        assert!(r.ephemeral);
+        why
+    };
+    let sev1 = SevId(1);
+    let r = app.cmd("U_BOB", "general", "SEV-9 status").await;
+    assert_eq!(refusal(r), Refusal::NoSuchSev { id: SevId(9) });
+    let r = app.cmd("U_BOB", "general", "status").await;
+    assert!(matches!(
+        refusal(r),
+        Refusal::NotASevChannel {
+            command: "status",
+            ..
+        }
+    ));
+    let r = app.cmd("U_BOB", "general", "unsubscribe").await;
+    assert!(matches!(refusal(r), Refusal::NotSubscribed { .. }));
+    let r = app
+        .cmd("U_ALICE", "general", "declare availability 2 Search slow")
+        .await;
+    assert!(matches!(refusal(r), Refusal::JustDeclared { id, .. } if id == sev1));
+    let r = app.cmd("U_BOB", "general", "SEV-1 role tloc @zed").await;
+    assert!(matches!(refusal(r), Refusal::UnknownPerson { user, .. } if user == "zed"));
+    let r = app.cmd("U_BOB", "general", "SEV-1 level 2").await;
+    assert!(matches!(refusal(r), Refusal::SameLevel { id, .. } if id == sev1));
+    let r = app.cmd("U_BOB", "general", "SEV-1 close").await;
+    assert_eq!(
+        refusal(r),
+        Refusal::CannotMove {
+            id: sev1,
+            from: Stage::Declared,
+            to: Stage::Closed
+        }
+    );
+    // An answer that is not a refusal carries none.
+    let r = app.cmd("U_BOB", "general", "SEV-1 status").await;
+    assert!(r.refusal.is_none(), "{}", r.text);
+}

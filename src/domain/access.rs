@@ -6,8 +6,7 @@
 use super::incident::Incident;
 use super::types::{SevId, SevType};
 
-/// What a redacted SEV shows instead of its title.
-pub const REDACTED: &str = "restricted — details in its private channel";
+pub use super::words::REDACTED;
 
 /// Who is asking, as far as seeing a SEV goes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,15 +46,6 @@ impl Incident {
 /// `SEV-12 · security · restricted — details in its private channel`.
 pub fn redacted_line(id: SevId, sev_type: SevType) -> String {
     format!("{id} · {sev_type} · {REDACTED}")
-}
-
-/// The answer to someone who may not see a restricted SEV: it says nothing about it.
-pub fn refusal(id: SevId) -> String {
-    format!(
-        "{id} is restricted: outside its private channel only its declarer, its role holders, \
-         whoever was paged for it and admins can see or change it. Ask one of them to add you \
-         to its channel."
-    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::lifecycle::{self, Standing};
+use super::refusal::Refusal;
 use super::types::{Level, Role, SevId, SevType, Stage};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,32 +220,31 @@ pub fn decide(
     inc: &Incident,
     action: &Action,
     standing: Standing,
-) -> Result<Vec<EventKind>, String> {
+) -> Result<Vec<EventKind>, Refusal> {
     let id = inc.id;
     let lower_ok = lifecycle::may_lower_urgency(standing, inc.roles.contains_key(&Role::Imoc));
-    let needs_imoc = |what: &str| match inc.roles.get(&Role::Imoc) {
-        Some(imoc) => format!("Only {id}'s IMOC ({imoc}) or an admin may {what} it; ask them."),
-        None => format!(
-            "Only {id}'s declarer ({}) or an admin may {what} it while nobody holds the IMOC role; ask them.",
-            inc.declared_by
-        ),
+    let needs_imoc = |what: &'static str| Refusal::NeedsImoc {
+        id,
+        what,
+        imoc: inc.roles.get(&Role::Imoc).cloned(),
+        declarer: inc.declared_by.clone(),
     };
     if inc.stage.is_final() {
-        return Err(format!(
-            "{id} is {}; nothing more can change. `/sev list` shows the open SEVs.",
-            inc.stage
-        ));
+        return Err(Refusal::Final {
+            id,
+            stage: inc.stage,
+        });
     }
     match action {
         Action::SetLevel { level, reason } => {
             if !inc.stage.is_open() {
-                return Err(format!(
-                    "{id} is {}; its level can no longer change.",
-                    inc.stage
-                ));
+                return Err(Refusal::LevelFrozen {
+                    id,
+                    stage: inc.stage,
+                });
             }
             if *level == inc.level {
-                return Err(format!("{id} is already {level}."));
+                return Err(Refusal::SameLevel { id, level: *level });
             }
             if lifecycle::is_downgrade(inc.level, *level) && !lower_ok {
                 return Err(needs_imoc("downgrade"));
@@ -258,26 +258,27 @@ pub fn decide(
         Action::AssignRole { role, person } => {
             let previous = inc.roles.get(role).cloned();
             if previous.as_deref() == Some(person.as_str()) {
-                return Err(format!("{person} already holds {role} on {id}."));
+                return Err(Refusal::AlreadyHolds {
+                    id,
+                    person: person.clone(),
+                    role: *role,
+                });
             }
             if !standing.is_known {
-                return Err(format!(
-                    "Only people in the sevbot config hand out roles on {id}; ask an admin to add you ([[people]] in the config)."
-                ));
+                return Err(Refusal::NotInConfig {
+                    id,
+                    doing: "hand out roles",
+                });
             }
             if let Some(holder) = &previous
                 && !lifecycle::may_hand_over(standing, *role, true)
             {
-                let imoc = inc
-                    .roles
-                    .get(&Role::Imoc)
-                    .filter(|i| *i != holder)
-                    .map(|i| format!(", the IMOC ({i})"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "{holder} holds {role} on {id}. Only they{imoc} or an admin can hand it over; ask them with `/sev {id} ask {}`.",
-                    role.as_str()
-                ));
+                return Err(Refusal::RoleOccupied {
+                    id,
+                    role: *role,
+                    holder: holder.clone(),
+                    imoc: inc.roles.get(&Role::Imoc).filter(|i| *i != holder).cloned(),
+                });
             }
             Ok(vec![EventKind::RoleAssigned {
                 role: *role,
@@ -287,24 +288,19 @@ pub fn decide(
         }
         Action::AskForRole { role } => {
             if !standing.is_known {
-                return Err(format!(
-                    "Only people in the sevbot config take roles on {id}; ask an admin to add you ([[people]] in the config)."
-                ));
+                return Err(Refusal::NotInConfig {
+                    id,
+                    doing: "take roles",
+                });
             }
             let Some(holder) = inc.roles.get(role) else {
-                return Err(format!(
-                    "Nobody holds {role} on {id}; take it with `/sev {id} role {} @you`.",
-                    role.as_str()
-                ));
+                return Err(Refusal::NobodyHolds { id, role: *role });
             };
             if standing.holds(*role) {
-                return Err(format!("You already hold {role} on {id}."));
+                return Err(Refusal::YouHold { id, role: *role });
             }
             if lifecycle::may_hand_over(standing, *role, true) {
-                return Err(format!(
-                    "You may hand {role} on yourself: `/sev {id} role {} @you`.",
-                    role.as_str()
-                ));
+                return Err(Refusal::MayTakeIt { id, role: *role });
             }
             let mut asked = vec![holder.clone()];
             if let Some(imoc) = inc.roles.get(&Role::Imoc)
@@ -327,10 +323,11 @@ pub fn decide(
         }
         Action::Move { to } => {
             if !lifecycle::can_move(inc.stage, *to) {
-                return Err(format!(
-                    "Can't mark {id} {to}: {}.",
-                    lifecycle::refusal(inc.stage, *to)
-                ));
+                return Err(Refusal::CannotMove {
+                    id,
+                    from: inc.stage,
+                    to: *to,
+                });
             }
             if *to == Stage::Closed && !lower_ok {
                 return Err(needs_imoc("close"));
@@ -343,10 +340,11 @@ pub fn decide(
         }
         Action::Cancel { reason } => {
             if !lifecycle::can_move(inc.stage, Stage::Cancelled) {
-                return Err(format!(
-                    "Can't cancel {id}: {}.",
-                    lifecycle::refusal(inc.stage, Stage::Cancelled)
-                ));
+                return Err(Refusal::CannotMove {
+                    id,
+                    from: inc.stage,
+                    to: Stage::Cancelled,
+                });
             }
             if !lower_ok {
                 return Err(needs_imoc("cancel"));
@@ -425,7 +423,7 @@ mod tests {
         }
     }
 
-    fn run(i: &mut Incident, a: Action, s: Standing) -> Result<(), String> {
+    fn run(i: &mut Incident, a: Action, s: Standing) -> Result<(), Refusal> {
         for ev in decide(i, &a, s)? {
             evolve(i, &ev);
         }
@@ -495,19 +493,29 @@ mod tests {
             anyone(),
         )
         .unwrap();
-        assert!(
-            run(&mut i, Action::Move { to: Stage::Closed }, anyone())
-                .unwrap_err()
-                .contains("Only SEV-7's IMOC (alice) or an admin may close it; ask them.")
+        let e = run(&mut i, Action::Move { to: Stage::Closed }, anyone()).unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::NeedsImoc {
+                id: SevId(7),
+                what: "close",
+                imoc: Some("alice".into()),
+                declarer: "dave".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "Only SEV-7's IMOC (alice) or an admin may close it; ask them."
         );
         run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap();
+        let closed = Refusal::Final {
+            id: SevId(7),
+            stage: Stage::Closed,
+        };
         let e = run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap_err();
-        assert!(
-            e.contains("SEV-7 is closed; nothing more can change"),
-            "{e}"
-        );
+        assert_eq!(e, closed);
         let e = run(&mut i, Action::Note { text: "x".into() }, imoc()).unwrap_err();
-        assert!(e.contains("closed"));
+        assert_eq!(e, closed);
     }
 
     #[test]
@@ -525,8 +533,9 @@ mod tests {
                 assert_eq!(r.is_ok(), lifecycle::can_move(from, to), "{from} -> {to}");
                 if let Err(e) = r {
                     assert!(
-                        e.starts_with("Can't mark SEV-7") || e.contains("nothing more can change"),
-                        "{e}"
+                        matches!(e, Refusal::CannotMove { from: f, to: t, .. } if f == from && t == to)
+                            || matches!(e, Refusal::Final { .. }) && from.is_final(),
+                        "{e:?}"
                     );
                 }
             }
@@ -553,8 +562,11 @@ mod tests {
             anyone(),
         )
         .unwrap_err();
-        assert!(e.contains("Only SEV-7's IMOC (alice)"), "{e}");
-        assert!(!e.contains("take the IMOC role"), "{e}");
+        assert!(
+            matches!(&e, Refusal::NeedsImoc { what: "downgrade", imoc: Some(i), .. } if i == "alice"),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("take the IMOC role"), "{e}");
         assert!(
             decide(
                 &i,
@@ -587,7 +599,10 @@ mod tests {
                 anyone()
             )
             .unwrap_err()
-            .contains("already SEV2")
+                == Refusal::SameLevel {
+                    id: SevId(7),
+                    level: Level::new(2).unwrap()
+                }
         );
         assert!(
             decide(
@@ -613,7 +628,14 @@ mod tests {
             anyone(),
         )
         .unwrap_err();
-        assert!(e.contains("Only SEV-7's declarer (dave)"), "{e}");
+        assert!(
+            matches!(&e, Refusal::NeedsImoc { what: "cancel", imoc: None, declarer, .. } if declarer == "dave"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("Only SEV-7's declarer (dave)"),
+            "{e}"
+        );
         assert!(
             decide(
                 &i,
@@ -640,7 +662,10 @@ mod tests {
                 imoc()
             )
             .unwrap_err()
-            .contains("can no longer change")
+                == Refusal::LevelFrozen {
+                    id: SevId(7),
+                    stage: Stage::Resolved
+                }
         );
     }
 
@@ -655,6 +680,15 @@ mod tests {
         let no = decide(&i, &to_carol, anyone()).unwrap_err();
         assert_eq!(
             no,
+            Refusal::RoleOccupied {
+                id: SevId(7),
+                role: Role::Imoc,
+                holder: "alice".into(),
+                imoc: None
+            }
+        );
+        assert_eq!(
+            no.to_string(),
             "alice holds IMOC on SEV-7. Only they or an admin can hand it over; ask them with `/sev SEV-7 ask imoc`."
         );
         let tloc_no = decide(
@@ -667,7 +701,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            tloc_no.contains("Only they, the IMOC (alice) or an admin"),
+            matches!(&tloc_no, Refusal::RoleOccupied { role: Role::Tloc, imoc: Some(i), .. } if i == "alice"),
+            "{tloc_no:?}"
+        );
+        assert!(
+            tloc_no
+                .to_string()
+                .contains("Only they, the IMOC (alice) or an admin"),
             "{tloc_no}"
         );
         let ev = decide(&i, &to_carol, imoc()).unwrap();
@@ -714,10 +754,12 @@ mod tests {
             .is_ok()
         );
         evolve(&mut i, &ev[0]);
-        assert!(
-            decide(&i, &to_carol, admin)
-                .unwrap_err()
-                .contains("already holds")
-        );
+        assert!(matches!(
+            decide(&i, &to_carol, admin),
+            Err(Refusal::AlreadyHolds {
+                role: Role::Imoc,
+                ..
+            })
+        ));
     }
 }

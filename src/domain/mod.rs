@@ -14,12 +14,15 @@ pub mod lifecycle;
 pub mod month;
 pub mod naming;
 pub mod oncall;
+pub mod refusal;
 pub mod suggest;
 pub mod text;
 pub mod types;
+pub mod words;
 
 pub use feed::FeedFilter;
 pub use grammar::{Command, UsageError};
 pub use incident::{Action, EventKind, Incident, TimelineEvent};
+pub use refusal::Refusal;
 pub use text::Markup;
 pub use types::{Level, Role, SevId, SevType, Stage};

@@ -2,10 +2,9 @@
 //! a `Markup`: how it mentions people, and how it makes text someone typed inert (a title
 //! with `<!channel>` or a masked link is shown, never acted on).
 
-use chrono::{DateTime, Utc};
-
 use super::incident::{EventKind, Incident};
 use super::types::Role;
+pub use super::words::{fmt_duration, fmt_time};
 
 /// How one platform shows sevbot's words.
 #[derive(Clone, Copy)]
@@ -222,22 +221,6 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
             }
         ),
     }
-}
-
-/// `7 min 12 s`, `45 s`.
-pub fn fmt_duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match (s / 60, s % 60) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
-    }
-}
-
-pub fn fmt_time(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| ms.to_string())
 }
 
 /// The plain-text summary card; platforms with rich formatting render their own from the

@@ -104,6 +104,7 @@ impl Engine {
         };
         Ok(Reply {
             offer: None,
+            refusal: None,
             declared: Some(id),
             text: format!(
                 "{id} declared: {} {} \"{}\". Channel #{}. {}.{meaning}{restricted}\nDeclared by mistake? `/sev cancel {id} <reason>`.",

@@ -33,7 +33,8 @@ use crate::domain::incident::{decide, evolve};
 use crate::domain::lifecycle::Standing;
 use crate::domain::naming::{channel_basis, channel_name};
 use crate::domain::oncall::{on_call_for, rotation_for};
-use crate::domain::text::{Markup, card_text, describe, fmt_duration, fmt_time};
+use crate::domain::refusal::Refusal;
+use crate::domain::text::{Markup, card_text, describe, fmt_time};
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
@@ -76,6 +77,8 @@ pub struct Reply {
     pub declared: Option<SevId>,
     /// Something the person can do next, offered as a button where the platform has them.
     pub offer: Option<Offer>,
+    /// Why nothing was done, when nothing was: `text` is its wording.
+    pub refusal: Option<Refusal>,
 }
 
 /// A next step offered with a refusal: a button for `action` on `sev`, rendered by each
@@ -87,12 +90,30 @@ pub struct Offer {
 }
 
 impl Reply {
-    fn private(text: impl Into<String>) -> Reply {
+    /// An answer only the person who asked sees.
+    pub fn private(text: impl Into<String>) -> Reply {
         Reply {
             offer: None,
             declared: None,
             text: text.into(),
             ephemeral: true,
+            refusal: None,
+        }
+    }
+
+    /// An answer for everyone in the channel.
+    pub fn public(text: impl Into<String>) -> Reply {
+        Reply {
+            ephemeral: false,
+            ..Reply::private(text)
+        }
+    }
+
+    /// A refusal, worded in one place (`domain::refusal`), seen only by who asked.
+    pub fn refused(why: Refusal) -> Reply {
+        Reply {
+            refusal: Some(why.clone()),
+            ..Reply::private(why.to_string())
         }
     }
 }
@@ -118,7 +139,7 @@ pub struct Engine {
 /// A refusal worded for the user, as opposed to an internal failure.
 enum Outcome {
     Done(Reply),
-    Refused(String),
+    Refused(Refusal),
     /// The delivery key was seen before: a platform's redelivery, already handled.
     Duplicate,
 }
@@ -224,11 +245,16 @@ impl Engine {
             Ok(out) => {
                 self.wake_outbox.notify_one();
                 self.wake_jobs.notify_one();
-                match out {
-                    Outcome::Done(r) => Some(r),
-                    Outcome::Refused(why) => Some(Reply::private(why)),
-                    Outcome::Duplicate => None,
+                let reply = match out {
+                    Outcome::Done(r) => r,
+                    Outcome::Refused(why) => Reply::refused(why),
+                    Outcome::Duplicate => return None,
+                };
+                if let Some(r) = &reply.refusal {
+                    metrics::counter!("sevbot_refusals_total", "reason" => r.reason()).increment(1);
+                    tracing::debug!(reason = r.reason(), "refused");
                 }
+                Some(reply)
             }
             Err(e) => {
                 let failure = failure::Failure::of(&e);
@@ -307,15 +333,12 @@ impl Engine {
                         sevs::recent_declare(&mut tx, &actor, sev_type, now - DUPLICATE_WINDOW_MS)
                             .await?
                 {
-                    let secs = (now - dup.declared_at) / 1000;
-                    break 'declare Outcome::Refused(format!(
-                        "You declared {} \"{}\" {secs} s ago (#{}). Is this the same incident? Post to it with `/sev {} update …`; \
-                         to open a separate SEV, repeat your command with --new.",
-                        dup.id,
-                        self.esc(&inv.platform, &dup.title),
-                        dup.channel_name,
-                        dup.id
-                    ));
+                    break 'declare Outcome::Refused(Refusal::JustDeclared {
+                        id: dup.id,
+                        title: self.esc(&inv.platform, &dup.title),
+                        seconds_ago: (now - dup.declared_at) / 1000,
+                        channel: dup.channel_name,
+                    });
                 }
                 let new = NewSev {
                     sev_type,
@@ -334,12 +357,7 @@ impl Engine {
                 if filter.types.contains(&SevType::Security)
                     && !self.cfg.is_private_feed(&inv.platform, &inv.channel) =>
             {
-                Outcome::Refused(format!(
-                    "Security SEVs are restricted, so {here} cannot subscribe to them: every feed \
-                     shows them only as \"SEV-n · security · {}\". To see them in full, the \
-                     sevbot operator lists a private channel under [[feeds]] with private = true.",
-                    access::REDACTED
-                ))
+                Outcome::Refused(Refusal::SecurityFeed { here })
             }
             Command::Subscribe(filter) => {
                 let fresh = subscriptions::upsert(
@@ -356,28 +374,18 @@ impl Engine {
                 } else {
                     "Updated the subscription of"
                 };
-                Outcome::Done(Reply {
-                    offer: None,
-                    declared: None,
-                    text: format!(
-                        "{verb} {here} to SEVs: {}. Announcements here are edited in place as SEVs change.",
-                        filter.describe()
-                    ),
-                    ephemeral: false,
-                })
+                Outcome::Done(Reply::public(format!(
+                    "{verb} {here} to SEVs: {}. Announcements here are edited in place as SEVs change.",
+                    filter.describe()
+                )))
             }
             Command::Unsubscribe => {
                 if subscriptions::remove(&mut tx, &inv.platform, &inv.channel).await? {
-                    Outcome::Done(Reply {
-                        offer: None,
-                        declared: None,
-                        text: format!("{here} will no longer get new SEV announcements."),
-                        ephemeral: false,
-                    })
+                    Outcome::Done(Reply::public(format!(
+                        "{here} will no longer get new SEV announcements."
+                    )))
                 } else {
-                    Outcome::Refused(format!(
-                        "{here} is not subscribed; `/sev subscribe` subscribes it."
-                    ))
+                    Outcome::Refused(Refusal::NotSubscribed { here })
                 }
             }
             other => self.on_sev(&mut tx, inv, &actor, other, now).await?,
@@ -385,7 +393,7 @@ impl Engine {
         if deferred {
             let reply = match &out {
                 Outcome::Done(r) => r.clone(),
-                Outcome::Refused(why) => Reply::private(why.clone()),
+                Outcome::Refused(why) => Reply::refused(why.clone()),
                 Outcome::Duplicate => unreachable!("returned before"),
             };
             self.enqueue(&mut tx, &inv.platform, reply_effect(inv, &reply), now)

@@ -18,22 +18,19 @@ impl Engine {
             None => match sevs::by_channel(tx, &inv.platform, &inv.channel).await? {
                 Some(id) => id,
                 None => {
-                    return Ok(Outcome::Refused(format!(
-                        "{} is not a SEV channel; name the SEV, e.g. `/sev {} SEV-12 …` (`/sev list` shows them).",
-                        self.channel_ref(&inv.platform, &inv.channel),
-                        cmd.name()
-                    )));
+                    return Ok(Outcome::Refused(Refusal::NotASevChannel {
+                        here: self.channel_ref(&inv.platform, &inv.channel),
+                        command: cmd.name(),
+                    }));
                 }
             },
         };
         tracing::Span::current().record("sev", id.0);
         let Some(mut inc) = sevs::load(tx, id).await? else {
-            return Ok(Outcome::Refused(format!(
-                "There is no {id}; `/sev list` shows the SEVs."
-            )));
+            return Ok(Outcome::Refused(Refusal::NoSuchSev { id }));
         };
         if inc.restricted && !inc.may_see(actor, self.viewer(tx, inv, actor, id).await?) {
-            return Ok(Outcome::Refused(access::refusal(id)));
+            return Ok(Outcome::Refused(Refusal::Restricted { id }));
         }
         let action = match cmd {
             Command::Status { .. } => {
@@ -83,22 +80,18 @@ impl Engine {
                     },
                     None => {
                         let known = self.cfg.people.iter().map(|p| p.id.as_str());
-                        let guess = grammar::closest(&user, known)
-                            .map(|g| format!(" Did you mean @{g}?"))
-                            .unwrap_or_default();
-                        return Ok(Outcome::Refused(format!(
-                            "I don't know @{user}: role holders must be people in the sevbot config ([[people]]).{guess}\nUsage: {}",
-                            grammar::usage("role")
-                        )));
+                        let guess = grammar::closest(&user, known).map(str::to_string);
+                        return Ok(Outcome::Refused(Refusal::UnknownPerson { user, guess }));
                     }
                 }
             }
             Command::Ask { role, .. } => {
                 if let Some(ago) = self.asked_recently(tx, id, actor, role, now).await? {
-                    return Ok(Outcome::Refused(format!(
-                        "You asked for {role} on {id} {} ago; they were told in its channel. Ask again in a few minutes if nothing happens.",
-                        fmt_duration(ago / 1000)
-                    )));
+                    return Ok(Outcome::Refused(Refusal::AskedRecently {
+                        id,
+                        role,
+                        seconds_ago: ago / 1000,
+                    }));
                 }
                 Action::AskForRole { role }
             }
@@ -200,12 +193,7 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join("; ")
         });
-        Ok(Outcome::Done(Reply {
-            offer: None,
-            declared: None,
-            text: format!("{id}: {summary}."),
-            ephemeral: true,
-        }))
+        Ok(Outcome::Done(Reply::private(format!("{id}: {summary}."))))
     }
 
     /// A closed or cancelled SEV's channel is archived; on Discord, whose guilds hold 500
@@ -244,7 +232,7 @@ pub(super) fn refused_with_offer(
     inc: &Incident,
     action: &Action,
     standing: Standing,
-    why: String,
+    why: Refusal,
 ) -> Outcome {
     let Action::AssignRole { role, .. } = action else {
         return Outcome::Refused(why);
@@ -258,6 +246,6 @@ pub(super) fn refused_with_offer(
             sev: inc.id,
             action: CardAction::AskForRole(*role),
         }),
-        ..Reply::private(why)
+        ..Reply::refused(why)
     })
 }

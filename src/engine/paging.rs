@@ -8,8 +8,8 @@ use chrono::DateTime;
 use super::{Engine, JOB_ESCALATE, Job, Outcome, Reply, SYSTEM_ACTOR};
 use crate::domain::escalation::{Ladder, Resolver, freeze, policy_for};
 use crate::domain::oncall::on_call_for;
-use crate::domain::text::{fmt_duration, fmt_time};
-use crate::domain::{EventKind, Incident, Role, TimelineEvent};
+use crate::domain::text::fmt_duration;
+use crate::domain::{EventKind, Incident, Refusal, Role, TimelineEvent};
 use crate::effects::{Effect, PageAction, page_severity};
 use crate::store::paging::{self, Page};
 use crate::store::{Tx, jobs};
@@ -287,10 +287,10 @@ impl Engine {
         let id = inc.id;
         let name = |p: &str| self.name_of(platform, p);
         if !inc.stage.is_open() {
-            return Ok(Outcome::Refused(format!(
-                "{id} is {}; its pages were stopped, so there is nothing to acknowledge.",
-                inc.stage
-            )));
+            return Ok(Outcome::Refused(Refusal::NothingToAck {
+                id,
+                stage: inc.stage,
+            }));
         }
         let pages = paging::all(tx, id).await?;
         let mine: Vec<&Page> = pages.iter().filter(|p| p.person == actor).collect();
@@ -307,37 +307,25 @@ impl Engine {
                     (_, s) => format!("{} (step {s})", name(&p.person)),
                 })
                 .collect();
-            return Ok(Outcome::Refused(format!(
-                "You were not paged for {id}, so you cannot silence its pages (paged so far: {}). To help, take a role: `/sev {id} role tloc @you`.",
-                if paged.is_empty() {
-                    "nobody".into()
-                } else {
-                    paged.join(", ")
-                }
-            )));
+            return Ok(Outcome::Refused(Refusal::NotPaged { id, paged }));
         }
         let answerable = mine.iter().any(|p| p.is_open()) || (is_imoc && ladder_running);
         if !answerable {
             let ladder = paging::ladder(tx, id).await?;
-            let text = match (mine.iter().filter_map(|p| p.acked_at).max(), ladder) {
-                (Some(at), _) => format!("You already acknowledged {id} at {}.", fmt_time(at)),
-                (None, Some(l)) if l.acked_at.is_some() => format!(
-                    "{id} was already acknowledged by {} at {}; your page was stopped then.",
-                    l.acked_by.as_deref().map(name).unwrap_or_default(),
-                    fmt_time(l.acked_at.unwrap_or_default())
-                ),
-                _ => format!("Your page for {id} was already stopped."),
+            let why = match (mine.iter().filter_map(|p| p.acked_at).max(), ladder) {
+                (Some(at), _) => Refusal::AlreadyAcked { id, at },
+                (None, Some(l)) if l.acked_at.is_some() => Refusal::AckedByOther {
+                    id,
+                    by: l.acked_by.as_deref().map(name).unwrap_or_default(),
+                    at: l.acked_at.unwrap_or_default(),
+                },
+                _ => Refusal::PageStopped { id },
             };
-            return Ok(Outcome::Refused(text));
+            return Ok(Outcome::Refused(why));
         }
         let (text, recorded) = self.acknowledge(tx, &mut inc, actor, is_imoc, now).await?;
         self.post_events(tx, &inc, recorded, now).await?;
-        Ok(Outcome::Done(Reply {
-            offer: None,
-            text,
-            ephemeral: false,
-            declared: None,
-        }))
+        Ok(Outcome::Done(Reply::public(text)))
     }
 
     /// Acknowledges `person`'s pages; from the ladder's chain (the IMOC's page or a step),

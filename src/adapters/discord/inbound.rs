@@ -62,12 +62,7 @@ pub fn message(reply: &Reply) -> CreateInteractionResponse {
 }
 
 fn private(text: String) -> CreateInteractionResponse {
-    message(&Reply {
-        offer: None,
-        text,
-        ephemeral: true,
-        declared: None,
-    })
+    message(&Reply::private(text))
 }
 
 /// What a bad interaction gets: a 400 over HTTP, a log line on the gateway.
@@ -153,12 +148,7 @@ impl Interactions {
         let engine = self.engine.clone();
         let work = tokio::spawn(async move {
             let reply = engine.execute(&inv, command, Some(&key), false).await;
-            reply.unwrap_or_else(|| Reply {
-                offer: None,
-                text: "Already handled.".into(),
-                ephemeral: true,
-                declared: None,
-            })
+            reply.unwrap_or_else(|| Reply::private("Already handled."))
         });
         let Some((rest, app)) = self.followup.clone().filter(|_| !token.is_empty()) else {
             return match work.await {

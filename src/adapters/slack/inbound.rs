@@ -153,12 +153,7 @@ impl Inbound {
                 let text = format!(
                     "sevbot could not open the form ({e}). Type the command instead, e.g. `/sev declare availability 1 Checkout failing`."
                 );
-                let reply = Reply {
-                    offer: None,
-                    text,
-                    ephemeral: true,
-                    declared: None,
-                };
+                let reply = Reply::private(text);
                 if let Err(e) = s.engine.send_reply(&inv, &reply).await {
                     tracing::error!(error = format!("{e:#}"), "could not queue a reply");
                 }

@@ -2,6 +2,7 @@
 //! (in a form where there are forms), approved and published.
 
 use super::*;
+use crate::domain::Refusal;
 
 impl Engine {
     /// `/sev draft`: show (writing one first if needed), edit, or approve and publish.
@@ -24,12 +25,13 @@ impl Engine {
                 .map(|p| self.name_of(platform, p))
                 .unwrap_or_else(|| "unassigned".into())
         };
-        let refuse = |what: &str| {
-            Outcome::Refused(format!(
-                "Only {id}'s BMOC ({}) or IMOC ({}) may {what} the customer update.",
-                who(Role::Bmoc),
-                who(Role::Imoc)
-            ))
+        let refuse = |what: &'static str| {
+            Outcome::Refused(Refusal::NotDraftOwner {
+                id,
+                what,
+                bmoc: who(Role::Bmoc),
+                imoc: who(Role::Imoc),
+            })
         };
         let existing = avail::latest_draft(tx, id).await?;
         match action {
@@ -73,24 +75,20 @@ impl Engine {
             }
             DraftAction::Form => Ok(match may_decide {
                 false => refuse("edit"),
-                true => Outcome::Refused(format!(
-                    "Give the new text: `/sev {id} draft edit <text…>` (on Slack and Discord, `draft edit` alone opens a form with the current draft)."
-                )),
+                true => Outcome::Refused(Refusal::DraftTextMissing { id }),
             }),
             DraftAction::Approve => {
                 if !may_decide {
                     return Ok(refuse("approve"));
                 }
                 let Some(d) = existing else {
-                    return Ok(Outcome::Refused(format!(
-                        "{id} has no draft yet; `/sev {id} draft` writes one."
-                    )));
+                    return Ok(Outcome::Refused(Refusal::NoDraft { id }));
                 };
                 if d.approved_by.is_some() || !avail::approve_draft(tx, d.id, actor, now).await? {
-                    return Ok(Outcome::Refused(format!(
-                        "Draft #{} was already approved and published; `/sev {id} draft` writes a new one.",
-                        d.id
-                    )));
+                    return Ok(Outcome::Refused(Refusal::DraftPublished {
+                        id,
+                        draft: d.id,
+                    }));
                 }
                 let a = &self.cfg.raw.availability;
                 match &a.customer_updates {
@@ -122,12 +120,10 @@ impl Engine {
                     now,
                 )
                 .await?;
-                Ok(Outcome::Done(Reply {
-                    offer: None,
-                    text: format!("{id}: customer update #{} approved and published.", d.id),
-                    ephemeral: false,
-                    declared: None,
-                }))
+                Ok(Outcome::Done(Reply::public(format!(
+                    "{id}: customer update #{} approved and published.",
+                    d.id
+                ))))
             }
         }
     }
