@@ -28,13 +28,12 @@ async fn main() {
     let (cfg, problems) = config::validate(raw);
     let cfg = Arc::new(cfg.unwrap_or_else(|| panic!("{problems:?}")));
     let routes: Vec<String> = cfg
-        .raw
         .availability
         .routes
         .iter()
         .map(|r| r.id.clone())
         .collect();
-    let store = Store::connect(&cfg.raw.database.url).await.unwrap();
+    let store = Store::connect(&cfg.database.url).await.unwrap();
     let engine = Engine::new(store, Arc::new(SystemClock), cfg);
 
     // Healthy samples: stored and evaluated, nothing declared.

@@ -23,7 +23,7 @@ async fn main() {
     raw.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (cfg, problems) = config::validate(raw);
     let cfg = Arc::new(cfg.unwrap_or_else(|| panic!("{problems:?}")));
-    let store = Store::connect(&cfg.raw.database.url).await.unwrap();
+    let store = Store::connect(&cfg.database.url).await.unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = Engine::new(store.clone(), clock.clone(), cfg);
     let now = clock.now_ms();

@@ -69,7 +69,7 @@ impl App {
         slack: Option<SlackSettings>,
         discord: Option<DiscordSettings>,
     ) -> anyhow::Result<App> {
-        let store = Store::connect(&cfg.raw.database.url).await?;
+        let store = Store::connect(&cfg.database.url).await?;
         let mut platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
             store.clone(),
             cfg.clone(),
@@ -128,7 +128,7 @@ impl App {
         let registration = delivery.recover().await?;
         let delivery = Arc::new(delivery);
         let scheduler = Arc::new(Scheduler::new(engine.clone(), owner));
-        let monitoring_token = std::env::var(&engine.cfg.raw.availability.token_env)
+        let monitoring_token = std::env::var(&engine.cfg.availability.token_env)
             .ok()
             .filter(|t| !t.trim().is_empty());
         Ok(App {
@@ -190,7 +190,7 @@ impl App {
             );
             return None;
         };
-        let dcfg = &self.engine.cfg.raw.discord;
+        let dcfg = &self.engine.cfg.discord;
         if dcfg.guild_id.is_none() {
             tracing::error!(
                 "discord.guild_id is not set in the config: /sev answers, but no incident channel can be created"
@@ -261,7 +261,7 @@ impl App {
 
     /// Starts the outbox worker and the scheduler.
     pub fn spawn_workers(&self, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
-        let poll = Duration::from_millis(self.engine.cfg.raw.server.poll_interval_ms.max(10));
+        let poll = Duration::from_millis(self.engine.cfg.server.poll_interval_ms.max(10));
         vec![
             tokio::spawn(self.delivery.clone().run(poll, stop.clone())),
             tokio::spawn(self.scheduler.clone().run(poll, stop.clone())),
@@ -324,17 +324,12 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         ConsoleMode::Off => false,
         ConsoleMode::Auto => !platforms_configured,
     };
-    let limits = crate::http::Limits::from_config(&cfg.raw.server);
-    let http = crate::http::serve_with(
-        app.router(),
-        &cfg.raw.server.http_addr,
-        stop.clone(),
-        limits,
-    )
-    .await;
+    let limits = crate::http::Limits::from_config(&cfg.server);
+    let http =
+        crate::http::serve_with(app.router(), &cfg.server.http_addr, stop.clone(), limits).await;
     let http = match http {
         Ok((addr, task)) => {
-            tracing::info!(%addr, database = redact(&cfg.raw.database.url), "sevbot started");
+            tracing::info!(%addr, database = redact(&cfg.database.url), "sevbot started");
             Some((addr, task))
         }
         // Trying the console must not fail because something else holds port 8080; a
@@ -357,7 +352,7 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     }
     if app.monitoring_token.is_none() {
         tracing::info!(
-            env = cfg.raw.availability.token_env,
+            env = cfg.availability.token_env,
             "no monitoring token set: POST /api/v1/availability and /hooks/alertmanager are off"
         );
     }

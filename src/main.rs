@@ -122,7 +122,7 @@ fn main() -> ExitCode {
                     c.people.len(),
                     c.rotations.len(),
                     c.policies.len(),
-                    c.raw.availability.routes.len(),
+                    c.availability.routes.len(),
                     c.schedules.len(),
                     c.feeds.len(),
                     problems.len()
@@ -209,7 +209,7 @@ where
         }
     };
     let result = rt.block_on(async {
-        let store = sevbot::store::Store::connect(&cfg.raw.database.url).await?;
+        let store = sevbot::store::Store::connect(&cfg.database.url).await?;
         f(store).await
     });
     match result {

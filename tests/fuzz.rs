@@ -266,7 +266,7 @@ impl Harness {
                 AVAILABILITY.replace("platform = \"test\"", "platform = \"slack\"")
             );
             let mut cfg = (*support::test_config(&extra)).clone();
-            cfg.raw.database.url = format!("sqlite://{}", dir.path().join("f.db").display());
+            cfg.database.url = format!("sqlite://{}", dir.path().join("f.db").display());
             let slack_settings = SlackSettings {
                 bot_token: SLACK_TOKEN.into(),
                 signing_secret: Some(SECRET.into()),

@@ -524,7 +524,7 @@ both_backends!(
         let app = TestApp::new(b).await;
         declare(&app).await;
         // The operator makes carol the exec and removes ian's manager, then restarts.
-        let mut raw = app.engine.cfg.raw.clone();
+        let mut raw = support::test_raw_config("");
         raw.execs = vec!["carol".into()];
         for p in raw.people.iter_mut().filter(|p| p.id == "ian") {
             p.manager = None;

@@ -111,7 +111,7 @@ impl Platforms {
              [discord]\nguild_id = \"{GUILD}\"\n"
         );
         let mut cfg = (*support::test_config(&extra)).clone();
-        cfg.raw.database.url = format!("sqlite://{}", dir.path().join("p.db").display());
+        cfg.database.url = format!("sqlite://{}", dir.path().join("p.db").display());
         let key = SigningKey::from_bytes(&[7u8; 32]);
         let slack_settings = SlackSettings {
             bot_token: TOKEN.into(),

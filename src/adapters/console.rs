@@ -264,10 +264,9 @@ pub async fn run<R: AsyncBufRead + Unpin>(
     input: R,
     interactive: bool,
 ) -> anyhow::Result<()> {
-    let mut user = engine.cfg.raw.console.user.clone();
+    let mut user = engine.cfg.console.user.clone();
     let mut channel = engine
         .cfg
-        .raw
         .console
         .channel
         .trim_start_matches('#')

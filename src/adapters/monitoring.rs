@@ -121,7 +121,7 @@ fn validate(engine: &Engine, v: &Value) -> Result<Vec<RouteSample>, String> {
             list.len()
         ));
     }
-    let known = &engine.cfg.raw.availability.routes;
+    let known = &engine.cfg.availability.routes;
     let mut out = vec![];
     for (i, s) in list.iter().enumerate() {
         let at = |m: &str| format!("samples[{i}]: {m}");
@@ -218,7 +218,7 @@ fn check_webhook(engine: &Engine, batch: &AlertBatch) -> Result<(), String> {
             batch.version
         ));
     }
-    let a = &engine.cfg.raw.availability;
+    let a = &engine.cfg.availability;
     for (i, alert) in batch.alerts.iter().enumerate() {
         if alert.status != "firing" && alert.status != "resolved" {
             return Err(format!(
@@ -248,7 +248,7 @@ pub async fn poll_prometheus(
     url: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let a = engine.cfg.raw.availability.clone();
+    let a = engine.cfg.availability.clone();
     let every = Duration::from_secs(u64::from(a.prometheus_poll_seconds.max(5)));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -287,7 +287,7 @@ pub async fn poll_once(
         .json()
         .await?;
     let now = engine.clock.now_ms();
-    let known = &engine.cfg.raw.availability.routes;
+    let known = &engine.cfg.availability.routes;
     let mut samples = vec![];
     for r in resp["data"]["result"].as_array().into_iter().flatten() {
         let Some(route) = r["metric"]["route"].as_str() else {

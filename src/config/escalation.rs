@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::{Problem, RawConfig, parse_tz};
+use super::people::parse_tz;
+use super::{Problem, RawConfig};
 use crate::domain::escalation::{Policy, Step, Target, check_structure};
 use crate::domain::oncall::{Rotation, on_call_for, rotation_for};
 use crate::domain::{Level, Role, SevType};
@@ -75,7 +76,7 @@ pub struct RawSchedule {
     pub name: String,
     /// Five fields (minute hour day month weekday), or six with seconds first.
     pub cron: String,
-    #[serde(default = "super::default_tz")]
+    #[serde(default = "super::people::default_tz")]
     pub timezone: String,
     #[serde(default = "default_kind")]
     pub post: ScheduleKind,

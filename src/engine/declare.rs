@@ -93,7 +93,7 @@ impl Engine {
             .iter()
             .map(|r| format!("{r} unassigned (`/sev role {} @someone`)", r.as_str()))
             .collect();
-        let meaning = definition_for(&self.cfg.raw.definitions, inc.level)
+        let meaning = definition_for(&self.cfg.definitions, inc.level)
             .map(|d| format!("\n{} means: {}", inc.level, d.summary))
             .unwrap_or_default();
         let restricted = if inc.restricted {

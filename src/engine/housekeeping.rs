@@ -113,7 +113,7 @@ impl Engine {
         // Remind again a cadence later, a bounded number of times; the next update
         // starts the count over.
         let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
-        if cadence > 0 && repeat < self.cfg.raw.reminders.max_repeats {
+        if cadence > 0 && repeat < self.cfg.reminders.max_repeats {
             Job::UpdateReminder { repeat: repeat + 1 }
                 .schedule(tx, Some(id), now + cadence, now)
                 .await?;

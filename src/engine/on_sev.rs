@@ -211,7 +211,7 @@ impl Engine {
             now,
         )
         .await?;
-        let days = i64::from(self.cfg.raw.discord.archive_retention_days);
+        let days = i64::from(self.cfg.discord.archive_retention_days);
         let deletes = self
             .renderers
             .get(&inc.platform)

@@ -44,14 +44,7 @@ impl Engine {
                 .and_then(|(r, _)| r.secondary(at))
                 .map(str::to_string)
         };
-        let manager_of = |p: &str| {
-            self.cfg
-                .raw
-                .people
-                .iter()
-                .find(|x| x.id == p)
-                .and_then(|x| x.manager.clone())
-        };
+        let manager_of = |p: &str| self.cfg.person(p).and_then(|x| x.manager.clone());
         let rotation = |name: &str| {
             self.cfg
                 .rotations
@@ -63,7 +56,7 @@ impl Engine {
         let resolver = Resolver {
             secondary: &secondary,
             manager_of: &manager_of,
-            execs: &self.cfg.raw.execs,
+            execs: &self.cfg.execs,
             rotation: &rotation,
         };
         freeze(&policy, &steps, primary, &resolver)
@@ -150,19 +143,7 @@ impl Engine {
     /// People (or rotations) flagged `pagerduty = true` in the config are paged through
     /// the paging services too.
     fn external_paging_for(&self, person: &str) -> bool {
-        let flagged = self
-            .cfg
-            .raw
-            .people
-            .iter()
-            .any(|p| p.id == person && p.pagerduty);
-        flagged
-            || self
-                .cfg
-                .raw
-                .rotations
-                .iter()
-                .any(|r| r.pagerduty && r.members.iter().any(|m| m == person))
+        self.cfg.person(person).is_some_and(|p| p.pages_externally)
     }
 
     /// One event for every paging sink.

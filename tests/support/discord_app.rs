@@ -50,7 +50,7 @@ impl DiscordApp {
              [discord]\nguild_id = \"{GUILD}\"\nincident_category = \"{CATEGORY}\"\narchive_category = \"{ARCHIVE}\"\n{extra}"
         );
         let mut cfg = (*super::test_config(&cfg_extra)).clone();
-        cfg.raw.database.url = format!("sqlite://{}", dir.path().join("d.db").display());
+        cfg.database.url = format!("sqlite://{}", dir.path().join("d.db").display());
         let key = SigningKey::from_bytes(&[42u8; 32]);
         let settings = DiscordSettings {
             bot_token: Some(fd::TOKEN.into()),

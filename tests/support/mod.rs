@@ -117,13 +117,17 @@ pub enum Backend {
     Postgres,
 }
 
-pub fn test_config(extra: &str) -> Arc<Config> {
+/// The test config as written, before validation (to edit it as an operator would).
+pub fn test_raw_config(extra: &str) -> config::RawConfig {
     use figment::providers::{Format, Toml};
-    let raw: config::RawConfig = figment::Figment::new()
+    figment::Figment::new()
         .merge(Toml::string(&format!("{CONFIG}\n{extra}")))
         .extract()
-        .expect("test config parses");
-    let (cfg, problems) = config::validate(raw);
+        .expect("test config parses")
+}
+
+pub fn test_config(extra: &str) -> Arc<Config> {
+    let (cfg, problems) = config::validate(test_raw_config(extra));
     Arc::new(cfg.unwrap_or_else(|| panic!("test config invalid: {problems:?}")))
 }
 

@@ -131,7 +131,7 @@ impl SlackApp {
             Backend::Postgres => (super::pg::fresh_database().await, None),
         };
         let mut cfg = (*super::test_config(extra)).clone();
-        cfg.raw.database.url = url;
+        cfg.database.url = url;
         let settings = SlackSettings {
             bot_token: TOKEN.into(),
             signing_secret: Some(SECRET.into()),

@@ -102,7 +102,7 @@ impl Interactions {
         let data = &v["data"];
         let intent = match kind {
             APPLICATION_COMMAND if data["options"][0]["name"] == "new" => {
-                let modal = views::declare_modal(&self.engine.cfg.raw.definitions);
+                let modal = views::declare_modal(&self.engine.cfg.definitions);
                 return Ok(body(CreateInteractionResponse::Modal(modal)));
             }
             APPLICATION_COMMAND => match commands::to_command(data) {

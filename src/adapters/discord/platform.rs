@@ -98,7 +98,7 @@ impl DiscordPlatform {
     }
 
     fn guild(&self) -> Result<GuildId, DeliveryError> {
-        let g = self.cfg.raw.discord.guild_id.as_deref().ok_or_else(|| {
+        let g = self.cfg.discord.guild_id.as_deref().ok_or_else(|| {
             DeliveryError::Permanent(
                 "discord.guild_id is not set in the config, so sevbot does not know which Discord server to create incident channels in".into(),
             )
@@ -213,7 +213,7 @@ impl Platform for DiscordPlatform {
         let mut body = CreateChannel::new(name)
             .kind(ChannelType::Text)
             .topic(topic);
-        if let Some(c) = &self.cfg.raw.discord.incident_category {
+        if let Some(c) = &self.cfg.discord.incident_category {
             body = body.category(ChannelId::new(id("category", c)?));
         }
         if private {
@@ -269,7 +269,7 @@ impl Platform for DiscordPlatform {
                 None::<&()>,
             )
             .await?;
-        let category = self.cfg.raw.discord.incident_category.as_deref();
+        let category = self.cfg.discord.incident_category.as_deref();
         let marker = topic_marker(ch.sev);
         let found = v.as_array().into_iter().flatten().find(|c| {
             let made = c["id"].as_str().and_then(|i| i.parse::<u64>().ok());
@@ -413,7 +413,7 @@ impl Platform for DiscordPlatform {
 
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
         let channel = ChannelId::new(id("channel", channel)?);
-        let Some(category) = &self.cfg.raw.discord.archive_category else {
+        let Some(category) = &self.cfg.discord.archive_category else {
             return Ok(());
         };
         let body = EditChannel::new().category(Some(ChannelId::new(id("category", category)?)));

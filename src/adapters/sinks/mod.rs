@@ -12,7 +12,7 @@ use crate::effects::Sink;
 /// The sinks this configuration and environment switch on.
 pub fn configured(cfg: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
     let mut sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(statuspage::StatusPage::new()?)];
-    if let Some(pd) = pagerduty::PagerDuty::from_config(&cfg.raw.pagerduty)? {
+    if let Some(pd) = pagerduty::PagerDuty::from_config(&cfg.pagerduty)? {
         sinks.push(Arc::new(pd));
     }
     Ok(sinks)

@@ -50,7 +50,7 @@ impl Inbound {
             channel,
         };
         if text.trim().is_empty() && !trigger_id.is_empty() {
-            let view = views::declare_modal(&self.engine.cfg.raw.definitions, &inv.channel);
+            let view = views::declare_modal(&self.engine.cfg.definitions, &inv.channel);
             self.open_view_soon(trigger_id.to_string(), view, inv);
             return None;
         }

@@ -90,7 +90,7 @@ impl Engine {
                         draft: d.id,
                     }));
                 }
-                let a = &self.cfg.raw.availability;
+                let a = &self.cfg.availability;
                 match &a.customer_updates {
                     Some(dest) => {
                         let post = Effect::Reply {
@@ -133,7 +133,7 @@ impl Engine {
         tx: &mut Tx,
         inc: &Incident,
     ) -> anyhow::Result<String> {
-        let a = &self.cfg.raw.availability;
+        let a = &self.cfg.availability;
         let states = avail::states(tx).await?;
         let linked: Vec<&RouteState> = states.iter().filter(|s| s.sev == Some(inc.id)).collect();
         let mut features: Vec<String> = linked
