@@ -2,7 +2,9 @@
 //! held after Slack has done the work (the channel exists, the message is posted, the page
 //! is in the DM) and the process is killed before it sees the answer. A new process is
 //! started at once. Afterwards: no second channel, no message or page posted twice,
-//! nothing lost, and the queues moving again within two seconds of each restart.
+//! nothing lost, and the queues moving again within two seconds of each restart. A declare
+//! form with its description is killed mid-transaction and across its request: all of it
+//! or none of it, once.
 
 mod support;
 
@@ -10,9 +12,10 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
 use support::Backend;
 use support::fake_slack::{FakeSlack, Fault, TOKEN};
-use support::slack_app::{SECRET, signed_post, slash_form};
+use support::slack_app::{SECRET, signed_post, slash_form, view_submission};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
 /// Kills of each kind per backend.
@@ -126,6 +129,25 @@ impl Bot {
         .await;
         assert_eq!(r.status(), 200, "{text}");
     }
+}
+
+/// Posts an interaction (a form submitted) to the bot on `port`; the status, or `None`
+/// when the process died before answering.
+async fn submit(port: u16, payload: &Value) -> Option<u16> {
+    let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let ts = chrono::Utc::now().timestamp();
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/slack/interactions"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header(
+            "x-slack-signature",
+            sevbot::adapters::slack::verify::sign(SECRET.as_bytes(), ts, form.as_bytes()),
+        )
+        .body(form)
+        .send()
+        .await;
+    r.ok().map(|r| r.status().as_u16())
 }
 
 impl Drop for Bot {
@@ -312,4 +334,172 @@ async fn kill_9_at_the_worst_moments_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_the_worst_moments_on_postgres() {
     chaos(Backend::Postgres).await;
+}
+
+/// The declare form of SEV "Form n", with a description of two lines; each from someone
+/// else (one person's second declare within minutes is asked "is this the same incident?").
+fn declare_form(n: usize) -> Value {
+    view_submission(
+        &format!("U_FORM{n}"),
+        "sev_declare",
+        "C_GENERAL",
+        json!({
+            "type": { "v": { "type": "static_select", "selected_option": { "value": "availability" } } },
+            "level": { "v": { "type": "static_select", "selected_option": { "value": "2" } } },
+            "title": { "v": { "type": "plain_text_input", "value": format!("Form {n}") } },
+            "description": { "v": { "type": "plain_text_input", "value": format!("why {n}\nsecond line {n}") } },
+            "impact": { "v": { "type": "checkboxes", "selected_options": [] } }
+        }),
+    )
+}
+
+/// A declare with a description is one transaction: kill -9 while it is being written (the
+/// SEV row written, its timeline waiting on a lock another session holds) or at moments
+/// swept across the request, then redeliver the unanswered form as Slack would. Every SEV
+/// exists once, with its description as its first note; none exists without it.
+async fn declare_forms(b: Backend) {
+    let (_slack, addr) = FakeSlack::start().await;
+    let db = match b {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres => support::pg::fresh_database().await,
+    };
+    let mut bot = Bot::new(db, format!("http://{addr}/api"));
+    if bot.db.is_empty() {
+        bot.db = format!("sqlite://{}", bot.dir.path().join("sevbot.db").display());
+    }
+    bot.start();
+    bot.ready().await;
+    let store = sevbot::store::Store::connect(&bot.db).await.unwrap();
+
+    // The worst moment, made certain. On PostgreSQL a trigger makes the description's
+    // insert wait on a lock this test holds: the SEV row and its "declared" event are
+    // written, the note is not. On SQLite another connection holds the write lock, so the
+    // declare waits inside its transaction before its first write.
+    let forms: Vec<Value> = (0..10).map(declare_form).collect();
+    let mut holder = store.pool.acquire().await.unwrap();
+    let (hold, release) = match b {
+        Backend::Sqlite => ("BEGIN IMMEDIATE", "ROLLBACK"),
+        Backend::Postgres => (
+            "CREATE FUNCTION hold_notes() RETURNS trigger AS $$ BEGIN \
+               IF NEW.kind = 'note' THEN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); END IF; \
+               RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER hold_notes BEFORE INSERT ON incident_events \
+               FOR EACH ROW EXECUTE FUNCTION hold_notes(); \
+             SELECT pg_advisory_lock(4242);",
+            "SELECT pg_advisory_unlock(4242); DROP TRIGGER hold_notes ON incident_events; \
+             DROP FUNCTION hold_notes();",
+        ),
+    };
+    sqlx::raw_sql(hold).execute(&mut *holder).await.unwrap();
+    let (port, first) = (bot.port, forms[0].clone());
+    let pending = tokio::spawn(async move { submit(port, &first).await });
+    if let Backend::Postgres = b {
+        let waiting = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+        };
+        let start = Instant::now();
+        while waiting().await == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the note never waited"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    } else {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(!pending.is_finished(), "the declare waits on the lock");
+    bot.kill();
+    assert_eq!(
+        pending.await.unwrap(),
+        None,
+        "no answer from a killed process"
+    );
+    sqlx::raw_sql(release).execute(&mut *holder).await.unwrap();
+    drop(holder);
+    let count = |title: &str| {
+        let pool = store.pool.clone();
+        let title = title.to_string();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sevs WHERE title = $1")
+                .bind(title)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("Form 0").await,
+        0,
+        "killed mid-declare: nothing of it stays"
+    );
+    bot.start();
+    bot.ready().await;
+
+    // Kills swept across the request; whatever was not answered is delivered again.
+    let mut unanswered = vec![0];
+    for (n, form) in forms.iter().enumerate().skip(1) {
+        let (port, form) = (bot.port, form.clone());
+        let sent = tokio::spawn(async move { submit(port, &form).await });
+        tokio::time::sleep(Duration::from_millis(4 * n as u64)).await;
+        bot.kill();
+        if sent.await.unwrap() != Some(200) {
+            unanswered.push(n);
+        }
+        bot.start();
+        bot.ready().await;
+    }
+    for &n in &unanswered {
+        assert_eq!(
+            submit(bot.port, &forms[n]).await,
+            Some(200),
+            "Form {n} again"
+        );
+    }
+    // A redelivery of an answered form changes nothing either.
+    assert_eq!(submit(bot.port, &forms[9]).await, Some(200));
+    eprintln!(
+        "{b:?}: {} of 10 declare forms were cut off by kill -9 and delivered again",
+        unanswered.len()
+    );
+
+    for n in 0..10 {
+        let title = format!("Form {n}");
+        assert_eq!(count(&title).await, 1, "{title}:\n{}", bot.logs());
+        let id: i64 = sqlx::query_scalar("SELECT id FROM sevs WHERE title = $1")
+            .bind(&title)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let events: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT kind, at, detail FROM incident_events WHERE sev_id = $1 ORDER BY id LIMIT 2",
+        )
+        .bind(id)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(events[0].0, "declared", "{title}");
+        assert_eq!(events[1].0, "note", "{title}: {events:?}");
+        assert_eq!(events[1].1, events[0].1, "{title}: the same transaction");
+        assert!(
+            events[1].2.contains(&format!("why {n}\\nsecond line {n}")),
+            "{title}: {}",
+            events[1].2
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declare_form_is_all_or_nothing_under_kill_9_on_sqlite() {
+    declare_forms(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declare_form_is_all_or_nothing_under_kill_9_on_postgres() {
+    declare_forms(Backend::Postgres).await;
 }
