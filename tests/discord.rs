@@ -1096,7 +1096,12 @@ async fn typed_mentions_and_masked_links_do_nothing_on_discord() {
 /// a multi-line update from the form keeps its line breaks in the channel and the feed.
 #[tokio::test]
 async fn options_and_forms_keep_text_as_typed() {
-    let d = DiscordApp::start().await;
+    // The customer updates go to the general channel (a channel the fake Discord knows).
+    const CUSTOMERS: &str = GENERAL;
+    let d = DiscordApp::with(&format!(
+        "[availability]\ncustomer_updates = {{ platform = \"discord\", channel = \"{CUSTOMERS}\" }}\n"
+    ))
+    .await;
     d.sub("1300000000000000070", GENERAL, "subscribe", json!([]))
         .await;
     let title = "Checkout \"eu\" --new --private -- failing";
@@ -1132,4 +1137,42 @@ async fn options_and_forms_keep_text_as_typed() {
     let escaped = escaped.trim_matches('"');
     let lines = bodies.iter().filter(|b| b.contains(escaped)).count();
     assert!(lines >= 2, "the channel's line and the feed: {bodies:?}");
+
+    // The customer update, written in the draft form by the IMOC, keeps its lines too.
+    let draft = "Checkout is failing for some customers.\n\nNo payment was taken twice.";
+    let r = d
+        .signed(&fd::modal_submit(
+            "1300000000000000073",
+            ALICE,
+            GENERAL,
+            "sev_draft:SEV-1",
+            &[("text", draft)],
+        ))
+        .await;
+    assert!(DiscordApp::content(&r).contains("saved"), "{r}");
+    let r = d
+        .signed(&fd::command(
+            "1300000000000000074",
+            ALICE,
+            GENERAL,
+            "draft",
+            json!([
+                { "name": "action", "type": 3, "value": "approve" },
+                { "name": "sev", "type": 3, "value": "SEV-1" }
+            ]),
+        ))
+        .await;
+    assert!(DiscordApp::content(&r).contains("published"), "{r}");
+    d.deliver().await;
+    let published: Vec<String> = d
+        .fake
+        .calls_to("POST", "/channels/{channel_id}/messages")
+        .into_iter()
+        .filter(|c| c.path == format!("/channels/{CUSTOMERS}/messages"))
+        .map(|c| c.body["content"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        published.contains(&draft.to_string()),
+        "the customer update as written: {published:?}"
+    );
 }

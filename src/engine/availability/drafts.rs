@@ -185,34 +185,50 @@ impl Engine {
 
     /// The draft to put in the edit form, for the SEV `sev` names (or whose channel this
     /// is), when the person may edit it (its BMOC or IMOC); `None` otherwise, so the command
-    /// runs as typed and is refused with the reason.
+    /// runs as typed and is refused with the reason (or, if the database failed here, told
+    /// that by the same run).
     pub async fn draft_for_editing(
         &self,
         inv: &crate::engine::Invocation,
         sev: Option<SevId>,
     ) -> Option<(SevId, String)> {
-        let mut conn = self.store.pool.acquire().await.ok()?;
+        match self.editable_draft(inv, sev).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "could not read the draft to edit");
+                None
+            }
+        }
+    }
+
+    async fn editable_draft(
+        &self,
+        inv: &crate::engine::Invocation,
+        sev: Option<SevId>,
+    ) -> anyhow::Result<Option<(SevId, String)>> {
+        let mut conn = self.store.pool.acquire().await?;
         let id = match sev {
             Some(id) => id,
-            None => sevs::by_channel(&mut conn, &inv.platform, &inv.channel)
-                .await
-                .ok()??,
+            None => match sevs::by_channel(&mut conn, &inv.platform, &inv.channel).await? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
         };
-        let inc = sevs::load(&mut conn, id).await.ok()??;
+        let Some(inc) = sevs::load(&mut conn, id).await? else {
+            return Ok(None);
+        };
         let actor = self.actor(inv);
         let may_edit = [Role::Bmoc, Role::Imoc]
             .iter()
             .any(|r| inc.roles.get(r) == Some(&actor));
         if !may_edit || !inc.stage.is_open() {
-            return None;
+            return Ok(None);
         }
         let body = avail::latest_draft(&mut conn, id)
-            .await
-            .ok()
-            .flatten()
+            .await?
             .filter(|d| d.approved_by.is_none())
             .map(|d| d.body)
             .unwrap_or_default();
-        Some((id, body))
+        Ok(Some((id, body)))
     }
 }
