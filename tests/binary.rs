@@ -625,6 +625,35 @@ fn modules_import_without_cycles_and_the_domain_stands_alone() {
             }
         }
     }
+    // The layers, lowest first: a module imports only its own layer and those below
+    // (ARCHITECTURE.md draws them).
+    let layer = |m: &str| -> usize {
+        let top = m.split("::").next().unwrap_or_default();
+        let layers: [&[&str]; 6] = [
+            &["domain", "clock"],
+            &["config", "store", "effects"],
+            &["engine"],
+            &["delivery", "scheduler", "audit", "ops"],
+            &["adapters", "http"],
+            &["app", ""],
+        ];
+        layers
+            .iter()
+            .position(|l| l.contains(&top))
+            .unwrap_or_else(|| panic!("{m}: which layer? (tests/binary.rs)"))
+    };
+    let mut upward = vec![];
+    for (m, targets) in &edges {
+        for t in targets {
+            if layer(t) > layer(m) {
+                upward.push(format!("{m} -> {t}"));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "imports from a lower layer to a higher one: {upward:#?}"
+    );
     // Depth-first search for a cycle, naming it.
     fn visit(
         m: &str,
