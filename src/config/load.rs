@@ -45,6 +45,7 @@ pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Problem> {
         fatal: true,
     })?;
     availability::load_routes(&mut raw.availability, path)?;
+    postmortem::load(&mut raw.postmortem, path)?;
     Ok(raw)
 }
 
@@ -67,6 +68,7 @@ impl RawConfig {
             schedules: vec![],
             availability: AvailabilityConfig::default(),
             feeds: vec![],
+            postmortem: PostmortemConfig::default(),
         }
     }
 }

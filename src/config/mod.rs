@@ -14,6 +14,7 @@ mod feeds;
 mod levels;
 mod load;
 mod people;
+mod postmortem;
 mod sections;
 pub use availability::{AvailabilityConfig, Destination};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
@@ -21,6 +22,7 @@ pub use feeds::{Feed, RawFeed};
 pub use levels::default_definitions;
 pub use load::{load_raw, resolve_path};
 pub use people::{Learned, Person, RawPerson, RawRotation};
+pub use postmortem::PostmortemConfig;
 pub use sections::{
     CommandScope, ConsoleConfig, DatabaseConfig, DiscordConfig, LogConfig, RemindersConfig,
     ServerConfig,
@@ -63,6 +65,8 @@ pub struct RawConfig {
     pub schedules: Vec<RawSchedule>,
     #[serde(default)]
     pub availability: AvailabilityConfig,
+    #[serde(default)]
+    pub postmortem: PostmortemConfig,
 }
 
 /// The validated configuration the program runs on.
@@ -89,6 +93,8 @@ pub struct Config {
     pub schedules: Vec<Schedule>,
     /// The customer update template (minijinja).
     pub draft_template: String,
+    /// The postmortem template (minijinja, Markdown).
+    pub postmortem_template: String,
     /// Platform handles learned while running (Slack users found by e-mail), shared by
     /// every clone, so a look-up that succeeds late serves mentions, pages and commands.
     pub learned: Learned,
@@ -195,6 +201,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
     let schedules = escalation::parse_schedules(&raw, &mut problems);
     availability::check(&raw.availability, &mut problems);
     let draft_template = availability::draft_template(&raw.availability, &mut problems);
+    let postmortem_template = postmortem::template(&raw.postmortem, &mut problems);
     let ok = !problems.iter().any(|p| p.fatal);
     // The sections are handed on as checked; the raw lists they were checked from
     // (people, rotations, feeds, policies, schedules) stay here.
@@ -230,6 +237,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         policies,
         schedules,
         draft_template,
+        postmortem_template,
         learned: Learned::default(),
     });
     (cfg, problems)

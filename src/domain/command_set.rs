@@ -223,6 +223,14 @@ pub const SET: &[Spec] = &[
         &[],
         "sla",
     ),
+    spec(
+        "diagnosed",
+        "/sev diagnosed [note…]",
+        "the cause is understood and the first mitigation step identified (ends diagnosis in the postmortem)",
+        "The cause is understood; the first mitigation step is known",
+        &[opt("note", LONG, false, "What was found"), SEV],
+        "SEV-1 diagnosed bad deploy of the cart service",
+    ),
     aka(
         spec(
             "mitigated",
@@ -292,6 +300,14 @@ pub const SET: &[Spec] = &[
         "Add a note to the timeline",
         &[opt("text", LONG, true, "The note"), SEV],
         "SEV-1 timeline note rolled back",
+    ),
+    spec(
+        "postmortem",
+        "/sev postmortem",
+        "the postmortem document as it stands: durations, level and role history, impact, timeline",
+        "The postmortem document as it stands",
+        &[SEV],
+        "SEV-1 postmortem",
     ),
     spec(
         "subscribe",

@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// The month's SLA ledger.
     Sla,
+    /// The cause is understood and the first mitigation step identified.
+    Diagnosed {
+        sev: Option<SevId>,
+        note: Option<String>,
+    },
     Mitigated {
         sev: Option<SevId>,
     },
@@ -74,6 +79,10 @@ pub enum Command {
     },
     List,
     Timeline {
+        sev: Option<SevId>,
+    },
+    /// The postmortem document, as it stands.
+    Postmortem {
         sev: Option<SevId>,
     },
     Note {
@@ -100,6 +109,7 @@ impl Command {
             Command::Impact { .. } => "impact",
             Command::Draft { .. } => "draft",
             Command::Sla => "sla",
+            Command::Diagnosed { .. } => "diagnosed",
             Command::Mitigated { .. } => "mitigated",
             Command::Resolved { .. } => "resolved",
             Command::Close { .. } => "close",
@@ -107,6 +117,7 @@ impl Command {
             Command::Status { .. } => "status",
             Command::List => "list",
             Command::Timeline { .. } => "timeline",
+            Command::Postmortem { .. } => "postmortem",
             Command::Note { .. } => "timeline",
             Command::Subscribe(_) => "subscribe",
             Command::Unsubscribe => "unsubscribe",
@@ -124,6 +135,8 @@ impl Command {
             | Command::Ack { sev }
             | Command::Impact { sev }
             | Command::Draft { sev, .. }
+            | Command::Diagnosed { sev, .. }
+            | Command::Postmortem { sev }
             | Command::Mitigated { sev }
             | Command::Resolved { sev }
             | Command::Close { sev }
@@ -321,6 +334,11 @@ pub fn parse_with(
                 "`draft` alone shows the draft; `draft edit <text…>` replaces it; `draft approve` publishes it.",
             )),
         },
+        "diagnosed" => Ok(Command::Diagnosed {
+            sev,
+            note: (!text.is_empty()).then_some(text),
+        }),
+        "postmortem" => no_args(Command::Postmortem { sev }),
         "mitigated" => no_args(Command::Mitigated { sev }),
         "resolved" => no_args(Command::Resolved { sev }),
         "close" => no_args(Command::Close { sev }),

@@ -99,6 +99,9 @@ pub enum Action {
     Note {
         text: String,
     },
+    Diagnose {
+        note: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +143,17 @@ pub enum EventKind {
     },
     Note {
         text: String,
+    },
+    /// The cause is understood and the first mitigation step identified (`/sev diagnosed`):
+    /// ends the diagnosis phase the postmortem measures.
+    Diagnosed {
+        note: Option<String>,
+    },
+    /// The first SEV-worthy signal, when monitoring saw it before anyone declared: the
+    /// first failing sample, or when the alert started firing. Starts the detection phase.
+    Detected {
+        at: i64,
+        signal: String,
     },
     ChannelCreated {
         name: String,
@@ -356,6 +370,16 @@ pub fn decide(
             }])
         }
         Action::Note { text } => Ok(vec![EventKind::Note { text: text.clone() }]),
+        Action::Diagnose { note } => {
+            if !inc.stage.is_open() {
+                return Err(Refusal::NotOpen {
+                    id,
+                    stage: inc.stage,
+                    what: "diagnosed",
+                });
+            }
+            Ok(vec![EventKind::Diagnosed { note: note.clone() }])
+        }
     }
 }
 
@@ -373,6 +397,8 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         | EventKind::RoleUnfilled { .. }
         | EventKind::RoleRequested { .. }
         | EventKind::Note { .. }
+        | EventKind::Diagnosed { .. }
+        | EventKind::Detected { .. }
         | EventKind::UpdateReminder { .. }
         | EventKind::Paged { .. }
         | EventKind::PageFailed { .. }

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod month;
 pub mod naming;
 pub mod oncall;
+pub mod postmortem;
 pub mod refusal;
 pub mod suggest;
 pub mod text;

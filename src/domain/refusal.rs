@@ -84,6 +84,12 @@ pub enum Refusal {
         here: String,
         command: &'static str,
     },
+    /// Only an open SEV can be marked `what` (diagnosed).
+    NotOpen {
+        id: SevId,
+        stage: Stage,
+        what: &'static str,
+    },
     NoSuchSev {
         id: SevId,
     },
@@ -162,6 +168,7 @@ impl Refusal {
             Refusal::Restricted { .. } => "restricted",
             Refusal::NotASevChannel { .. } => "not_a_sev_channel",
             Refusal::NoSuchSev { .. } => "no_such_sev",
+            Refusal::NotOpen { .. } => "not_open",
             Refusal::UnknownPerson { .. } => "unknown_person",
             Refusal::NothingToAck { .. } => "nothing_to_ack",
             Refusal::NotPaged { .. } => "not_paged",
@@ -268,6 +275,9 @@ impl fmt::Display for Refusal {
                 f,
                 "{here} is not a SEV channel; name the SEV, e.g. `/sev {command} SEV-12 …` (`/sev list` shows them)."
             ),
+            Refusal::NotOpen { id, stage, what } => {
+                write!(f, "{id} is {stage}; only an open SEV can be marked {what}.")
+            }
             Refusal::NoSuchSev { id } => {
                 write!(f, "There is no {id}; `/sev list` shows the SEVs.")
             }

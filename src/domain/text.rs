@@ -99,6 +99,17 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
         ),
         EventKind::Update { text } => format!("{who} posted an update: {}", esc(text)),
         EventKind::Note { text } => format!("{who} noted: {}", esc(text)),
+        EventKind::Diagnosed { note } => match note {
+            Some(n) => format!("{who} marked it diagnosed: {}", esc(n)),
+            None => format!("{who} marked it diagnosed"),
+        },
+        EventKind::Detected { at, signal } => {
+            format!(
+                "monitoring first saw it at {}: {}",
+                fmt_time(*at),
+                esc(signal)
+            )
+        }
         EventKind::ChannelCreated { name } => format!("channel #{name} opened"),
         EventKind::UpdateReminder {
             minutes_since_update,

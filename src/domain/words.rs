@@ -22,3 +22,33 @@ pub fn fmt_time(ms: i64) -> String {
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
+
+/// Text someone typed, made inert in a Markdown document: every character Markdown gives
+/// a meaning to is backslash-escaped, so a title cannot become a link, a heading or a table.
+pub fn markdown(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    for c in t.chars() {
+        if "\\`*_{}[]()<>#+-.!|~".contains(c) {
+            out.push('\\');
+        }
+        match c {
+            // One line: a typed line break cannot start a list or a heading.
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_text_is_inert_in_markdown() {
+        assert_eq!(
+            markdown("[Re-login](https://evil.example) # now\n| x |"),
+            "\\[Re\\-login\\]\\(https://evil\\.example\\) \\# now \\| x \\|"
+        );
+    }
+}

@@ -11,6 +11,7 @@ pub mod job;
 mod on_sev;
 pub mod outcomes;
 mod paging;
+mod postmortem;
 mod publish;
 mod reads;
 mod schedules;

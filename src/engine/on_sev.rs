@@ -96,6 +96,11 @@ impl Engine {
                 Action::AskForRole { role }
             }
             Command::Update { text, .. } => Action::PostUpdate { text },
+            Command::Postmortem { .. } => {
+                let text = self.postmortem(tx, &inc, now).await?;
+                return Ok(Outcome::Done(Reply::private(text)));
+            }
+            Command::Diagnosed { note, .. } => Action::Diagnose { note },
             Command::Mitigated { .. } => Action::Move {
                 to: Stage::Mitigated,
             },

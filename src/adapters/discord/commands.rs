@@ -217,6 +217,11 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
         "sla" => Command::Sla,
         "ack" => Command::Ack { sev },
         "impact" => Command::Impact { sev },
+        "diagnosed" => Command::Diagnosed {
+            sev,
+            note: get("note"),
+        },
+        "postmortem" => Command::Postmortem { sev },
         "mitigated" => Command::Mitigated { sev },
         "resolved" => Command::Resolved { sev },
         "close" => Command::Close { sev },

@@ -125,8 +125,23 @@ impl Engine {
                         Some(r) => format!("{name} on {r}"),
                         None => summary.clone(),
                     };
-                    self.declare_for_monitoring(&mut tx, level, &title, "Alertmanager", event, now)
-                        .await?
+                    // Detection starts when the alert started firing (never later than now).
+                    let started = chrono::DateTime::parse_from_rfc3339(&alert.starts_at)
+                        .map(|t| t.timestamp_millis().min(now))
+                        .unwrap_or(now);
+                    let detected = EventKind::Detected {
+                        at: started,
+                        signal: format!("{name} started firing"),
+                    };
+                    self.declare_for_monitoring(
+                        &mut tx,
+                        level,
+                        &title,
+                        "Alertmanager",
+                        [detected, event],
+                        now,
+                    )
+                    .await?
                 }
             };
             if let Some(r) = &route {

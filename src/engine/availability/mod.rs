@@ -166,12 +166,29 @@ impl Engine {
                         true => "Global availability degraded".to_string(),
                         false => format!("Availability: {} degraded", titles.join(", ")),
                     };
+                    // Detection starts at the first failing sample of the routes that
+                    // made it a SEV.
+                    let first = confirmed.iter().filter_map(|s| s.worthy_since).min();
+                    let detected = EventKind::Detected {
+                        at: first.unwrap_or(now),
+                        signal: match titles.is_empty() {
+                            true => "first failing samples (global availability)".into(),
+                            false => format!("first failing sample on {}", titles.join(", ")),
+                        },
+                    };
                     let ev = EventKind::Impact {
                         summary,
                         suggested: None,
                     };
                     let inc = self
-                        .declare_for_monitoring(tx, level, &title, "Monitoring", ev, now)
+                        .declare_for_monitoring(
+                            tx,
+                            level,
+                            &title,
+                            "Monitoring",
+                            [detected, ev],
+                            now,
+                        )
                         .await?;
                     sev = Some(inc);
                 }
@@ -220,14 +237,15 @@ impl Engine {
     }
 
     /// Declares an availability SEV on monitoring's behalf (roles filled, IMOC paged),
-    /// says so in the configured channel, and puts `event` on its timeline.
+    /// says so in the configured channel, and puts `events` (when it was first seen, and
+    /// what) on its timeline.
     async fn declare_for_monitoring(
         &self,
         tx: &mut Tx,
         level: Level,
         title: &str,
         by: &str,
-        event: EventKind,
+        events: [EventKind; 2],
         now: i64,
     ) -> anyhow::Result<Incident> {
         let a = &self.cfg.availability;
@@ -255,7 +273,7 @@ impl Engine {
         let mut inc = sevs::load(tx, id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("{id} vanished in its own transaction"))?;
-        self.post_recorded(tx, &mut inc, &[event], now).await?;
+        self.post_recorded(tx, &mut inc, &events, now).await?;
         metrics::counter!("sevbot_sevs_auto_declared_total").increment(1);
         Ok(inc)
     }

@@ -1,0 +1,53 @@
+//! `[postmortem]`: the template each SEV's postmortem is rendered from.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::Problem;
+
+pub const DEFAULT_POSTMORTEM_TEMPLATE: &str =
+    include_str!("../../config/templates/postmortem.md.j2");
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostmortemConfig {
+    /// The postmortem template (minijinja, Markdown), relative to the config file; the
+    /// built-in one (config/templates/postmortem.md.j2) when absent.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The template's text, read at load time.
+    #[serde(skip)]
+    pub template_text: Option<String>,
+}
+
+/// Reads `template` relative to the config file's directory.
+pub(super) fn load(p: &mut PostmortemConfig, config_path: Option<&Path>) -> Result<(), Problem> {
+    let Some(t) = &p.template else {
+        return Ok(());
+    };
+    let base = config_path.and_then(Path::parent).unwrap_or(Path::new("."));
+    let path = base.join(t);
+    p.template_text = Some(std::fs::read_to_string(&path).map_err(|e| {
+        Problem::error(
+            "postmortem.template".into(),
+            format!("{}: {e}", path.display()),
+        )
+    })?);
+    Ok(())
+}
+
+/// The template's text, checked to compile.
+pub(super) fn template(p: &PostmortemConfig, problems: &mut Vec<Problem>) -> String {
+    let text = p
+        .template_text
+        .clone()
+        .unwrap_or_else(|| DEFAULT_POSTMORTEM_TEMPLATE.to_string());
+    if let Err(e) = minijinja::Environment::new().template_from_str(&text) {
+        problems.push(Problem::error(
+            "postmortem.template".into(),
+            format!("the template does not compile: {e}"),
+        ));
+    }
+    text
+}
