@@ -79,7 +79,7 @@ fn scripted_console_session_survives_a_restart() {
         "#sev-1-checkout-failing | sevbot: @alice changed the level SEV1 → SEV0: all regions",
         // erin is an admin: she may close whoever holds the IMOC role this week.
         "#sev-1-checkout-failing | sevbot: @erin moved it resolved → closed",
-        "SEV-1 is closed; nothing more can change.",
+        "SEV-1 is closed; nothing more can change but its notes",
         "Unknown command \"frobnicate\".",
         "(edited message",
     ] {

@@ -186,7 +186,6 @@ both_backends!(
             "close",
             "cancel x",
             "role imoc @bob",
-            "timeline note late",
         ] {
             let r = app.cmd("U_ALICE", CH, cmd).await;
             assert!(
@@ -195,6 +194,21 @@ both_backends!(
                 r.text
             );
         }
+        // Notes are still welcome: the postmortem is written from the timeline. The
+        // channel is archived, so nothing is posted.
+        app.deliver().await;
+        let before = app.fake.calls().len();
+        let r = app.cmd("U_ALICE", CH, "timeline note late").await;
+        assert!(r.refusal.is_none(), "{}", r.text);
+        app.deliver().await;
+        assert_eq!(
+            app.fake.calls().len(),
+            before,
+            "{:?}",
+            &app.fake.calls()[before..]
+        );
+        let r = app.cmd("U_ALICE", CH, "timeline").await;
+        assert!(r.text.contains("noted: late"), "{}", r.text);
         let r = app.cmd("U_ALICE", "general", "status").await;
         assert!(
             r.text.starts_with("#general is not a SEV channel"),

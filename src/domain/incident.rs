@@ -243,7 +243,8 @@ pub fn decide(
         imoc: inc.roles.get(&Role::Imoc).cloned(),
         declarer: inc.declared_by.clone(),
     };
-    if inc.stage.is_final() {
+    // Notes stay welcome after the end: the postmortem is written from the timeline.
+    if inc.stage.is_final() && !matches!(action, Action::Note { .. }) {
         return Err(Refusal::Final {
             id,
             stage: inc.stage,
@@ -540,8 +541,7 @@ mod tests {
         };
         let e = run(&mut i, Action::Move { to: Stage::Closed }, imoc()).unwrap_err();
         assert_eq!(e, closed);
-        let e = run(&mut i, Action::Note { text: "x".into() }, imoc()).unwrap_err();
-        assert_eq!(e, closed);
+        run(&mut i, Action::Note { text: "x".into() }, anyone()).expect("notes after close");
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::Final { id, stage } => write!(
                 f,
-                "{id} is {stage}; nothing more can change. `/sev list` shows the open SEVs."
+                "{id} is {stage}; nothing more can change but its notes (`/sev {id} timeline note …`). `/sev list` shows the open SEVs."
             ),
             Refusal::LevelFrozen { id, stage } => {
                 write!(f, "{id} is {stage}; its level can no longer change.")

@@ -172,8 +172,11 @@ impl Engine {
             )
             .await?;
         }
-        self.publish(tx, &inc, &recorded, topic_changed, now)
-            .await?;
+        // An ended SEV's channel is archived: a late note goes on the timeline only.
+        if !before.stage.is_final() {
+            self.publish(tx, &inc, &recorded, topic_changed, now)
+                .await?;
+        }
         if inc.stage.is_final() && !before.stage.is_final() {
             self.retire_channel(tx, &inc, now).await?;
         }
