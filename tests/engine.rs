@@ -1018,3 +1018,65 @@ async fn refusals_come_back_as_their_variant() {
     let r = app.cmd("U_BOB", "general", "SEV-1 status").await;
     assert!(r.refusal.is_none(), "{}", r.text);
 }
+
+/// A better title reaches the card, the topic and the feeds; the channel keeps its name;
+/// only the declarer, the IMOC or an admin may give it.
+#[tokio::test]
+async fn retitle_changes_the_headline_everywhere_but_the_channel_name() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.cmd("U_CAROL", "feed", "subscribe").await;
+    app.cmd("U_DAVE", "general", "declare availability 2 Search slow")
+        .await;
+    app.deliver().await;
+    let before = app.fake.calls().len();
+    let r = app.cmd("U_BOB", "general", "SEV-1 retitle Nope").await;
+    assert!(
+        matches!(
+            r.refusal,
+            Some(sevbot::domain::Refusal::NotTitleOwner { .. })
+        ),
+        "the TLOC may not: {}",
+        r.text
+    );
+    let r = app
+        .cmd(
+            "U_DAVE",
+            "general",
+            "SEV-1 retitle Search index empty in EU",
+        )
+        .await;
+    assert!(r.refusal.is_none(), "{}", r.text);
+    app.deliver().await;
+    let calls = app.fake.calls()[before..].to_vec();
+    let has = |f: &dyn Fn(&Call) -> bool| calls.iter().any(f);
+    assert!(
+        has(
+            &|c| matches!(c, Call::Topic { topic, .. } if topic.contains("Search index empty in EU"))
+        ),
+        "{calls:?}"
+    );
+    assert!(
+        has(
+            &|c| matches!(c, Call::Edit { channel, text, .. } if channel == "sev-1-search-slow" && text.contains("Search index empty in EU"))
+        ),
+        "the card: {calls:?}"
+    );
+    assert!(
+        has(
+            &|c| matches!(c, Call::Edit { channel, text, .. } if channel == "feed" && text.contains("Search index empty in EU"))
+        ),
+        "the feed: {calls:?}"
+    );
+    assert!(
+        has(
+            &|c| matches!(c, Call::Post { text, .. } if text.contains("retitled it \"Search slow\" → \"Search index empty in EU\""))
+        ),
+        "{calls:?}"
+    );
+    assert!(
+        !has(&|c| matches!(c, Call::Create { .. })),
+        "no new channel"
+    );
+    let r = app.cmd("U_DAVE", "general", "SEV-1 status").await;
+    assert!(r.text.contains("#sev-1-search-slow"), "{}", r.text);
+}

@@ -69,6 +69,8 @@ fn row(action: &str) -> Row {
         "raise the level" => r("level 0 spreading", "level_changed"),
         "lower the level" => r("level 2 contained", "level_changed"),
         "mark mitigated" => r("mitigated", "stage_changed"),
+        "mark diagnosed" => r("diagnosed found it", "diagnosed"),
+        "retitle" => r("retitle A better title", "retitled"),
         "cancel" => r("cancel a false alarm", "stage_changed"),
         "close a resolved SEV" => Row {
             setup: Some(("U_ALICE", "resolved")),
@@ -349,6 +351,16 @@ fn discord_command(text: &str) -> (String, Value) {
                 options.push(string("text", rest(2)));
             }
             "draft"
+        }
+        "retitle" => {
+            options.push(string("title", rest(1)));
+            "retitle"
+        }
+        "diagnosed" => {
+            if words.len() > 1 {
+                options.push(string("note", rest(1)));
+            }
+            "diagnosed"
         }
         "help" => {
             if let Some(topic) = words.get(1) {

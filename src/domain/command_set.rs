@@ -224,6 +224,22 @@ pub const SET: &[Spec] = &[
         "sla",
     ),
     spec(
+        "retitle",
+        "/sev retitle <title…>",
+        "give the SEV a better title (declarer, IMOC or admin); the channel keeps its name",
+        "Give the SEV a better title (the channel keeps its name)",
+        &[
+            opt(
+                "title",
+                Arg::Text(150),
+                true,
+                "What is broken, as we now know it",
+            ),
+            SEV,
+        ],
+        "SEV-1 retitle Round trip in the EU",
+    ),
+    spec(
         "diagnosed",
         "/sev diagnosed [note…]",
         "the cause is understood and the first mitigation step identified (ends diagnosis in the postmortem)",

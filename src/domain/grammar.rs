@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// The month's SLA ledger.
     Sla,
+    /// A new title (the channel keeps its name).
+    Retitle {
+        sev: Option<SevId>,
+        title: String,
+    },
     /// The cause is understood and the first mitigation step identified.
     Diagnosed {
         sev: Option<SevId>,
@@ -110,6 +115,7 @@ impl Command {
             Command::Draft { .. } => "draft",
             Command::Sla => "sla",
             Command::Diagnosed { .. } => "diagnosed",
+            Command::Retitle { .. } => "retitle",
             Command::Mitigated { .. } => "mitigated",
             Command::Resolved { .. } => "resolved",
             Command::Close { .. } => "close",
@@ -136,6 +142,7 @@ impl Command {
             | Command::Impact { sev }
             | Command::Draft { sev, .. }
             | Command::Diagnosed { sev, .. }
+            | Command::Retitle { sev, .. }
             | Command::Postmortem { sev }
             | Command::Mitigated { sev }
             | Command::Resolved { sev }
@@ -339,6 +346,7 @@ pub fn parse_with(
             note: (!text.is_empty()).then_some(text),
         }),
         "postmortem" => no_args(Command::Postmortem { sev }),
+        "retitle" => retitle(sev, &text),
         "mitigated" => no_args(Command::Mitigated { sev }),
         "resolved" => no_args(Command::Resolved { sev }),
         "close" => no_args(Command::Close { sev }),
@@ -472,28 +480,41 @@ pub fn declare(ty: &str, level: &str, title: &str, d: Declaration) -> Result<Com
         .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
     })?;
     let level = parse_level("declare", level)?;
-    let title = title.trim();
-    if title.is_empty() {
-        return Err(UsageError::new(
-            "declare",
-            "The title is missing; say what is broken, e.g. \"Checkout failing\".",
-        ));
-    }
-    if title.chars().count() > 150 {
-        return Err(UsageError::new(
-            "declare",
-            "The title is over 150 characters; keep it short and put detail in `/sev update`.",
-        ));
-    }
+    let title = check_title("declare", title)?;
     Ok(Command::Declare {
         sev_type,
         level,
-        title: title.to_string(),
+        title,
         customer_impact: d.customer_impact,
         force_new: d.force_new,
         private: d.private,
         description: d.description.filter(|t| !t.trim().is_empty()),
     })
+}
+
+/// A retitle, checked like a declare's title; typed or from an option, taken as given.
+pub fn retitle(sev: Option<SevId>, title: &str) -> Result<Command, UsageError> {
+    Ok(Command::Retitle {
+        sev,
+        title: check_title("retitle", title)?,
+    })
+}
+
+fn check_title(cmd: &str, title: &str) -> Result<String, UsageError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(UsageError::new(
+            cmd,
+            "The title is missing; say what is broken, e.g. \"Checkout failing\".",
+        ));
+    }
+    if title.chars().count() > 150 {
+        return Err(UsageError::new(
+            cmd,
+            "The title is over 150 characters; keep it short and put detail in `/sev update`.",
+        ));
+    }
+    Ok(title.to_string())
 }
 
 /// `0`–`3`, or `sev0`/`sev-0` as people say it; nothing else (no sign: `-1` is not SEV1).

@@ -102,6 +102,9 @@ pub enum Action {
     Diagnose {
         note: Option<String>,
     },
+    Retitle {
+        title: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +151,11 @@ pub enum EventKind {
     /// ends the diagnosis phase the postmortem measures.
     Diagnosed {
         note: Option<String>,
+    },
+    /// A new headline; the channel keeps its name.
+    Retitled {
+        from: String,
+        to: String,
     },
     /// The first SEV-worthy signal, when monitoring saw it before anyone declared: the
     /// first failing sample, or when the alert started firing. Starts the detection phase.
@@ -371,6 +379,22 @@ pub fn decide(
             }])
         }
         Action::Note { text } => Ok(vec![EventKind::Note { text: text.clone() }]),
+        Action::Retitle { title } => {
+            if *title == inc.title {
+                return Err(Refusal::SameTitle { id });
+            }
+            if !lifecycle::may_retitle(standing) {
+                return Err(Refusal::NotTitleOwner {
+                    id,
+                    imoc: inc.roles.get(&Role::Imoc).cloned(),
+                    declarer: inc.declared_by.clone(),
+                });
+            }
+            Ok(vec![EventKind::Retitled {
+                from: inc.title.clone(),
+                to: title.clone(),
+            }])
+        }
         Action::Diagnose { note } => {
             if !inc.stage.is_open() {
                 return Err(Refusal::NotOpen {
@@ -394,6 +418,7 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         }
         EventKind::Update { text } => inc.latest_update = Some(text.clone()),
         EventKind::ChannelCreated { name } => inc.channel_name = name.clone(),
+        EventKind::Retitled { to, .. } => inc.title = to.clone(),
         EventKind::Declared { .. }
         | EventKind::RoleUnfilled { .. }
         | EventKind::RoleRequested { .. }

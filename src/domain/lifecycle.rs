@@ -70,6 +70,12 @@ pub fn may_lower_urgency(s: Standing, has_imoc: bool) -> bool {
     s.is_imoc || s.is_admin || (s.is_declarer && !has_imoc)
 }
 
+/// The title is the SEV's headline on every card and feed: its declarer, its IMOC or an
+/// admin may correct it.
+pub fn may_retitle(s: Standing) -> bool {
+    s.is_imoc || s.is_declarer || s.is_admin
+}
+
 /// A level change that makes the SEV less critical (a higher number).
 pub fn is_downgrade(from: Level, to: Level) -> bool {
     to > from

@@ -84,6 +84,15 @@ pub enum Refusal {
         here: String,
         command: &'static str,
     },
+    SameTitle {
+        id: SevId,
+    },
+    /// Titles are corrected by the declarer, the IMOC or an admin.
+    NotTitleOwner {
+        id: SevId,
+        imoc: Option<String>,
+        declarer: String,
+    },
     /// Only an open SEV can be marked `what` (diagnosed).
     NotOpen {
         id: SevId,
@@ -169,6 +178,8 @@ impl Refusal {
             Refusal::NotASevChannel { .. } => "not_a_sev_channel",
             Refusal::NoSuchSev { .. } => "no_such_sev",
             Refusal::NotOpen { .. } => "not_open",
+            Refusal::SameTitle { .. } => "same_title",
+            Refusal::NotTitleOwner { .. } => "not_title_owner",
             Refusal::UnknownPerson { .. } => "unknown_person",
             Refusal::NothingToAck { .. } => "nothing_to_ack",
             Refusal::NotPaged { .. } => "not_paged",
@@ -275,6 +286,17 @@ impl fmt::Display for Refusal {
                 f,
                 "{here} is not a SEV channel; name the SEV, e.g. `/sev {command} SEV-12 …` (`/sev list` shows them)."
             ),
+            Refusal::SameTitle { id } => write!(f, "{id} already has that title."),
+            Refusal::NotTitleOwner { id, imoc, declarer } => {
+                let imoc = imoc
+                    .as_ref()
+                    .map(|i| format!("its IMOC ({i}), "))
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "Only {imoc}its declarer ({declarer}) or an admin may retitle {id}; ask them."
+                )
+            }
             Refusal::NotOpen { id, stage, what } => {
                 write!(f, "{id} is {stage}; only an open SEV can be marked {what}.")
             }

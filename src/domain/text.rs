@@ -99,6 +99,9 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
         ),
         EventKind::Update { text } => format!("{who} posted an update: {}", esc(text)),
         EventKind::Note { text } => format!("{who} noted: {}", esc(text)),
+        EventKind::Retitled { from, to } => {
+            format!("{who} retitled it \"{}\" → \"{}\"", esc(from), esc(to))
+        }
         EventKind::Diagnosed { note } => match note {
             Some(n) => format!("{who} marked it diagnosed: {}", esc(n)),
             None => format!("{who} marked it diagnosed"),

@@ -101,6 +101,7 @@ impl Engine {
                 return Ok(Outcome::Done(Reply::private(text)));
             }
             Command::Diagnosed { note, .. } => Action::Diagnose { note },
+            Command::Retitle { title, .. } => Action::Retitle { title },
             Command::Mitigated { .. } => Action::Move {
                 to: Stage::Mitigated,
             },
@@ -152,6 +153,7 @@ impl Engine {
                 .await?,
         );
         let topic_changed = before.level != inc.level
+            || before.title != inc.title
             || before.stage != inc.stage
             || before.roles.get(&Role::Imoc) != inc.roles.get(&Role::Imoc);
         let new_people: Vec<String> = inc

@@ -153,14 +153,15 @@ pub async fn save(
     by: &str,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5 \
-         WHERE id = $6",
+        "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5, \
+         title = $6 WHERE id = $7",
     )
     .bind(i64::from(inc.level.get()))
     .bind(inc.stage.as_str())
     .bind(inc.latest_update.clone())
     .bind(inc.channel_name.clone())
     .bind(now)
+    .bind(inc.title.clone())
     .bind(inc.id.0)
     .execute(&mut *conn)
     .await?;

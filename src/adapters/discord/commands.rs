@@ -222,6 +222,7 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
             note: get("note"),
         },
         "postmortem" => Command::Postmortem { sev },
+        "retitle" => grammar::retitle(sev, &need("title")?).map_err(usage)?,
         "mitigated" => Command::Mitigated { sev },
         "resolved" => Command::Resolved { sev },
         "close" => Command::Close { sev },
