@@ -556,3 +556,85 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_reopened_sev_pages_its_imoc_and_climbs_from_then,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        app.cmd("U_IAN", CH, "ack").await;
+        at_minute(&app, 10).await;
+        app.cmd("U_IAN", CH, "resolved").await;
+        at_minute(&app, 40).await;
+        let before = paged(&app).await.len();
+        // Someone else sees it come back: ian is paged anew, the ladder runs from now.
+        let r = app.cmd("U_BOB", CH, "reopen errors are back").await;
+        assert!(r.refusal.is_none(), "{}", r.text);
+        app.deliver().await;
+        assert_eq!(paged(&app).await[before..], ["ian"]);
+        assert!(
+            app.fake.last_page_to("ian").contains("SEV-1 was reopened."),
+            "{}",
+            app.fake.last_page_to("ian")
+        );
+        let r = app.cmd("U_IAN", CH, "status").await;
+        assert!(r.text.contains("investigating"), "{}", r.text);
+        at_minute(&app, 44).await;
+        assert_eq!(paged(&app).await.len(), before + 1, "not before 5 min");
+        at_minute(&app, 45).await;
+        assert_eq!(
+            paged(&app).await[before + 1..],
+            ["jo"],
+            "5 min after the reopen"
+        );
+        // Only a resolved SEV reopens.
+        let r = app.cmd("U_BOB", CH, "reopen again").await;
+        assert!(
+            matches!(
+                r.refusal,
+                Some(sevbot::domain::Refusal::CannotReopen { .. })
+            ),
+            "{}",
+            r.text
+        );
+    }
+);
+
+// Raising the level onto a stricter policy: the new ladder runs from the raise, with the
+// IMOC paged again.
+both_backends!(
+    raising_the_level_onto_a_stricter_policy_re_arms_the_ladder,
+    |b| async move {
+        let app = TestApp::with_config(
+            b,
+            "[[escalation_policies]]\nname = \"critical\"\nlevels = [0]\nsteps = [{ after_minutes = 2, target = \"exec\" }]\n",
+        )
+        .await;
+        declare(&app).await; // SEV1: the default ladder, 5 → secondary
+        app.cmd("U_IAN", CH, "ack").await;
+        at_minute(&app, 10).await;
+        let before = paged(&app).await.len();
+        let r = app.cmd("U_BOB", CH, "level 0 every region").await;
+        assert!(r.refusal.is_none(), "{}", r.text);
+        app.deliver().await;
+        assert_eq!(paged(&app).await[before..], ["ian"], "the IMOC, again");
+        assert!(
+            app.fake
+                .last_page_to("ian")
+                .contains("SEV-1 was raised to SEV0."),
+            "{}",
+            app.fake.last_page_to("ian")
+        );
+        at_minute(&app, 12).await;
+        assert_eq!(
+            paged(&app).await[before + 1..],
+            ["hank"],
+            "SEV0's exec step, 2 min after the raise"
+        );
+        let ladder: String = sqlx::query_scalar("SELECT policy FROM ladders WHERE sev_id = 1")
+            .fetch_one(&app.engine.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(ladder, "critical");
+    }
+);

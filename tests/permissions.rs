@@ -70,6 +70,10 @@ fn row(action: &str) -> Row {
         "lower the level" => r("level 2 contained", "level_changed"),
         "mark mitigated" => r("mitigated", "stage_changed"),
         "mark diagnosed" => r("diagnosed found it", "diagnosed"),
+        "reopen a resolved SEV" => Row {
+            setup: Some(("U_ALICE", "resolved")),
+            ..r("reopen still failing", "stage_changed")
+        },
         "retitle" => r("retitle A better title", "retitled"),
         "cancel" => r("cancel a false alarm", "stage_changed"),
         "close a resolved SEV" => Row {
@@ -355,6 +359,12 @@ fn discord_command(text: &str) -> (String, Value) {
         "retitle" => {
             options.push(string("title", rest(1)));
             "retitle"
+        }
+        "reopen" => {
+            if words.len() > 1 {
+                options.push(string("reason", rest(1)));
+            }
+            "reopen"
         }
         "diagnosed" => {
             if words.len() > 1 {

@@ -224,6 +224,14 @@ pub const SET: &[Spec] = &[
         "sla",
     ),
     spec(
+        "reopen",
+        "/sev reopen [reason…]",
+        "a resolved SEV is back: investigating again, the IMOC paged anew if its level has a ladder",
+        "A resolved SEV is back: investigating again",
+        &[opt("reason", LONG, false, "What came back"), SEV],
+        "SEV-1 reopen errors are back",
+    ),
+    spec(
         "retitle",
         "/sev retitle <title…>",
         "give the SEV a better title (declarer, IMOC or admin); the channel keeps its name",

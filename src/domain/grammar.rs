@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// The month's SLA ledger.
     Sla,
+    /// A resolved SEV back to investigating.
+    Reopen {
+        sev: Option<SevId>,
+        reason: Option<String>,
+    },
     /// A new title (the channel keeps its name).
     Retitle {
         sev: Option<SevId>,
@@ -116,6 +121,7 @@ impl Command {
             Command::Sla => "sla",
             Command::Diagnosed { .. } => "diagnosed",
             Command::Retitle { .. } => "retitle",
+            Command::Reopen { .. } => "reopen",
             Command::Mitigated { .. } => "mitigated",
             Command::Resolved { .. } => "resolved",
             Command::Close { .. } => "close",
@@ -143,6 +149,7 @@ impl Command {
             | Command::Draft { sev, .. }
             | Command::Diagnosed { sev, .. }
             | Command::Retitle { sev, .. }
+            | Command::Reopen { sev, .. }
             | Command::Postmortem { sev }
             | Command::Mitigated { sev }
             | Command::Resolved { sev }
@@ -347,6 +354,10 @@ pub fn parse_with(
         }),
         "postmortem" => no_args(Command::Postmortem { sev }),
         "retitle" => retitle(sev, &text),
+        "reopen" => Ok(Command::Reopen {
+            sev,
+            reason: (!text.is_empty()).then_some(text),
+        }),
         "mitigated" => no_args(Command::Mitigated { sev }),
         "resolved" => no_args(Command::Resolved { sev }),
         "close" => no_args(Command::Close { sev }),

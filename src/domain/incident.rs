@@ -105,6 +105,10 @@ pub enum Action {
     Retitle {
         title: String,
     },
+    /// A resolved SEV is not over after all: back to investigating.
+    Reopen {
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,7 +256,7 @@ pub fn decide(
         declarer: inc.declared_by.clone(),
     };
     // Notes stay welcome after the end: the postmortem is written from the timeline.
-    if inc.stage.is_final() && !matches!(action, Action::Note { .. }) {
+    if inc.stage.is_final() && !matches!(action, Action::Note { .. } | Action::Reopen { .. }) {
         return Err(Refusal::Final {
             id,
             stage: inc.stage,
@@ -379,6 +383,14 @@ pub fn decide(
             }])
         }
         Action::Note { text } => Ok(vec![EventKind::Note { text: text.clone() }]),
+        Action::Reopen { reason } => match inc.stage {
+            Stage::Resolved => Ok(vec![EventKind::StageChanged {
+                from: inc.stage,
+                to: Stage::Investigating,
+                reason: reason.clone(),
+            }]),
+            stage => Err(Refusal::CannotReopen { id, stage }),
+        },
         Action::Retitle { title } => {
             if *title == inc.title {
                 return Err(Refusal::SameTitle { id });

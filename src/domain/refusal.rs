@@ -87,6 +87,11 @@ pub enum Refusal {
     SameTitle {
         id: SevId,
     },
+    /// Only a resolved SEV reopens (an open one is open; a closed one's channel is archived).
+    CannotReopen {
+        id: SevId,
+        stage: Stage,
+    },
     /// Titles are corrected by the declarer, the IMOC or an admin.
     NotTitleOwner {
         id: SevId,
@@ -179,6 +184,7 @@ impl Refusal {
             Refusal::NoSuchSev { .. } => "no_such_sev",
             Refusal::NotOpen { .. } => "not_open",
             Refusal::SameTitle { .. } => "same_title",
+            Refusal::CannotReopen { .. } => "cannot_reopen",
             Refusal::NotTitleOwner { .. } => "not_title_owner",
             Refusal::UnknownPerson { .. } => "unknown_person",
             Refusal::NothingToAck { .. } => "nothing_to_ack",
@@ -287,6 +293,16 @@ impl fmt::Display for Refusal {
                 "{here} is not a SEV channel; name the SEV, e.g. `/sev {command} SEV-12 …` (`/sev list` shows them)."
             ),
             Refusal::SameTitle { id } => write!(f, "{id} already has that title."),
+            Refusal::CannotReopen { id, stage } => match stage {
+                Stage::Closed | Stage::Cancelled => write!(
+                    f,
+                    "{id} is {stage} and its channel archived, so it cannot be reopened; declare a new SEV and name {id} in its first update."
+                ),
+                _ => write!(
+                    f,
+                    "{id} is {stage}, still open; only a resolved SEV can be reopened."
+                ),
+            },
             Refusal::NotTitleOwner { id, imoc, declarer } => {
                 let imoc = imoc
                     .as_ref()

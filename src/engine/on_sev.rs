@@ -102,6 +102,7 @@ impl Engine {
             }
             Command::Diagnosed { note, .. } => Action::Diagnose { note },
             Command::Retitle { title, .. } => Action::Retitle { title },
+            Command::Reopen { reason, .. } => Action::Reopen { reason },
             Command::Mitigated { .. } => Action::Move {
                 to: Stage::Mitigated,
             },
@@ -146,6 +147,20 @@ impl Engine {
         );
         if before.stage.is_open() && !inc.stage.is_open() {
             self.stop_pages(tx, &inc, now).await?;
+        }
+        // Back from resolved, or raised onto a stricter policy: a new ladder from now.
+        let reopened = !before.stage.is_open() && inc.stage.is_open();
+        if reopened {
+            let why = format!("{id} was reopened.");
+            self.rearm_ladder(tx, &inc, actor, &why, now).await?;
+        } else if inc.stage.is_open() && inc.level < before.level {
+            let frozen = crate::store::paging::ladder(tx, id)
+                .await?
+                .map(|l| l.ladder.policy);
+            if frozen.as_deref() != Some(self.policy_name(&inc).as_str()) {
+                let why = format!("{id} was raised to {}.", inc.level);
+                self.rearm_ladder(tx, &inc, actor, &why, now).await?;
+            }
         }
         let handed = recorded.clone();
         recorded.extend(

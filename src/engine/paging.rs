@@ -34,6 +34,47 @@ impl Engine {
         Ok(())
     }
 
+    /// Arms a new ladder from `now` on the SEV's current policy (a reopened SEV, or a
+    /// level raised to a stricter policy): the IMOC is paged again and the steps climb from
+    /// now until someone in the chain acknowledges. A policy without steps pages nobody;
+    /// an IMOC who made the change is already there, which answers the ladder.
+    pub(super) async fn rearm_ladder(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        actor: &str,
+        why: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let ladder = self.freeze_ladder(inc, now);
+        jobs::cancel(tx, inc.id, JOB_ESCALATE, now).await?;
+        paging::close_chain(tx, inc.id, now).await?;
+        paging::refreeze(tx, inc.id, &ladder, now).await?;
+        let Some(first) = ladder.steps.first() else {
+            return Ok(());
+        };
+        let Some(imoc) = inc.roles.get(&Role::Imoc) else {
+            return Ok(());
+        };
+        if imoc == actor {
+            paging::ack_ladder(tx, inc.id, actor, now).await?;
+            return Ok(());
+        }
+        let why = format!("{why} You are paged as IMOC for {}.", inc.id);
+        self.page(tx, inc, imoc, Some(Role::Imoc), 0, why, now)
+            .await?;
+        let due = now + i64::from(first.after_minutes) * 60_000;
+        Job::Escalate { step: 0 }
+            .schedule(tx, Some(inc.id), due, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The policy that applies to `inc` now, by name (to tell whether a raise changed it).
+    pub(super) fn policy_name(&self, inc: &Incident) -> String {
+        policy_for(&self.cfg.policies, inc.level, inc.sev_type).0
+    }
+
     /// The SEV's policy resolved to people now (config and rotations as they are).
     fn freeze_ladder(&self, inc: &Incident, now: i64) -> Ladder {
         let at = DateTime::from_timestamp_millis(now).unwrap_or_default();

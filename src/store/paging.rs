@@ -76,6 +76,28 @@ pub async fn freeze(conn: &mut Conn, sev: SevId, ladder: &Ladder, now: i64) -> a
     Ok(())
 }
 
+/// Replaces the SEV's ladder with `ladder`, starting `now` and not yet acknowledged (a
+/// reopened SEV, or a level raised to a stricter policy).
+pub async fn refreeze(
+    conn: &mut Conn,
+    sev: SevId,
+    ladder: &Ladder,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO ladders (sev_id, policy, steps, started_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sev_id) DO UPDATE SET policy = excluded.policy, steps = excluded.steps, \
+         started_at = excluded.started_at, acked_at = NULL, acked_by = NULL",
+    )
+    .bind(sev.0)
+    .bind(&ladder.policy)
+    .bind(serde_json::to_string(&ladder.steps)?)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn ladder(conn: &mut Conn, sev: SevId) -> anyhow::Result<Option<StoredLadder>> {
     let row = sqlx::query(
         "SELECT policy, steps, started_at, acked_at, acked_by FROM ladders WHERE sev_id = $1",

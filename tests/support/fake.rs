@@ -174,6 +174,16 @@ impl Fake {
             .unwrap_or_else(|| panic!("{person} was not paged: {:?}", self.pages()))
     }
 
+    /// The newest page `person` got.
+    pub fn last_page_to(&self, person: &str) -> String {
+        self.pages()
+            .into_iter()
+            .rev()
+            .find(|(p, _)| p == person)
+            .map(|(_, text)| text)
+            .unwrap_or_else(|| panic!("{person} was not paged: {:?}", self.pages()))
+    }
+
     pub fn clear(&self) {
         self.calls.lock().unwrap().clear();
     }

@@ -222,6 +222,10 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
             note: get("note"),
         },
         "postmortem" => Command::Postmortem { sev },
+        "reopen" => Command::Reopen {
+            sev,
+            reason: get("reason"),
+        },
         "retitle" => grammar::retitle(sev, &need("title")?).map_err(usage)?,
         "mitigated" => Command::Mitigated { sev },
         "resolved" => Command::Resolved { sev },
