@@ -229,6 +229,12 @@ impl App {
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(self.engine.store.clone());
+        let api_token = std::env::var(&self.engine.cfg.server.api_token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        if let Some(token) = &api_token {
+            r = r.merge(crate::adapters::api::routes(self.engine.clone(), token));
+        }
         if let Some(token) = &self.monitoring_token {
             r = r.merge(crate::adapters::monitoring::routes(
                 self.engine.clone(),

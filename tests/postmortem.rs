@@ -157,3 +157,55 @@ async fn a_sev_filed_by_monitoring_is_detected_at_its_first_failing_sample() {
     );
     assert!(pm.contains("- SLA downtime: "), "{pm}");
 }
+
+/// `GET /api/v1/sevs/{id}/postmortem`: the same document, for its token only.
+#[tokio::test]
+async fn the_postmortem_is_served_over_http_with_its_token() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.clock.set(T0);
+    app.cmd("U_DAVE", "general", "declare availability 2 Search slow")
+        .await;
+    app.deliver().await;
+    let addr = support::serve(sevbot::adapters::api::routes(
+        app.engine.clone(),
+        "api-secret",
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut req = http.get(format!("http://{addr}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), ct, r.text().await.unwrap())
+        }
+    };
+    let (status, ct, body) = get("/api/v1/sevs/SEV-1/postmortem", Some("api-secret")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ct.as_deref(), Some("text/markdown; charset=utf-8"));
+    let chat = app.cmd("U_DAVE", "general", "SEV-1 postmortem").await.text;
+    assert_eq!(body, chat, "the same document as in chat");
+    assert_eq!(get("/api/v1/sevs/SEV-1/postmortem", None).await.0, 401);
+    assert_eq!(
+        get("/api/v1/sevs/SEV-1/postmortem", Some("nope")).await.0,
+        401
+    );
+    assert_eq!(
+        get("/api/v1/sevs/SEV-9/postmortem", Some("api-secret"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        get("/api/v1/sevs/twelve/postmortem", Some("api-secret"))
+            .await
+            .0,
+        400
+    );
+}

@@ -1,6 +1,7 @@
 //! Platform adapters: each turns platform input into engine calls and renders the outbox's
 //! platform-neutral effects in its own format.
 
+pub mod api;
 pub mod console;
 pub mod discord;
 pub mod monitoring;

@@ -48,7 +48,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-fn authorized(headers: &HeaderMap, token: &[u8]) -> bool {
+/// Bearer, or basic with the token as the password; compared in constant time.
+pub(crate) fn authorized(headers: &HeaderMap, token: &[u8]) -> bool {
     let Some(h) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return false;
     };

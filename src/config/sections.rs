@@ -86,6 +86,10 @@ pub struct ServerConfig {
     /// it, the address is answered 429 until the minute is over.
     #[serde(default = "default_auth_failures")]
     pub auth_failures_per_minute: u32,
+    /// The environment variable holding the token of the read API (`GET /api/v1/…`);
+    /// the API is off while it is unset.
+    #[serde(default = "default_api_token_env")]
+    pub api_token_env: String,
     /// Behind a trusted reverse proxy: the header holding the client's address (its last
     /// entry is used), e.g. "x-forwarded-for".
     #[serde(default)]
@@ -103,8 +107,13 @@ impl Default for ServerConfig {
             max_connections_per_source: default_max_connections_per_source(),
             auth_failures_per_minute: default_auth_failures(),
             client_ip_header: None,
+            api_token_env: default_api_token_env(),
         }
     }
+}
+
+fn default_api_token_env() -> String {
+    "API_TOKEN".into()
 }
 
 fn default_http_timeout_ms() -> u64 {

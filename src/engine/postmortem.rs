@@ -19,6 +19,16 @@ use crate::store::availability::{self as avail, RouteState};
 use crate::store::incidents as sevs;
 
 impl Engine {
+    /// The postmortem of SEV `id` now, or `None` when there is no such SEV.
+    pub async fn postmortem_of(&self, id: crate::domain::SevId) -> anyhow::Result<Option<String>> {
+        let mut conn = self.store.pool.acquire().await?;
+        let Some(inc) = sevs::load(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now_ms();
+        Ok(Some(self.postmortem(&mut conn, &inc, now).await?))
+    }
+
     /// The postmortem of `inc` as it stands at `now`, in Markdown.
     pub async fn postmortem(
         &self,
