@@ -530,3 +530,74 @@ both_backends!(an_approved_update_reaches_the_status_page, |b| async move {
         "{got:?}"
     );
 });
+
+/// A SEV filed from an alert: without a figure the card and the customer update say so
+/// instead of "100 %" and "about 1 %"; with the rule's figure (`availability:
+/// "{{ $value }}"`) they say the real share, and so does the postmortem.
+#[tokio::test]
+async fn an_alert_without_a_figure_prints_no_made_up_number() {
+    let fire = |fingerprint: &str, annotations: Value| -> sevbot::engine::AlertBatch {
+        serde_json::from_value(json!({
+            "version": "4",
+            "groupKey": format!("{{}}:{{route=\"web-checkout\",fp=\"{fingerprint}\"}}"),
+            "alerts": [{
+                "status": "firing",
+                "labels": { "alertname": "RouteAvailabilityLow", "route": "web-checkout", "severity": "critical" },
+                "annotations": annotations,
+                "startsAt": "2026-03-02T09:58:00Z",
+                "fingerprint": fingerprint
+            }]
+        }))
+        .unwrap()
+    };
+    let app = app(Backend::Sqlite).await;
+    app.clock.set(T0);
+    app.engine
+        .alerts(&fire("a1", json!({ "summary": "availability below 95%" })))
+        .await
+        .unwrap();
+    app.deliver().await;
+    let card = app.cmd("U_ALICE", "general", "SEV-1 impact").await.text;
+    assert!(
+        card.contains("paying for an order (web-checkout, critical): degraded since")
+            && card.contains("availability unknown"),
+        "{card}"
+    );
+    assert!(!card.contains("100.0%"), "{card}");
+    let draft = app.cmd("U_CAROL", "general", "SEV-1 draft").await.text;
+    assert!(
+        draft.contains("some attempts at paying for an order are failing"),
+        "{draft}"
+    );
+    assert!(!draft.contains("about 1%"), "{draft}");
+    let r = app.cmd("U_CAROL", "general", "SEV-1 draft approve").await;
+    assert!(r.refusal.is_none(), "{}", r.text);
+    // Detection starts when the alert started firing, two minutes before it arrived.
+    let pm = app.cmd("U_ALICE", "general", "SEV-1 postmortem").await.text;
+    assert!(
+        pm.contains("RouteAvailabilityLow started firing), 2026-03-02 09:58 UTC"),
+        "{pm}"
+    );
+    assert!(pm.contains("availability unknown"), "{pm}");
+
+    // The rule's own figure: 70 % available is 30 % failing, everywhere.
+    app.clock.set(T0 + 60_000);
+    app.engine
+        .alerts(&fire(
+            "a2",
+            json!({ "summary": "low", "availability": "0.7" }),
+        ))
+        .await
+        .unwrap();
+    app.deliver().await;
+    let card = app.cmd("U_ALICE", "general", "SEV-1 impact").await.text;
+    assert!(
+        card.contains("(web-checkout, critical): 70.0% since"),
+        "{card}"
+    );
+    // The first draft was published; the next one is written from today's figure.
+    let draft = app.cmd("U_CAROL", "general", "SEV-1 draft").await.text;
+    assert!(draft.contains("about 30% of attempts"), "{draft}");
+    let pm = app.cmd("U_ALICE", "general", "SEV-1 postmortem").await.text;
+    assert!(pm.contains("70.0% since"), "{pm}");
+}

@@ -122,6 +122,7 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
       service: billing
     annotations:
       summary: availability below 95%
+      availability: "{{ $value }}"
 "#,
     )
     .unwrap();
@@ -194,6 +195,30 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
     });
     assert_eq!(title, "RouteAvailabilityLow on web-checkout");
     assert_eq!(level, 1, "severity=critical maps to SEV1");
+
+    // Before any poll, the card, the customer draft and the postmortem say the failing
+    // share the alert carried (about 10 %), not 100 % available and "about 1 %".
+    let figure = |text: &str, after: &str, until: char| -> f64 {
+        let start = text
+            .find(after)
+            .unwrap_or_else(|| panic!("no {after:?} in:\n{text}"))
+            + after.len();
+        text[start..]
+            .split(until)
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let card = app.cmd("U_ALICE", "general", "SEV-1 impact").await.text;
+    let available = figure(&card, "(web-checkout, critical): ", '%');
+    assert!((85.0..=95.0).contains(&available), "{card}");
+    let draft = app.cmd("U_CAROL", "general", "SEV-1 draft").await.text;
+    let failing = figure(&draft, "about ", '%');
+    assert!((5.0..=15.0).contains(&failing), "{draft}");
+    let pm = app.cmd("U_ALICE", "general", "SEV-1 postmortem").await.text;
+    assert!(pm.contains(&format!("{available:.1}% since")), "{pm}");
 
     // The impact card reads Prometheus' own number.
     let client = reqwest::Client::new();

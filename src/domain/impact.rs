@@ -137,6 +137,34 @@ pub fn confirmed(worthy_since: Option<i64>, now: i64, confirm_ms: i64) -> bool {
 
 /// Users affected over a degraded period: the failing share of a normal minute's users,
 /// for every minute of it.
+/// The availability (percent) an alert carries, when its rule put it in an annotation
+/// (`availability`, else `value`): a ratio (`0.9`, Prometheus' `{{ $value }}`) or a
+/// percentage (`90`, `90%`). `None` when there is none: an alert says a route is bad, not
+/// how bad, and a number sevbot made up would reach customers.
+pub fn alert_figure(annotations: &std::collections::BTreeMap<String, String>) -> Option<f64> {
+    let raw = annotations
+        .get("availability")
+        .or_else(|| annotations.get("value"))?;
+    let text = raw.trim();
+    let (text, percent) = match text.strip_suffix('%') {
+        Some(t) => (t.trim(), true),
+        None => (text, false),
+    };
+    let v: f64 = text.parse().ok().filter(|v: &f64| v.is_finite())?;
+    let pct = if percent || v > 1.0 { v } else { v * 100.0 };
+    (0.0..=100.0).contains(&pct).then_some(pct)
+}
+
+/// The share of attempts failing, as a customer update says it: whole percents from 1 %,
+/// one decimal below (never "about 1 %" for 0.3 %).
+pub fn failing_share(availability: f64) -> String {
+    let failing = (100.0 - availability).clamp(0.0, 100.0);
+    match failing >= 1.0 {
+        true => format!("{failing:.0}"),
+        false => format!("{failing:.1}"),
+    }
+}
+
 pub fn users_affected(route: &Route, availability: f64, minutes: f64) -> u64 {
     let share = ((100.0 - availability) / 100.0).clamp(0.0, 1.0);
     (route.users_per_minute * share * minutes.max(1.0)).round() as u64
@@ -171,6 +199,20 @@ pub fn downtime_minutes(open_minutes_by_level: &[(Level, f64)], weights: &[f64; 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alert_figure_is_read_only_when_it_is_there() {
+        let a = |k: &str, v: &str| [(k.to_string(), v.to_string())].into_iter().collect();
+        assert_eq!(alert_figure(&a("availability", "0.7")), Some(70.0));
+        assert_eq!(alert_figure(&a("value", "0.9012")), Some(90.12));
+        assert_eq!(alert_figure(&a("availability", "90 %")), Some(90.0));
+        assert_eq!(alert_figure(&a("availability", "85")), Some(85.0));
+        assert_eq!(alert_figure(&a("availability", "NaN")), None);
+        assert_eq!(alert_figure(&a("availability", "250")), None);
+        assert_eq!(alert_figure(&a("summary", "availability below 95%")), None);
+        assert_eq!(failing_share(70.0), "30");
+        assert_eq!(failing_share(99.7), "0.3");
+    }
     use crate::config::default_definitions;
 
     fn route(b: Bucket) -> Route {

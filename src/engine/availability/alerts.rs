@@ -149,6 +149,11 @@ impl Engine {
                 st.worthy_since.get_or_insert(now);
                 st.level = Some(i64::from(level.get()));
                 st.sev = Some(inc.id);
+                // The alert's own figure, unless a sample of the last minutes says more.
+                let fresh_sample = st.window_end.is_some_and(|w| now - w < FRESH_MS);
+                if !fresh_sample && let Some(v) = impact::alert_figure(&alert.annotations) {
+                    st.availability = Some(v);
+                }
                 avail::save_state(&mut tx, st, now).await?;
             }
         }

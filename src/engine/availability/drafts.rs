@@ -146,10 +146,12 @@ impl Engine {
         if features.is_empty() {
             features.push("using some of our services".into());
         }
+        // The worst known figure; none known, and the update says "some" rather than a
+        // number sevbot would have made up.
         let worst = linked
             .iter()
             .filter_map(|s| s.availability)
-            .fold(100.0_f64, f64::min);
+            .reduce(f64::min);
         let timeline = sevs::timeline(tx, inc.id).await?;
         let ended = timeline.iter().rev().find_map(|e| match &e.event {
             EventKind::StageChanged { to, .. } if !to.is_open() => Some(e.at),
@@ -171,7 +173,7 @@ impl Engine {
             features => features,
             since => hhmm(began),
             until => ended.map(hhmm).unwrap_or_default(),
-            share => format!("{:.0}", (100.0_f64 - worst).max(1.0)),
+            share => worst.map(impact::failing_share),
             resolved => !inc.stage.is_open(),
             mitigated => inc.stage == Stage::Mitigated,
             next_update_minutes => self.cfg.update_cadence_minutes(inc.level).max(30),

@@ -16,16 +16,29 @@ impl Engine {
         let days = days_in_month(now);
         let mut lines = vec![];
         for s in degraded(states).filter(|s| sev.is_none() || s.sev.is_none() || s.sev == sev) {
-            let availability = s.availability.unwrap_or(100.0);
             let since = s.worthy_since.unwrap_or(now);
             let minutes = (now - since) as f64 / 60_000.0;
             let Some(r) = a.routes.iter().find(|r| r.id == s.route) else {
-                if s.route == GLOBAL {
+                if s.route == GLOBAL
+                    && let Some(availability) = s.availability
+                {
                     lines.push(format!(
                         "• global availability {availability:.2}% since {}",
                         fmt_time(since)
                     ));
                 }
+                continue;
+            };
+            // An alert says a route is bad, not how bad: until a sample (or the alert's
+            // own figure) says, the numbers are unknown, not 100 %.
+            let Some(availability) = s.availability else {
+                lines.push(format!(
+                    "• {} ({}, {}): degraded since {}; availability unknown until monitoring reports a figure for it, so users affected and error budget are unknown too",
+                    r.description,
+                    r.id,
+                    r.bucket.as_str(),
+                    fmt_time(since),
+                ));
                 continue;
             };
             lines.push(format!(
