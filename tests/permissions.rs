@@ -360,6 +360,27 @@ fn discord_command(text: &str) -> (String, Value) {
             options.push(string("title", rest(1)));
             "retitle"
         }
+        "followup" => {
+            let mut w: Vec<&str> = words[1..].to_vec();
+            if let Some(action) = w.first() {
+                options.push(string("action", action.to_string()));
+                w.remove(0);
+            }
+            if let [.., "due", date] = w.as_slice() {
+                options.push(string("due", date.to_string()));
+                w.truncate(w.len() - 2);
+            }
+            if let Some(last) = w.last().filter(|l| l.starts_with('@')) {
+                let mut owner = user(last);
+                owner["name"] = json!("owner");
+                options.push(owner);
+                w.pop();
+            }
+            if !w.is_empty() {
+                options.push(string("text", w.join(" ")));
+            }
+            "followup"
+        }
         "reopen" => {
             if words.len() > 1 {
                 options.push(string("reason", rest(1)));

@@ -100,6 +100,20 @@ const fn spec(
     }
 }
 
+/// After the incident: on Discord, `/sev review postmortem` and `/sev review followup`
+/// (the top level's 25 entries are full).
+const REVIEW: (&str, &str) = (
+    "review",
+    "After the incident: the postmortem and follow-ups",
+);
+
+impl Spec {
+    const fn in_group(mut self, group: (&'static str, &'static str)) -> Spec {
+        self.group = Some(group);
+        self
+    }
+}
+
 const fn aka(mut s: Spec, aliases: &'static [&'static str]) -> Spec {
     s.aliases = aliases;
     s
@@ -224,6 +238,27 @@ pub const SET: &[Spec] = &[
         "sla",
     ),
     spec(
+        "followup",
+        "/sev followup [add <text…> [@owner] [due YYYY-MM-DD] | list | done <n>]",
+        "the SEV's follow-ups: add one (also after it is closed), list them, mark one done",
+        "The SEV's follow-ups: add, list, done",
+        &[
+            opt(
+                "action",
+                Arg::Choice(&["list", "add", "done"]),
+                false,
+                "What to do (default: list)",
+            ),
+            opt("text", LONG, false, "What is to be done (for add)"),
+            opt("owner", Arg::User, false, "Who does it (for add)"),
+            opt("due", Arg::Text(10), false, "When, as YYYY-MM-DD (for add)"),
+            opt("number", Arg::Text(6), false, "Which one (for done)"),
+            SEV,
+        ],
+        "SEV-1 followup add Alert on queue depth @bob due 2026-03-10",
+    )
+    .in_group(REVIEW),
+    spec(
         "reopen",
         "/sev reopen [reason…]",
         "a resolved SEV is back: investigating again, the IMOC paged anew if its level has a ladder",
@@ -332,7 +367,8 @@ pub const SET: &[Spec] = &[
         "The postmortem document as it stands",
         &[SEV],
         "SEV-1 postmortem",
-    ),
+    )
+    .in_group(REVIEW),
     spec(
         "subscribe",
         "/sev subscribe [type=<type>[,<type>…]] [level<=<0-3>]",

@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// The month's SLA ledger.
     Sla,
+    /// The SEV's follow-ups: add one, list them, mark one done.
+    Followup {
+        sev: Option<SevId>,
+        action: FollowupAction,
+    },
     /// A resolved SEV back to investigating.
     Reopen {
         sev: Option<SevId>,
@@ -122,6 +127,7 @@ impl Command {
             Command::Diagnosed { .. } => "diagnosed",
             Command::Retitle { .. } => "retitle",
             Command::Reopen { .. } => "reopen",
+            Command::Followup { .. } => "followup",
             Command::Mitigated { .. } => "mitigated",
             Command::Resolved { .. } => "resolved",
             Command::Close { .. } => "close",
@@ -150,6 +156,7 @@ impl Command {
             | Command::Diagnosed { sev, .. }
             | Command::Retitle { sev, .. }
             | Command::Reopen { sev, .. }
+            | Command::Followup { sev, .. }
             | Command::Postmortem { sev }
             | Command::Mitigated { sev }
             | Command::Resolved { sev }
@@ -354,6 +361,7 @@ pub fn parse_with(
         }),
         "postmortem" => no_args(Command::Postmortem { sev }),
         "retitle" => retitle(sev, &text),
+        "followup" => followup(sev, &rest, user_in),
         "reopen" => Ok(Command::Reopen {
             sev,
             reason: (!text.is_empty()).then_some(text),
@@ -469,6 +477,106 @@ fn parse_declare(rest: &[&str]) -> Result<Command, UsageError> {
             description: None,
         },
     )
+}
+
+/// What `/sev followup` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowupAction {
+    Add {
+        text: String,
+        /// A person as the platform read the mention (a handle).
+        owner: Option<String>,
+        /// `YYYY-MM-DD`.
+        due: Option<String>,
+    },
+    List,
+    Done(i64),
+}
+
+/// `followup add <text…> [@owner] [due YYYY-MM-DD]`, `followup list`, `followup done <n>`.
+fn followup(
+    sev: Option<SevId>,
+    rest: &[&str],
+    user_in: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, UsageError> {
+    let action = match rest.split_first() {
+        None => FollowupAction::List,
+        Some((w, [])) if w.eq_ignore_ascii_case("list") => FollowupAction::List,
+        Some((w, [n])) if w.eq_ignore_ascii_case("done") => {
+            let n = n.trim_start_matches('#');
+            match n.parse::<i64>() {
+                Ok(n) if n > 0 => FollowupAction::Done(n),
+                _ => {
+                    return Err(UsageError::new(
+                        "followup",
+                        format!(
+                            "\"{n}\" is not a follow-up number; `/sev followup list` shows them."
+                        ),
+                    ));
+                }
+            }
+        }
+        Some((w, words)) if w.eq_ignore_ascii_case("add") => {
+            let mut words = words.to_vec();
+            let mut due = None;
+            if let [.., d, date] = words.as_slice()
+                && d.eq_ignore_ascii_case("due")
+            {
+                due = Some(date.to_string());
+                words.truncate(words.len() - 2);
+            }
+            // The owner is a mention at the end (`@alice`, or the platform's own form).
+            let mut owner = None;
+            if let Some(last) = words.last()
+                && (last.starts_with('@') || last.starts_with("<@"))
+            {
+                owner = Some(user_in(last).ok_or_else(|| {
+                    UsageError::new(
+                        "followup",
+                        format!("\"{last}\" is not a person; mention them like @alice."),
+                    )
+                })?);
+                words.pop();
+            }
+            let text = words.join(" ");
+            followup_add(&text, owner, due.as_deref())?
+        }
+        Some(_) => {
+            return Err(UsageError::new(
+                "followup",
+                "`followup add <text…> [@owner] [due YYYY-MM-DD]`, `followup list` or `followup done <n>`.",
+            ));
+        }
+    };
+    Ok(Command::Followup { sev, action })
+}
+
+/// An added follow-up, typed or from options: some text, a due date that is a date.
+pub fn followup_add(
+    text: &str,
+    owner: Option<String>,
+    due: Option<&str>,
+) -> Result<FollowupAction, UsageError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(UsageError::new(
+            "followup",
+            "Say what is to be done, e.g. `/sev followup add Alert on queue depth @bob due 2026-03-10`.",
+        ));
+    }
+    if let Some(d) = due
+        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+    {
+        return Err(UsageError::new(
+            "followup",
+            format!("\"{d}\" is not a date like 2026-03-10."),
+        ));
+    }
+    Ok(FollowupAction::Add {
+        text: text.to_string(),
+        owner,
+        due: due.map(str::to_string),
+    })
 }
 
 /// The options of a declare, as flags typed or boxes ticked in a form.

@@ -156,6 +156,16 @@ pub enum EventKind {
     Diagnosed {
         note: Option<String>,
     },
+    /// A follow-up to do after the SEV; `owner` a person id, `due` `YYYY-MM-DD`.
+    FollowupAdded {
+        number: i64,
+        text: String,
+        owner: Option<String>,
+        due: Option<String>,
+    },
+    FollowupDone {
+        number: i64,
+    },
     /// A new headline; the channel keeps its name.
     Retitled {
         from: String,
@@ -436,6 +446,8 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         | EventKind::RoleRequested { .. }
         | EventKind::Note { .. }
         | EventKind::Diagnosed { .. }
+        | EventKind::FollowupAdded { .. }
+        | EventKind::FollowupDone { .. }
         | EventKind::Detected { .. }
         | EventKind::UpdateReminder { .. }
         | EventKind::Paged { .. }

@@ -87,6 +87,15 @@ pub enum Refusal {
     SameTitle {
         id: SevId,
     },
+    /// A follow-up's owner must be a person in the config (to be named and reminded).
+    UnknownOwner {
+        user: String,
+        guess: Option<String>,
+    },
+    NoSuchFollowup {
+        id: SevId,
+        number: i64,
+    },
     /// Only a resolved SEV reopens (an open one is open; a closed one's channel is archived).
     CannotReopen {
         id: SevId,
@@ -184,6 +193,8 @@ impl Refusal {
             Refusal::NoSuchSev { .. } => "no_such_sev",
             Refusal::NotOpen { .. } => "not_open",
             Refusal::SameTitle { .. } => "same_title",
+            Refusal::UnknownOwner { .. } => "unknown_owner",
+            Refusal::NoSuchFollowup { .. } => "no_such_followup",
             Refusal::CannotReopen { .. } => "cannot_reopen",
             Refusal::NotTitleOwner { .. } => "not_title_owner",
             Refusal::UnknownPerson { .. } => "unknown_person",
@@ -293,6 +304,20 @@ impl fmt::Display for Refusal {
                 "{here} is not a SEV channel; name the SEV, e.g. `/sev {command} SEV-12 …` (`/sev list` shows them)."
             ),
             Refusal::SameTitle { id } => write!(f, "{id} already has that title."),
+            Refusal::UnknownOwner { user, guess } => {
+                write!(
+                    f,
+                    "I don't know @{user}: follow-up owners must be people in the sevbot config ([[people]])."
+                )?;
+                if let Some(g) = guess {
+                    write!(f, " Did you mean @{g}?")?;
+                }
+                Ok(())
+            }
+            Refusal::NoSuchFollowup { id, number } => write!(
+                f,
+                "{id} has no open follow-up #{number}; `/sev {id} followup list` shows them."
+            ),
             Refusal::CannotReopen { id, stage } => match stage {
                 Stage::Closed | Stage::Cancelled => write!(
                     f,

@@ -99,6 +99,22 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
         ),
         EventKind::Update { text } => format!("{who} posted an update: {}", esc(text)),
         EventKind::Note { text } => format!("{who} noted: {}", esc(text)),
+        EventKind::FollowupAdded {
+            number,
+            text,
+            owner,
+            due,
+        } => {
+            let mut s = format!("{who} added follow-up #{number}: {}", esc(text));
+            match (owner, due) {
+                (Some(o), Some(d)) => s.push_str(&format!(" ({}, due {d})", mention(o))),
+                (Some(o), None) => s.push_str(&format!(" ({})", mention(o))),
+                (None, Some(d)) => s.push_str(&format!(" (due {d})")),
+                (None, None) => {}
+            }
+            s
+        }
+        EventKind::FollowupDone { number } => format!("{who} marked follow-up #{number} done"),
         EventKind::Retitled { from, to } => {
             format!("{who} retitled it \"{}\" → \"{}\"", esc(from), esc(to))
         }

@@ -6,6 +6,7 @@ mod asks;
 mod availability;
 mod declare;
 mod failure;
+mod followups;
 mod housekeeping;
 pub mod job;
 mod on_sev;

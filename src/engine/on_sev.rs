@@ -48,6 +48,18 @@ impl Engine {
                 if !unreached.is_empty() {
                     text.push_str(&format!("\nCould not be paged:\n{}", unreached.join("\n")));
                 }
+                // Once it is over, what is left to do is what matters.
+                if !inc.stage.is_open() {
+                    let open: Vec<_> = crate::store::followups::all(tx, id)
+                        .await?
+                        .into_iter()
+                        .filter(|f| f.done_at.is_none())
+                        .collect();
+                    if !open.is_empty() {
+                        let lines = self.followup_lines(&inv.platform, &open);
+                        text.push_str(&format!("\nOpen follow-ups:\n{}", lines.join("\n")));
+                    }
+                }
                 return Ok(Outcome::Done(Reply::private(text)));
             }
             Command::Timeline { .. } => {
@@ -96,6 +108,11 @@ impl Engine {
                 Action::AskForRole { role }
             }
             Command::Update { text, .. } => Action::PostUpdate { text },
+            Command::Followup { action, .. } => {
+                return self
+                    .followup_command(tx, inv, actor, inc, action, now)
+                    .await;
+            }
             Command::Postmortem { .. } => {
                 let text = self.postmortem(tx, &inc, now).await?;
                 return Ok(Outcome::Done(Reply::private(text)));

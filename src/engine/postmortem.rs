@@ -96,6 +96,15 @@ impl Engine {
                     impact::downtime_minutes(&spans, &self.cfg.availability.downtime_weights);
                 format!("{minutes:.1}")
             });
+        let followups: Vec<_> = crate::store::followups::all(conn, inc.id)
+            .await?
+            .into_iter()
+            .map(|f| {
+                context! { number => f.number, text => markdown(&f.text),
+                state => if f.done_at.is_some() { "done" } else { "open" },
+                owner => f.owner.as_deref().map(name), due => f.due }
+            })
+            .collect();
         let ctx = context! {
             sev => context! {
                 id => inc.id.to_string(), title => markdown(&inc.title), type => inc.sev_type.to_string(),
@@ -115,7 +124,7 @@ impl Engine {
                 to_resolve => took(d.to_resolve),
             },
             seconds => d,
-            levels, roles, impact => impact_lines, sla_minutes, timeline => lines,
+            levels, roles, impact => impact_lines, sla_minutes, timeline => lines, followups,
         };
         let env = minijinja::Environment::new();
         env.render_str(&self.cfg.postmortem_template, ctx)

@@ -2,6 +2,7 @@
 //! both. Every dialect difference lives in this file.
 
 pub mod availability;
+pub mod followups;
 pub mod incidents;
 pub mod jobs;
 pub mod outbox;

@@ -899,8 +899,17 @@ pub fn interaction(id: &str, kind: u64, user_id: &str, channel: &str, data: Valu
     })
 }
 
-/// `/sev <sub>` with options.
+/// `/sev <sub>` with options, inside its subcommand group when the command set puts it in
+/// one (`/sev review postmortem`), as Discord sends it.
 pub fn command(id: &str, user_id: &str, channel: &str, sub: &str, options: Value) -> Value {
+    let mut top = json!({ "name": sub, "type": 1, "options": options });
+    if let Some((group, _)) = sevbot::domain::command_set::SET
+        .iter()
+        .find(|s| s.name == sub)
+        .and_then(|s| s.group)
+    {
+        top = json!({ "name": group, "type": 2, "options": [top] });
+    }
     interaction(
         id,
         2,
@@ -908,7 +917,7 @@ pub fn command(id: &str, user_id: &str, channel: &str, sub: &str, options: Value
         channel,
         json!({
         "id": "1200000000000000000", "name": "sev", "type": 1, "guild_id": GUILD,
-        "options": [ { "name": sub, "type": 1, "options": options } ] }),
+        "options": [ top ] }),
     )
 }
 

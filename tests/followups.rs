@@ -1,0 +1,96 @@
+//! Follow-ups: added with an owner and a due date (also after the SEV ended), listed,
+//! marked done; open ones in `/sev status` once it is over, all of them in the postmortem.
+
+mod support;
+
+use sevbot::domain::Refusal;
+use support::{Backend, T0, TestApp};
+
+#[tokio::test]
+async fn follow_ups_outlive_the_sev() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.clock.set(T0);
+    app.cmd("U_DAVE", "general", "declare availability 2 Search slow")
+        .await;
+    app.deliver().await;
+    let ch = "sev-1-search-slow";
+    let r = app
+        .cmd(
+            "U_ALICE",
+            ch,
+            "followup add Alert on index shard size @bob due 2026-03-10",
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        "SEV-1: @alice added follow-up #1: Alert on index shard size (@bob, due 2026-03-10)."
+    );
+    app.deliver().await;
+    assert!(
+        app.posts_in(ch)
+            .iter()
+            .any(|p| p.contains("added follow-up #1: Alert on index shard size")),
+        "told in the channel: {:?}",
+        app.posts_in(ch)
+    );
+    // Mistakes are told precisely.
+    let r = app.cmd("U_ALICE", ch, "followup add Fix it @zed").await;
+    assert!(
+        matches!(&r.refusal, Some(Refusal::UnknownOwner { user, .. }) if user == "zed"),
+        "{}",
+        r.text
+    );
+    let r = app
+        .cmd("U_ALICE", ch, "followup add Fix it due tomorrow")
+        .await;
+    assert!(
+        r.text
+            .starts_with("\"tomorrow\" is not a date like 2026-03-10."),
+        "{}",
+        r.text
+    );
+    let r = app.cmd("U_ALICE", ch, "followup done 7").await;
+    assert_eq!(
+        r.refusal,
+        Some(Refusal::NoSuchFollowup {
+            id: sevbot::domain::SevId(1),
+            number: 7
+        })
+    );
+
+    for cmd in ["mitigated", "resolved", "close"] {
+        app.cmd("U_ALICE", ch, cmd).await;
+    }
+    app.deliver().await;
+    // After the end: added and closed, told to the person, not posted to the archived channel.
+    let before = app.fake.calls().len();
+    let r = app
+        .cmd(
+            "U_CAROL",
+            "general",
+            "SEV-1 followup add Runbook for shard rebalancing",
+        )
+        .await;
+    assert!(r.refusal.is_none(), "{}", r.text);
+    app.cmd("U_BOB", "general", "SEV-1 followup done 1").await;
+    app.deliver().await;
+    assert_eq!(app.fake.calls().len(), before, "nothing posted");
+    let list = app
+        .cmd("U_BOB", "general", "SEV-1 followup list")
+        .await
+        .text;
+    assert_eq!(
+        list,
+        "Follow-ups of SEV-1:\n#1 [done] Alert on index shard size — @bob, due 2026-03-10\n#2 [open] Runbook for shard rebalancing"
+    );
+    let status = app.cmd("U_BOB", "general", "SEV-1 status").await.text;
+    assert!(
+        status.ends_with("Open follow-ups:\n#2 [open] Runbook for shard rebalancing"),
+        "{status}"
+    );
+    let pm = app.cmd("U_BOB", "general", "SEV-1 postmortem").await.text;
+    assert!(
+        pm.contains("## Action items\n\n- #1 [done] Alert on index shard size — bob, due 2026-03-10\n- #2 [open] Runbook for shard rebalancing\n"),
+        "{pm}"
+    );
+}
