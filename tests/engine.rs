@@ -169,13 +169,20 @@ both_backends!(
         app.cmd("U_ALICE", CH, "mitigated").await;
         let r = app.cmd("U_ALICE", CH, "cancel false alarm").await;
         assert!(
-            r.text.contains("resolve it instead of cancelling"),
+            r.text
+                .contains("mark it resolved (`/sev resolved`) instead of cancelling"),
             "{}",
             r.text
         );
         let r = app.cmd("U_ALICE", CH, "mitigated").await;
         assert!(r.text.contains("it is already mitigated"), "{}", r.text);
         app.cmd("U_ALICE", CH, "resolved").await;
+        // The advice follows the stage: a resolved SEV is closed, not resolved again.
+        let r = app.cmd("U_ALICE", CH, "cancel false alarm").await;
+        assert_eq!(
+            r.text,
+            "Can't cancel SEV-1: it is resolved, so it was real; close it (`/sev close`) once its follow-ups are written down."
+        );
         let r = app.cmd("U_ALICE", CH, "level 0").await;
         assert!(r.text.contains("can no longer change"), "{}", r.text);
         app.cmd("U_DAVE", CH, "close").await; // an admin may close

@@ -27,10 +27,12 @@ pub fn refusal(from: Stage, to: Stage) -> String {
         (_, Closed) => {
             format!("it is {from}; only a resolved SEV can be closed (mark it resolved first)")
         }
-        (Mitigated | Resolved, Cancelled) => {
-            format!(
-                "it is {from}; a SEV that was mitigated was real, so resolve it instead of cancelling"
-            )
+        // Cancelling is for what was never an incident; the advice follows the stage.
+        (Mitigated, Cancelled) => {
+            "it is mitigated; a SEV that was mitigated was real, so mark it resolved (`/sev resolved`) instead of cancelling".into()
+        }
+        (Resolved, Cancelled) => {
+            "it is resolved, so it was real; close it (`/sev close`) once its follow-ups are written down".into()
         }
         (Resolved, Mitigated | Investigating | Declared) => {
             "it is already resolved; only closing is left".to_string()
@@ -123,7 +125,14 @@ mod tests {
         }
         assert!(refusal(Closed, Resolved).contains("already closed"));
         assert!(refusal(Investigating, Closed).contains("resolved first"));
-        assert!(refusal(Mitigated, Cancelled).contains("resolve it instead"));
+        assert!(
+            refusal(Mitigated, Cancelled).contains("mark it resolved (`/sev resolved`) instead")
+        );
+        assert!(refusal(Resolved, Cancelled).contains("close it (`/sev close`)"));
+        assert!(
+            !refusal(Resolved, Cancelled).contains("mark it resolved"),
+            "it is resolved already"
+        );
         assert!(refusal(Resolved, Resolved).contains("already resolved"));
     }
 
