@@ -94,3 +94,55 @@ async fn follow_ups_outlive_the_sev() {
         "{pm}"
     );
 }
+
+/// On the due date (09:00 where the owner is) the owner gets a direct message, once, unless
+/// the follow-up is done by then.
+#[tokio::test]
+async fn owners_are_reminded_on_the_due_date() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.clock.set(T0);
+    app.cmd("U_DAVE", "general", "declare availability 2 Search slow")
+        .await;
+    app.deliver().await;
+    let ch = "sev-1-search-slow";
+    app.cmd(
+        "U_ALICE",
+        ch,
+        "followup add Alert on shard size @bob due 2026-03-05",
+    )
+    .await;
+    app.cmd(
+        "U_ALICE",
+        ch,
+        "followup add Rebalance runbook @carol due 2026-03-05",
+    )
+    .await;
+    app.cmd("U_CAROL", ch, "followup done 2").await;
+    app.deliver().await;
+    let reminders = || -> Vec<(String, String)> {
+        app.fake
+            .pages()
+            .into_iter()
+            .filter(|(_, text)| text.starts_with("Follow-up #"))
+            .collect()
+    };
+    async fn at(app: &TestApp, ms: i64) {
+        app.clock.set(ms);
+        app.tick().await;
+        app.deliver().await;
+    }
+    let nine = 1_772_701_200_000; // 2026-03-05 09:00 UTC
+    at(&app, nine - 60_000).await;
+    assert!(reminders().is_empty(), "not before 09:00");
+    at(&app, nine).await;
+    assert_eq!(
+        reminders(),
+        vec![(
+            "bob".to_string(),
+            "Follow-up #1 of SEV-1 is due 2026-03-05: Alert on shard size\nMark it done with `/sev SEV-1 followup done 1`.".to_string()
+        )],
+        "bob once; carol's is done"
+    );
+    at(&app, nine + 3_600_000).await;
+    assert_eq!(reminders().len(), 1, "once");
+}

@@ -131,6 +131,26 @@ impl Delivery {
                     ..Done::default()
                 })
             }
+            Effect::RemindFollowup {
+                sev,
+                person,
+                number,
+                text,
+                due,
+            } => {
+                let msg = Message::FollowupDue {
+                    sev: *sev,
+                    number: *number,
+                    text,
+                    due,
+                };
+                // Sent before a crash? The person's DM says (the same look-up as a page's).
+                let reached = row.doubt && p.find_page(person, &k, row.created_at).await?;
+                if !reached {
+                    p.page(person, msg, &k).await?;
+                }
+                Ok(Done::default())
+            }
             Effect::UpsertImpact { sev, text } => {
                 let ch = self.incident_channel(*sev, row).await?;
                 self.upsert(p, row, *sev, &ch, "impact", Message::Impact(text))

@@ -20,6 +20,13 @@ pub enum Message<'a> {
     Page(&'a Incident, &'a str),
     /// The impact card: plain text, edited in place.
     Impact(&'a str),
+    /// A follow-up's owner reminded on its due date, in a direct message.
+    FollowupDue {
+        sev: SevId,
+        number: i64,
+        text: &'a str,
+        due: &'a str,
+    },
 }
 
 impl Message<'_> {
@@ -37,6 +44,15 @@ impl Message<'_> {
             Message::Batch(sev, events) => batch_text(*sev, events, m),
             // Written by sevbot from the catalogue and monitoring's numbers.
             Message::Impact(text) => (m.text)(text),
+            Message::FollowupDue {
+                sev,
+                number,
+                text,
+                due,
+            } => format!(
+                "Follow-up #{number} of {sev} is due {due}: {}\nMark it done with `/sev {sev} followup done {number}`.",
+                (m.text)(text)
+            ),
             Message::Page(inc, why) => format!(
                 "{why}\n{} {} {} · {} · {}\nAcknowledge with the button or `/sev ack {}`.",
                 inc.id,
@@ -67,7 +83,10 @@ impl Message<'_> {
             Message::Card(_) => Some("card"),
             Message::FeedAnnouncement(..) => Some("feed"),
             Message::Impact(_) => Some("impact"),
-            Message::Event(..) | Message::Batch(..) | Message::Page(..) => None,
+            Message::Event(..)
+            | Message::Batch(..)
+            | Message::Page(..)
+            | Message::FollowupDue { .. } => None,
         }
     }
 }

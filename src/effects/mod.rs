@@ -78,6 +78,15 @@ pub enum Effect {
         #[serde(default)]
         page: Option<i64>,
     },
+    /// Reminds a follow-up's owner (a config person id) that it is due, in a direct
+    /// message without an Acknowledge button.
+    RemindFollowup {
+        sev: SevId,
+        person: String,
+        number: i64,
+        text: String,
+        due: String,
+    },
     /// The impact card in the incident channel (degraded routes), edited in place.
     UpsertImpact {
         sev: SevId,
@@ -190,6 +199,10 @@ impl Effect {
                 (format!("{platform}:{}", incident.id), Lane::Human)
             }
             Effect::Page { person, .. } => (format!("{platform}:page:{person}"), Lane::Page),
+            // A reminder waits behind that person's pages and is no page itself.
+            Effect::RemindFollowup { person, .. } => {
+                (format!("{platform}:page:{person}"), Lane::Human)
+            }
             Effect::ExternalPage { sev, .. } => (format!("{platform}:{sev}"), Lane::Page),
             Effect::StatusPage { sev, .. } => (format!("{platform}:{sev}"), Lane::Human),
         }
@@ -225,6 +238,7 @@ impl Effect {
             Effect::ArchiveChannel { .. } => "archive",
             Effect::DeleteChannel { .. } => "delete_channel",
             Effect::Page { .. } => "page",
+            Effect::RemindFollowup { .. } => "remind_followup",
             Effect::ExternalPage { .. } => "external_page",
             Effect::UpsertImpact { .. } => "impact",
             Effect::StatusPage { .. } => "statuspage",
@@ -241,6 +255,7 @@ impl Effect {
             | Effect::DeleteChannel { sev }
             | Effect::UpsertImpact { sev, .. }
             | Effect::StatusPage { sev, .. }
+            | Effect::RemindFollowup { sev, .. }
             | Effect::ExternalPage { sev, .. } => Some(*sev),
             Effect::SetTopic { incident }
             | Effect::UpsertCard { incident }
@@ -281,6 +296,7 @@ impl Effect {
                 | Effect::ArchiveChannel { .. }
                 | Effect::DeleteChannel { .. }
                 | Effect::Page { .. }
+                | Effect::RemindFollowup { .. }
                 | Effect::UpsertImpact { .. }
                 | Effect::StatusPage { .. }
                 | Effect::ExternalPage { .. } => {}
@@ -372,6 +388,13 @@ mod examples {
             Effect::UpsertImpact {
                 sev,
                 text: "Impact as of 10:00 UTC: no route is degraded.".into(),
+            },
+            Effect::RemindFollowup {
+                sev,
+                person: "bob".into(),
+                number: 2,
+                text: "Alert on queue depth".into(),
+                due: "2026-03-10".into(),
             },
             Effect::StatusPage {
                 sev,

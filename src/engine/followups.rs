@@ -46,6 +46,12 @@ impl Engine {
                 let number =
                     followups::add(tx, id, &text, owner.as_deref(), due.as_deref(), actor, now)
                         .await?;
+                if let (Some(o), Some(d)) = (&owner, &due) {
+                    let at = self.due_at(o, d).unwrap_or(now).max(now);
+                    Job::FollowupDue { number }
+                        .schedule(tx, Some(id), at, now)
+                        .await?;
+                }
                 EventKind::FollowupAdded {
                     number,
                     text,
@@ -73,6 +79,47 @@ impl Engine {
             self.post_events(tx, &inc, recorded, now).await?;
         }
         Ok(Outcome::Done(Reply::private(format!("{id}: {summary}."))))
+    }
+
+    /// 09:00 on the due date where the owner is (their configured timezone).
+    fn due_at(&self, owner: &str, due: &str) -> Option<i64> {
+        use chrono::TimeZone;
+        let tz = self.cfg.person(owner).map(|p| p.timezone)?;
+        let day = chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()?;
+        let local = day.and_hms_opt(9, 0, 0)?;
+        Some(
+            tz.from_local_datetime(&local)
+                .earliest()?
+                .timestamp_millis(),
+        )
+    }
+
+    /// A follow-up's due date came: its owner gets a direct message, unless it is done.
+    pub(super) async fn followup_due(
+        &self,
+        tx: &mut Tx,
+        id: SevId,
+        number: i64,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let (Some(inc), Some(f)) = (
+            sevs::load(tx, id).await?,
+            followups::get(tx, id, number).await?,
+        ) else {
+            return Ok(());
+        };
+        let (None, Some(owner), Some(due)) = (f.done_at, f.owner, f.due) else {
+            return Ok(());
+        };
+        let remind = Effect::RemindFollowup {
+            sev: id,
+            person: owner,
+            number,
+            text: f.text,
+            due,
+        };
+        self.enqueue(tx, &inc.platform, remind, now).await?;
+        Ok(())
     }
 
     /// `#2 [open] Alert on queue depth — @bob, due 2026-03-10`.

@@ -20,6 +20,8 @@ pub const JOB_ESCALATE: &str = "escalate";
 pub const JOB_SCHEDULED_POST: &str = "scheduled_post";
 /// An open SEV's status pushed to its feeds at its level's cadence.
 pub const JOB_STATUS_PUSH: &str = "status_push";
+/// A follow-up's due date: its owner is reminded unless it is done.
+pub const JOB_FOLLOWUP_DUE: &str = "followup_due";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Job {
@@ -36,6 +38,15 @@ pub enum Job {
     },
     ScheduledPost(PostPayload),
     StatusPush,
+    /// Remind the owner of follow-up `number` unless it is done by then.
+    FollowupDue {
+        number: i64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Number {
+    number: i64,
 }
 
 /// A scheduled post: the schedule as configured when it was planned (a changed
@@ -69,6 +80,7 @@ impl Job {
             Job::Escalate { .. } => JOB_ESCALATE,
             Job::ScheduledPost(_) => JOB_SCHEDULED_POST,
             Job::StatusPush => JOB_STATUS_PUSH,
+            Job::FollowupDue { .. } => JOB_FOLLOWUP_DUE,
         }
     }
 
@@ -78,6 +90,7 @@ impl Job {
             Job::UpdateReminder { repeat } => serde_json::to_string(&Repeat { repeat: *repeat }),
             Job::Escalate { step } => serde_json::to_string(&Step { step: *step }),
             Job::ScheduledPost(p) => serde_json::to_string(p),
+            Job::FollowupDue { number } => serde_json::to_string(&Number { number: *number }),
             Job::PruneDeliveries | Job::DeleteChannel | Job::StatusPush => Ok("{}".to_string()),
         };
         json.unwrap_or_else(|_| "{}".into())
@@ -99,6 +112,9 @@ impl Job {
             },
             JOB_SCHEDULED_POST => Job::ScheduledPost(serde_json::from_str(payload)?),
             JOB_STATUS_PUSH => Job::StatusPush,
+            JOB_FOLLOWUP_DUE => Job::FollowupDue {
+                number: serde_json::from_str::<Number>(payload)?.number,
+            },
             other => anyhow::bail!("unknown job kind {other:?}"),
         })
     }
@@ -140,6 +156,7 @@ impl Job {
                 channel: "sev-feed".into(),
             }),
             Job::StatusPush,
+            Job::FollowupDue { number: 2 },
         ];
         for j in &all {
             match j {
@@ -148,7 +165,8 @@ impl Job {
                 | Job::DeleteChannel
                 | Job::Escalate { .. }
                 | Job::ScheduledPost(_)
-                | Job::StatusPush => {}
+                | Job::StatusPush
+                | Job::FollowupDue { .. } => {}
             }
         }
         all

@@ -42,6 +42,13 @@ pub async fn add(
     Ok(number)
 }
 
+pub async fn get(conn: &mut Conn, sev: SevId, number: i64) -> anyhow::Result<Option<Followup>> {
+    Ok(all(conn, sev)
+        .await?
+        .into_iter()
+        .find(|f| f.number == number))
+}
+
 pub async fn all(conn: &mut Conn, sev: SevId) -> anyhow::Result<Vec<Followup>> {
     let rows = sqlx::query(
         "SELECT number, text, owner, due, done_at FROM followups WHERE sev_id = $1 ORDER BY number",

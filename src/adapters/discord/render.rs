@@ -179,11 +179,13 @@ pub fn create(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> Cre
         Message::FeedAnnouncement(inc, as_of) => {
             CreateMessage::new().embed(feed_embed(inc, as_of, m))
         }
-        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
-            CreateMessage::new()
-                .content(clip(&msg.plain_text(m), MAX_CONTENT))
-                .components(message_buttons(&msg))
-        }
+        Message::Event(..)
+        | Message::Batch(..)
+        | Message::Page(..)
+        | Message::Impact(_)
+        | Message::FollowupDue { .. } => CreateMessage::new()
+            .content(clip(&msg.plain_text(m), MAX_CONTENT))
+            .components(message_buttons(&msg)),
     };
     body.allowed_mentions(mentions(&msg, &named()))
 }
@@ -204,11 +206,13 @@ pub fn edit(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> EditM
         Message::FeedAnnouncement(inc, as_of) => {
             EditMessage::new().embed(feed_embed(inc, as_of, m))
         }
-        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
-            EditMessage::new()
-                .content(clip(&msg.plain_text(m), MAX_CONTENT))
-                .components(message_buttons(&msg))
-        }
+        Message::Event(..)
+        | Message::Batch(..)
+        | Message::Page(..)
+        | Message::Impact(_)
+        | Message::FollowupDue { .. } => EditMessage::new()
+            .content(clip(&msg.plain_text(m), MAX_CONTENT))
+            .components(message_buttons(&msg)),
     };
     body.allowed_mentions(mentions(&msg, &named()))
 }

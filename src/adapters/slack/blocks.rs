@@ -97,7 +97,11 @@ pub fn render(msg: Message<'_>, m: &Markup) -> (String, Vec<Value>) {
             }
             blocks
         }
-        Message::Event(..) | Message::Batch(..) | Message::Page(..) | Message::Impact(_) => {
+        Message::Event(..)
+        | Message::Batch(..)
+        | Message::Page(..)
+        | Message::Impact(_)
+        | Message::FollowupDue { .. } => {
             let mut blocks = vec![section(&text)];
             if let Some((action, sev)) = msg.action() {
                 blocks.push(
