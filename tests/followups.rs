@@ -6,14 +6,22 @@ mod support;
 use sevbot::domain::Refusal;
 use support::{Backend, T0, TestApp};
 
-#[tokio::test]
-async fn follow_ups_outlive_the_sev() {
+const CH: &str = "sev-1-search-slow";
+
+/// SEV-1 "Search slow", declared by dave at T0, its channel open.
+async fn declared() -> TestApp {
     let app = TestApp::new(Backend::Sqlite).await;
     app.clock.set(T0);
     app.cmd("U_DAVE", "general", "declare availability 2 Search slow")
         .await;
     app.deliver().await;
-    let ch = "sev-1-search-slow";
+    app
+}
+
+#[tokio::test]
+async fn follow_ups_outlive_the_sev() {
+    let app = declared().await;
+    let ch = CH;
     let r = app
         .cmd(
             "U_ALICE",
@@ -99,12 +107,8 @@ async fn follow_ups_outlive_the_sev() {
 /// the follow-up is done by then.
 #[tokio::test]
 async fn owners_are_reminded_on_the_due_date() {
-    let app = TestApp::new(Backend::Sqlite).await;
-    app.clock.set(T0);
-    app.cmd("U_DAVE", "general", "declare availability 2 Search slow")
-        .await;
-    app.deliver().await;
-    let ch = "sev-1-search-slow";
+    let app = declared().await;
+    let ch = CH;
     app.cmd(
         "U_ALICE",
         ch,

@@ -66,6 +66,11 @@ fn row(action: &str) -> Row {
         },
         "post an update" => r("update all hands", "update"),
         "add a timeline note" => r("timeline note a note", "note"),
+        "read the postmortem" => Row {
+            kind: None,
+            ..r("postmortem", "")
+        },
+        "add a follow-up" => r("followup add Write the runbook", "followup_added"),
         "raise the level" => r("level 0 spreading", "level_changed"),
         "lower the level" => r("level 2 contained", "level_changed"),
         "mark mitigated" => r("mitigated", "stage_changed"),
