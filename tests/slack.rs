@@ -1236,3 +1236,53 @@ async fn forms_keep_text_as_typed() {
         "the customer update keeps its lines: {published:?}"
     );
 }
+
+/// The declare form can say "a separate incident" as `--new` does: a second declare of the
+/// same type within minutes is asked "the same incident?" unless the box is ticked.
+#[tokio::test]
+async fn the_declare_form_can_declare_a_separate_incident() {
+    let s = SlackApp::start_with(Backend::Sqlite, "", |_| {}).await;
+    let form = |title: &str, separate: bool| {
+        view_submission(
+            "U_ALICE",
+            "sev_declare",
+            "C_GENERAL",
+            json!({
+                "type": { "v": { "type": "static_select", "selected_option": { "value": "availability" } } },
+                "level": { "v": { "type": "static_select", "selected_option": { "value": "2" } } },
+                "title": { "v": { "type": "plain_text_input", "value": title } },
+                "new": { "v": { "type": "checkboxes", "selected_options":
+                    if separate { json!([{ "value": "yes" }]) } else { json!([]) } } }
+            }),
+        )
+    };
+    let sevs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sevs")
+            .fetch_one(&s.app.engine.store.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        s.interaction(form("Search slow", false)).await.status(),
+        200
+    );
+    assert_eq!(
+        s.interaction(form("Images slow", false)).await.status(),
+        200
+    );
+    assert_eq!(sevs().await, 1, "asked whether it is the same incident");
+    s.deliver().await;
+    let told = s
+        .slack
+        .calls_to("chat.postEphemeral")
+        .into_iter()
+        .chain(s.slack.calls_to("chat.postMessage"))
+        .any(|c| {
+            c["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("tick \"Separate incident\""))
+        });
+    assert!(told, "the refusal says how to declare it from the form");
+    assert_eq!(s.interaction(form("Images slow", true)).await.status(), 200);
+    assert_eq!(sevs().await, 2, "a separate incident, as asked");
+}

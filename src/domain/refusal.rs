@@ -404,7 +404,7 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "You declared {id} \"{title}\" {seconds_ago} s ago (#{channel}). Is this the same incident? Post to it with `/sev {id} update …`; \
-                 to open a separate SEV, repeat your command with --new."
+                 to open a separate SEV, repeat your command with --new (in the declare form, tick \"Separate incident\")."
             ),
             Refusal::SecurityFeed { here } => write!(
                 f,

@@ -62,6 +62,9 @@ pub fn declare_modal(defs: &[SevDefinition], channel: &str) -> Value {
             { "type": "input", "block_id": "private", "optional": true, "label": plain("Restricted"),
               "element": { "type": "checkboxes", "action_id": "v",
                            "options": [ option("Only its members see it (security SEVs always are)", "yes") ] } },
+            { "type": "input", "block_id": "new", "optional": true, "label": plain("Separate incident"),
+              "element": { "type": "checkboxes", "action_id": "v",
+                           "options": [ option("Declare it even if I just declared a similar SEV", "yes") ] } },
             { "type": "context", "elements": [ { "type": "mrkdwn",
               "text": clip(&format!("*SEV levels*\n{}", render_table(defs)), MAX_SECTION) } ] }
         ]
@@ -189,7 +192,7 @@ pub fn interpret(p: &Value) -> Result<Intent, String> {
                         Declaration {
                             customer_impact: ticked("impact"),
                             private: ticked("private"),
-                            force_new: false,
+                            force_new: ticked("new"),
                             description: field("description"),
                         },
                     )
