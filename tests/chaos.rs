@@ -178,18 +178,24 @@ async fn until_sent(slack: &FakeSlack, before: usize, prefix: &str, what: &str) 
     .await;
 }
 
-async fn chaos(b: Backend) {
-    let (slack, addr) = FakeSlack::start().await;
+/// sevbot started on a fresh database of backend `b`, talking to the fake Slack at `slack`.
+async fn running(b: Backend, slack: std::net::SocketAddr) -> Bot {
     let db = match b {
         Backend::Sqlite => String::new(),
         Backend::Postgres => support::pg::fresh_database().await,
     };
-    let mut bot = Bot::new(db, format!("http://{addr}/api"));
+    let mut bot = Bot::new(db, format!("http://{slack}/api"));
     if bot.db.is_empty() {
         bot.db = format!("sqlite://{}", bot.dir.path().join("sevbot.db").display());
     }
     bot.start();
     bot.ready().await;
+    bot
+}
+
+async fn chaos(b: Backend) {
+    let (slack, addr) = FakeSlack::start().await;
+    let mut bot = running(b, addr).await;
     let hold = || Fault::Slow(Duration::from_secs(60));
     let moments = [Moment::ChannelCreation, Moment::Post, Moment::Page];
     let mut sevs = 0;
@@ -359,16 +365,7 @@ fn declare_form(n: usize) -> Value {
 /// exists once, with its description as its first note; none exists without it.
 async fn declare_forms(b: Backend) {
     let (_slack, addr) = FakeSlack::start().await;
-    let db = match b {
-        Backend::Sqlite => String::new(),
-        Backend::Postgres => support::pg::fresh_database().await,
-    };
-    let mut bot = Bot::new(db, format!("http://{addr}/api"));
-    if bot.db.is_empty() {
-        bot.db = format!("sqlite://{}", bot.dir.path().join("sevbot.db").display());
-    }
-    bot.start();
-    bot.ready().await;
+    let mut bot = running(b, addr).await;
     let store = sevbot::store::Store::connect(&bot.db).await.unwrap();
 
     // The worst moment, made certain. On PostgreSQL a trigger makes the description's

@@ -67,13 +67,7 @@ impl Engine {
             }
         };
         let recorded = self.record(tx, &mut inc, actor, &[event], now).await?;
-        let summary = self.with_markup(&inv.platform, |m| {
-            recorded
-                .iter()
-                .map(|e| describe(&e.event, &e.actor, m))
-                .collect::<Vec<_>>()
-                .join("; ")
-        });
+        let summary = self.summarize(&inv.platform, &recorded);
         // An ended SEV's channel is archived: the timeline keeps it, the channel does not.
         if !inc.stage.is_final() {
             self.post_events(tx, &inc, recorded, now).await?;

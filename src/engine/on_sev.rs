@@ -228,13 +228,7 @@ impl Engine {
         {
             self.reschedule_reminder(tx, &inc, now).await?;
         }
-        let summary = self.with_markup(&inv.platform, |m| {
-            recorded
-                .iter()
-                .map(|e| describe(&e.event, &e.actor, m))
-                .collect::<Vec<_>>()
-                .join("; ")
-        });
+        let summary = self.summarize(&inv.platform, &recorded);
         Ok(Outcome::Done(Reply::private(format!("{id}: {summary}."))))
     }
 

@@ -49,7 +49,7 @@ impl Engine {
         let ladder = self.freeze_ladder(inc, now);
         jobs::cancel(tx, inc.id, JOB_ESCALATE, now).await?;
         paging::close_chain(tx, inc.id, now).await?;
-        paging::refreeze(tx, inc.id, &ladder, now).await?;
+        paging::freeze(tx, inc.id, &ladder, now).await?;
         let Some(first) = ladder.steps.first() else {
             return Ok(());
         };

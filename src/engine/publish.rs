@@ -97,6 +97,17 @@ impl Engine {
         self.post_events(tx, inc, recorded, now).await
     }
 
+    /// What was recorded, in one line for the person who caused it ("a; b").
+    pub(super) fn summarize(&self, platform: &str, recorded: &[TimelineEvent]) -> String {
+        self.with_markup(platform, |m| {
+            recorded
+                .iter()
+                .map(|e| describe(&e.event, &e.actor, m))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
     /// Posts timeline entries already recorded in the SEV's channel.
     pub(super) async fn post_events(
         &self,

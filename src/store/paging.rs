@@ -65,25 +65,9 @@ pub struct StoredLadder {
     pub acked_by: Option<String>,
 }
 
+/// Freezes `ladder` onto the SEV from `now`, unacknowledged; an earlier ladder (before a
+/// reopen, or a raise onto a stricter policy) is replaced with its acknowledgement.
 pub async fn freeze(conn: &mut Conn, sev: SevId, ladder: &Ladder, now: i64) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO ladders (sev_id, policy, steps, started_at) VALUES ($1, $2, $3, $4)")
-        .bind(sev.0)
-        .bind(&ladder.policy)
-        .bind(serde_json::to_string(&ladder.steps)?)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Replaces the SEV's ladder with `ladder`, starting `now` and not yet acknowledged (a
-/// reopened SEV, or a level raised to a stricter policy).
-pub async fn refreeze(
-    conn: &mut Conn,
-    sev: SevId,
-    ladder: &Ladder,
-    now: i64,
-) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO ladders (sev_id, policy, steps, started_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (sev_id) DO UPDATE SET policy = excluded.policy, steps = excluded.steps, \
