@@ -1075,6 +1075,18 @@ async fn typed_mentions_and_masked_links_do_nothing_on_discord() {
     for (_, c) in d.fake.channels() {
         texts.push(c.topic.clone().unwrap_or_default());
     }
+    // The postmortem in chat quotes the title too.
+    let pm = d
+        .sub(
+            "1300000000000000098",
+            GENERAL,
+            "postmortem",
+            json!([{ "name": "sev", "type": 3, "value": "SEV-1" }]),
+        )
+        .await;
+    let pm = DiscordApp::content(&pm);
+    assert!(pm.contains("Postmortem: SEV-1"), "{pm}");
+    texts.push(pm);
     for t in &texts {
         assert!(!t.contains("@everyone"), "{t}");
         assert!(!t.contains(" <@123456789012345678>"), "{t}");

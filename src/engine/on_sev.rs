@@ -114,8 +114,10 @@ impl Engine {
                     .await;
             }
             Command::Postmortem { .. } => {
-                let text = self.postmortem(tx, &inc, now).await?;
-                return Ok(Outcome::Done(Reply::private(text)));
+                // The document is Markdown for any reader; in chat it is also text the
+                // platform must not act on (an `@everyone` in a title stays text).
+                let doc = self.postmortem(tx, &inc, now).await?;
+                return Ok(Outcome::Done(Reply::private(self.esc(&inv.platform, &doc))));
             }
             Command::Diagnosed { note, .. } => Action::Diagnose { note },
             Command::Retitle { title, .. } => Action::Retitle { title },
