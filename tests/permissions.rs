@@ -444,14 +444,23 @@ async fn check(
             let channel = match place {
                 Place::Elsewhere => general.clone(),
                 Place::ItsChannel => {
-                    desk.deliver().await;
                     let name = if private {
                         format!("sev-{sev}-availability")
                     } else {
                         format!("sev-{sev}-permissions")
                     };
-                    desk.channel(&name)
-                        .unwrap_or_else(|| panic!("{}: {name} was created", desk.name()))
+                    // A delivery that ran slow on a loaded machine is retried a moment
+                    // later: wait for the channel rather than for one pass of the outbox.
+                    let mut found = None;
+                    for _ in 0..100 {
+                        desk.deliver().await;
+                        found = desk.channel(&name);
+                        if found.is_some() {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    found.unwrap_or_else(|| panic!("{}: {name} was created", desk.name()))
                 }
             };
             if let Some((who, setup)) = r.setup {
