@@ -69,6 +69,9 @@ impl RawConfig {
             availability: AvailabilityConfig::default(),
             feeds: vec![],
             postmortem: PostmortemConfig::default(),
+            email: Default::default(),
+            jira: Default::default(),
+            tracker_webhook: Default::default(),
         }
     }
 }

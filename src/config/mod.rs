@@ -9,6 +9,7 @@ use crate::domain::escalation::Policy;
 use crate::domain::oncall::Rotation;
 
 mod availability;
+mod email;
 mod escalation;
 mod feeds;
 mod levels;
@@ -16,7 +17,9 @@ mod load;
 mod people;
 mod postmortem;
 mod sections;
+mod tickets;
 pub use availability::{AvailabilityConfig, Destination};
+pub use email::{EmailConfig, MailList};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
 pub use feeds::{Feed, RawFeed};
 pub use levels::default_definitions;
@@ -27,6 +30,7 @@ pub use sections::{
     CommandScope, ConsoleConfig, DatabaseConfig, DiscordConfig, LogConfig, RemindersConfig,
     ServerConfig,
 };
+pub use tickets::{JiraConfig, TrackerWebhookConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +71,12 @@ pub struct RawConfig {
     pub availability: AvailabilityConfig,
     #[serde(default)]
     pub postmortem: PostmortemConfig,
+    #[serde(default)]
+    pub email: EmailConfig,
+    #[serde(default)]
+    pub jira: JiraConfig,
+    #[serde(default)]
+    pub tracker_webhook: TrackerWebhookConfig,
 }
 
 /// The validated configuration the program runs on.
@@ -86,6 +96,9 @@ pub struct Config {
     pub execs: Vec<String>,
     pub pagerduty: PagerDutyConfig,
     pub availability: AvailabilityConfig,
+    pub email: EmailConfig,
+    pub jira: JiraConfig,
+    pub tracker_webhook: TrackerWebhookConfig,
     pub people: Vec<Person>,
     pub rotations: Vec<Rotation>,
     pub feeds: Vec<Feed>,
@@ -202,6 +215,8 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
     availability::check(&raw.availability, &mut problems);
     let draft_template = availability::draft_template(&raw.availability, &mut problems);
     let postmortem_template = postmortem::template(&raw.postmortem, &mut problems);
+    email::check(&raw.email, &mut problems);
+    tickets::check(&raw.jira, &mut problems);
     let ok = !problems.iter().any(|p| p.fatal);
     // The sections are handed on as checked; the raw lists they were checked from
     // (people, rotations, feeds, policies, schedules) stay here.
@@ -217,6 +232,9 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         execs,
         pagerduty,
         availability,
+        email,
+        jira,
+        tracker_webhook,
         ..
     } = raw;
     let cfg = ok.then_some(Config {
@@ -231,6 +249,9 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         execs,
         pagerduty,
         availability,
+        email,
+        jira,
+        tracker_webhook,
         people,
         rotations,
         feeds,

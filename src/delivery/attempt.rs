@@ -7,7 +7,8 @@ use super::TOPIC_DETOUR;
 use super::settle::Done;
 use super::{Delivery, MAX_BACKOFF_MS};
 use crate::domain::SevId;
-use crate::effects::{DeliveryError, Effect, Lane, Message, PageAction, Platform};
+use crate::effects::{DeliveryError, Effect, Lane, Message, Outgoing, PageAction, Platform};
+use crate::engine::outcomes::TICKET;
 use crate::store::incidents as sevs;
 use crate::store::outbox::{self, OutboxRow, Release};
 
@@ -31,7 +32,20 @@ impl Delivery {
         effect: Effect,
     ) -> anyhow::Result<Option<i64>> {
         if let Some(sink) = self.sinks.get(&row.platform).cloned() {
-            let result = sink.send(&effect, &key(row)).await.map(|()| Done {
+            let ticket = match &effect {
+                Effect::Ticket { sev, .. } => {
+                    let mut conn = self.store.pool.acquire().await?;
+                    sevs::message_id(&mut conn, *sev, &row.platform, TICKET, TICKET).await?
+                }
+                _ => None,
+            };
+            let out = Outgoing {
+                key: &key(row),
+                doubt: row.doubt,
+                ticket: ticket.as_deref(),
+            };
+            let result = sink.send(&effect, out).await.map(|sent| Done {
+                ticket: sent.ticket.zip(effect.sev()).map(|(t, sev)| (sev, t)),
                 paged: matches!(
                     effect,
                     Effect::ExternalPage {
@@ -209,12 +223,13 @@ impl Delivery {
                 p.delete_channel(&ch).await?;
                 Ok(Done::default())
             }
-            Effect::ExternalPage { .. } | Effect::StatusPage { .. } => {
-                Err(DeliveryError::Permanent(format!(
-                    "{} is a sink, not a chat platform",
-                    row.platform
-                )))
-            }
+            Effect::ExternalPage { .. }
+            | Effect::StatusPage { .. }
+            | Effect::Email { .. }
+            | Effect::Ticket { .. } => Err(DeliveryError::Permanent(format!(
+                "{} is a sink, not a chat platform",
+                row.platform
+            ))),
         }
     }
 

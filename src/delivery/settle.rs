@@ -29,6 +29,8 @@ pub(super) struct Done {
     pub paged: bool,
     /// Rows folded into this one's message (or made moot by it).
     pub folded: Vec<i64>,
+    /// A tracker opened the SEV's ticket.
+    pub ticket: Option<(SevId, crate::effects::TicketRef)>,
 }
 
 impl Delivery {
@@ -151,6 +153,9 @@ impl Delivery {
         outbox::delivered_with(&mut tx, &done.folded, now).await?;
         if let Some((sev, name, id)) = &done.channel {
             outcomes::channel_created(&mut tx, &row.platform, *sev, name, id, now).await?;
+        }
+        if let Some((sev, t)) = &done.ticket {
+            outcomes::ticket_opened(&mut tx, &row.platform, via, *sev, t, now).await?;
         }
         if done.paged
             && let Some(route) = page_route(effect, via, self.sinks.contains_key(&row.platform))

@@ -371,9 +371,9 @@ pub const SET: &[Spec] = &[
     .in_group(REVIEW),
     spec(
         "subscribe",
-        "/sev subscribe [type=<type>[,<type>…]] [level<=<0-3>]",
-        "announce matching SEVs in this channel, edited in place as they change",
-        "Announce SEVs in this channel, edited in place",
+        "/sev subscribe [email=<address>] [type=<type>[,<type>…]] [level<=<0-3>]",
+        "announce matching SEVs in this channel (edited in place), or by e-mail to an address (a thread per SEV)",
+        "Announce SEVs in this channel, or by e-mail",
         &[
             opt("type", Arg::SevType, false, "The kind of incident"),
             opt(
@@ -382,15 +382,26 @@ pub const SET: &[Spec] = &[
                 false,
                 "Only this level and more critical",
             ),
+            opt(
+                "email",
+                Arg::Text(254),
+                false,
+                "An e-mail address to send each SEV's thread to, instead of this channel",
+            ),
         ],
         "subscribe",
     ),
     spec(
         "unsubscribe",
-        "/sev unsubscribe",
-        "stop announcing SEVs in this channel",
-        "Stop announcing SEVs in this channel",
-        &[],
+        "/sev unsubscribe [email=<address>]",
+        "stop announcing SEVs in this channel, or to an e-mail address",
+        "Stop announcing SEVs in this channel, or by e-mail",
+        &[opt(
+            "email",
+            Arg::Text(254),
+            false,
+            "The e-mail address to stop sending to",
+        )],
         "unsubscribe",
     ),
     spec(

@@ -104,8 +104,14 @@ pub enum Command {
         sev: Option<SevId>,
         text: String,
     },
-    Subscribe(FeedFilter),
-    Unsubscribe,
+    /// This channel, or with `email` that address, hears of matching SEVs.
+    Subscribe {
+        filter: FeedFilter,
+        email: Option<String>,
+    },
+    Unsubscribe {
+        email: Option<String>,
+    },
     Help {
         topic: Option<String>,
     },
@@ -137,8 +143,8 @@ impl Command {
             Command::Timeline { .. } => "timeline",
             Command::Postmortem { .. } => "postmortem",
             Command::Note { .. } => "timeline",
-            Command::Subscribe(_) => "subscribe",
-            Command::Unsubscribe => "unsubscribe",
+            Command::Subscribe { .. } => "subscribe",
+            Command::Unsubscribe { .. } => "unsubscribe",
             Command::Help { .. } => "help",
         }
     }
@@ -398,13 +404,23 @@ pub fn parse_with(
             )),
         },
         "subscribe" => {
+            let (email, rest) = email_option("subscribe", &rest)?;
             FeedFilter::parse(&rest)
-                .map(Command::Subscribe)
+                .map(|filter| Command::Subscribe { filter, email })
                 .map_err(|(reason, suggestion)| {
                     UsageError::new("subscribe", reason).suggest(suggestion)
                 })
         }
-        "unsubscribe" => no_args(Command::Unsubscribe),
+        "unsubscribe" => match email_option("unsubscribe", &rest)? {
+            (email, rest) if rest.is_empty() => Ok(Command::Unsubscribe { email }),
+            (_, rest) => Err(UsageError::new(
+                "unsubscribe",
+                format!(
+                    "`unsubscribe` takes nothing or `email=<address>`, not \"{}\".",
+                    rest[0]
+                ),
+            )),
+        },
         "help" => match rest.first() {
             None => Ok(Command::Help { topic: None }),
             Some(t) => {
@@ -661,6 +677,42 @@ pub fn parse_level(cmd: &str, word: &str) -> Result<Level, UsageError> {
     }
 }
 
+/// Takes `email=<address>` out of a subscription's words; the address must be a plain
+/// `local@domain` (lower-cased), so chat cannot add a recipient or a header.
+fn email_option<'a>(
+    cmd: &str,
+    words: &[&'a str],
+) -> Result<(Option<String>, Vec<&'a str>), UsageError> {
+    let mut email = None;
+    let mut rest = vec![];
+    for w in words {
+        match w
+            .strip_prefix("email=")
+            .or_else(|| w.strip_prefix("EMAIL="))
+        {
+            Some(a) => {
+                // Slack links an address it sees: `<mailto:a@b.com|a@b.com>`.
+                let a = a.strip_prefix("<mailto:").unwrap_or(a);
+                let a = a.split('|').next().unwrap_or(a);
+                let a = a
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_ascii_lowercase();
+                if !super::address::valid_address(&a) {
+                    return Err(UsageError::new(
+                        cmd,
+                        format!(
+                            "\"{a}\" is not an e-mail address (one address, like sre@example.com)."
+                        ),
+                    ));
+                }
+                email = Some(a);
+            }
+            None => rest.push(*w),
+        }
+    }
+    Ok((email, rest))
+}
+
 /// A person as typed without any platform's markup: `@alice` or `alice`. Each platform
 /// reads its own mention syntax (`<@U123|alice>` on Slack) and hands the grammar the
 /// handle (`Platform::user_in`).
@@ -878,17 +930,53 @@ mod tests {
     fn subscribe_and_help() {
         assert_eq!(
             parse("subscribe").unwrap(),
-            Command::Subscribe(FeedFilter::default())
+            Command::Subscribe {
+                filter: FeedFilter::default(),
+                email: None
+            }
         );
         assert_eq!(
+            parse("subscribe email=SRE@example.com level<=1").unwrap(),
+            Command::Subscribe {
+                filter: FeedFilter {
+                    types: vec![],
+                    max_level: Some(lvl(1))
+                },
+                email: Some("sre@example.com".into())
+            }
+        );
+        assert!(err("subscribe email=sre").reason.contains("e-mail address"));
+        assert_eq!(
+            parse("subscribe email=<mailto:sre@example.com|sre@example.com>").unwrap(),
+            parse("subscribe email=sre@example.com").unwrap()
+        );
+        assert!(
+            err("subscribe email=a@example.com,b@example.com")
+                .reason
+                .contains("e-mail address")
+        );
+        assert_eq!(
+            parse("unsubscribe email=sre@example.com").unwrap(),
+            Command::Unsubscribe {
+                email: Some("sre@example.com".into())
+            }
+        );
+        assert!(err("unsubscribe now").reason.contains("email="));
+        assert_eq!(
             parse("subscribe type=availability,security level<=1").unwrap(),
-            Command::Subscribe(FeedFilter {
-                types: vec![SevType::Availability, SevType::Security],
-                max_level: Some(lvl(1))
-            })
+            Command::Subscribe {
+                filter: FeedFilter {
+                    types: vec![SevType::Availability, SevType::Security],
+                    max_level: Some(lvl(1))
+                },
+                email: None
+            }
         );
         assert!(err("subscribe level<=7").reason.contains("0-3"));
-        assert_eq!(parse("unsubscribe").unwrap(), Command::Unsubscribe);
+        assert_eq!(
+            parse("unsubscribe").unwrap(),
+            Command::Unsubscribe { email: None }
+        );
         assert_eq!(parse("").unwrap(), Command::Help { topic: None });
         assert_eq!(parse("/sev").unwrap(), Command::Help { topic: None });
         assert_eq!(

@@ -180,6 +180,12 @@ pub enum EventKind {
     ChannelCreated {
         name: String,
     },
+    /// A tracker opened the SEV's ticket (`via` as people call it: "Jira").
+    TicketOpened {
+        via: String,
+        key: String,
+        url: String,
+    },
     UpdateReminder {
         minutes_since_update: i64,
         /// Who was reminded (the IMOC at the time).
@@ -449,6 +455,7 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         | EventKind::FollowupAdded { .. }
         | EventKind::FollowupDone { .. }
         | EventKind::Detected { .. }
+        | EventKind::TicketOpened { .. }
         | EventKind::UpdateReminder { .. }
         | EventKind::Paged { .. }
         | EventKind::PageFailed { .. }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod address;
 pub mod chain;
 pub mod command_set;
 pub mod definitions;
@@ -11,6 +12,7 @@ pub mod grammar;
 pub mod impact;
 pub mod incident;
 pub mod lifecycle;
+pub mod mail;
 pub mod month;
 pub mod naming;
 pub mod oncall;

@@ -170,6 +170,8 @@ pub enum Refusal {
     NotSubscribed {
         here: String,
     },
+    /// An e-mail subscription while no e-mail is sent.
+    MailOff,
 }
 
 impl Refusal {
@@ -210,6 +212,7 @@ impl Refusal {
             Refusal::JustDeclared { .. } => "just_declared",
             Refusal::SecurityFeed { .. } => "security_feed",
             Refusal::NotSubscribed { .. } => "not_subscribed",
+            Refusal::MailOff => "mail_off",
         }
     }
 }
@@ -411,6 +414,11 @@ impl fmt::Display for Refusal {
                 "Security SEVs are restricted, so {here} cannot subscribe to them: every feed \
                  shows them only as \"SEV-n · security · {REDACTED}\". To see them in full, the \
                  sevbot operator lists a private channel under [[feeds]] with private = true."
+            ),
+            Refusal::MailOff => write!(
+                f,
+                "sevbot sends no e-mail here: the operator sets [email] from in the config and \
+                 SMTP_URL in the environment (smtp://user:pass@host:587 or smtps://…), then restarts it."
             ),
             Refusal::NotSubscribed { here } => {
                 write!(

@@ -115,6 +115,7 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
             s
         }
         EventKind::FollowupDone { number } => format!("{who} marked follow-up #{number} done"),
+        EventKind::TicketOpened { via, key, url } => format!("{via} ticket {key}: {url}"),
         EventKind::Retitled { from, to } => {
             format!("{who} retitled it \"{}\" → \"{}\"", esc(from), esc(to))
         }

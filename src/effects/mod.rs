@@ -14,7 +14,7 @@ use crate::domain::{EventKind, Incident, SevId, TimelineEvent};
 
 pub use message::Message;
 pub use platform::{NewChannel, Platform};
-pub use sink::{Capability, Sink};
+pub use sink::{Capability, Outgoing, Sent, Sink, TicketRef};
 
 /// The encoding written today. Rows carry the version they were written with; older
 /// encodings are read by `Effect::decode`.
@@ -98,6 +98,23 @@ pub enum Effect {
         url: String,
         body: String,
     },
+    /// One message of a SEV's e-mail thread to one address: the opening when `message_id`
+    /// is `thread`, else a reply to it (`In-Reply-To` and `References` name `thread`).
+    Email {
+        sev: SevId,
+        to: String,
+        subject: String,
+        body: String,
+        message_id: String,
+        thread: String,
+    },
+    /// The SEV's ticket in a tracker (Jira, a webhook): opened at the declaration, then
+    /// commented on; the postmortem attached when it is resolved.
+    Ticket {
+        sev: SevId,
+        #[serde(flatten)]
+        action: TicketAction,
+    },
     /// A page through an external paging service (PagerDuty's Events API): triggered
     /// with a stable `dedup_key`, then acknowledged and resolved. Written as `pager_duty`
     /// by version 1.
@@ -112,6 +129,28 @@ pub enum Effect {
         person: Option<String>,
         #[serde(default)]
         page: Option<i64>,
+    },
+}
+
+/// What to do to a SEV's ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum TicketAction {
+    /// Opens it; `label` finds it again after an attempt whose outcome sevbot did not see.
+    Open {
+        summary: String,
+        description: String,
+        level: crate::domain::Level,
+        sev_type: crate::domain::SevType,
+        label: String,
+    },
+    Comment {
+        text: String,
+    },
+    /// A file on the ticket (the postmortem, in Markdown).
+    Attach {
+        filename: String,
+        content: String,
     },
 }
 
@@ -205,6 +244,11 @@ impl Effect {
             }
             Effect::ExternalPage { sev, .. } => (format!("{platform}:{sev}"), Lane::Page),
             Effect::StatusPage { sev, .. } => (format!("{platform}:{sev}"), Lane::Human),
+            // One queue per address keeps each recipient's thread in order; one slow
+            // mailbox holds up nobody else.
+            Effect::Email { sev, to, .. } => (format!("{platform}:{sev}:{to}"), Lane::Human),
+            // Comments wait behind the ticket's opening.
+            Effect::Ticket { sev, .. } => (format!("{platform}:{sev}"), Lane::Human),
         }
     }
 
@@ -242,6 +286,8 @@ impl Effect {
             Effect::ExternalPage { .. } => "external_page",
             Effect::UpsertImpact { .. } => "impact",
             Effect::StatusPage { .. } => "statuspage",
+            Effect::Email { .. } => "email",
+            Effect::Ticket { .. } => "ticket",
         }
     }
 
@@ -255,6 +301,8 @@ impl Effect {
             | Effect::DeleteChannel { sev }
             | Effect::UpsertImpact { sev, .. }
             | Effect::StatusPage { sev, .. }
+            | Effect::Email { sev, .. }
+            | Effect::Ticket { sev, .. }
             | Effect::RemindFollowup { sev, .. }
             | Effect::ExternalPage { sev, .. } => Some(*sev),
             Effect::SetTopic { incident }
@@ -299,6 +347,8 @@ impl Effect {
                 | Effect::RemindFollowup { .. }
                 | Effect::UpsertImpact { .. }
                 | Effect::StatusPage { .. }
+                | Effect::Email { .. }
+                | Effect::Ticket { .. }
                 | Effect::ExternalPage { .. } => {}
             }
         }
@@ -400,6 +450,24 @@ mod examples {
                 sev,
                 url: "http://status.example/hook".into(),
                 body: "We are investigating.".into(),
+            },
+            Effect::Email {
+                sev,
+                to: "incidents@example.com".into(),
+                subject: "Re: [SEV-7] SEV1 availability: Checkout failing".into(),
+                body: "SEV-7 at 10:05 UTC: @alice posted an update: rolled back".into(),
+                message_id: "<sev-7.1772445600000.1772445900000.0a1b2c3d@example.com>".into(),
+                thread: "<sev-7.1772445600000@example.com>".into(),
+            },
+            Effect::Ticket {
+                sev,
+                action: TicketAction::Open {
+                    summary: "SEV-7 SEV1 availability: Checkout failing".into(),
+                    description: "SEV-7 · SEV1 availability · declared · Checkout failing".into(),
+                    level: Level::new(1).expect("static level"),
+                    sev_type: SevType::Availability,
+                    label: "sevbot-sev-7-1772445600000".into(),
+                },
             },
             Effect::ExternalPage {
                 sev,

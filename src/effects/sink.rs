@@ -1,5 +1,5 @@
-//! Webhook-style destinations (PagerDuty, status pages): registered beside the chat
-//! platforms under their own name, chosen by the engine for what they can do, and
+//! Destinations beside the chat platforms (PagerDuty, status pages, e-mail, trackers):
+//! registered under their own name, chosen by the engine for what they can do, and
 //! delivered by the outbox with the same retries, leases and failure reporting.
 
 use async_trait::async_trait;
@@ -12,6 +12,34 @@ pub enum Capability {
     Paging,
     /// Publishes approved customer updates (`Effect::StatusPage`).
     StatusUpdates,
+    /// Sends the SEV's e-mail thread (`Effect::Email`).
+    Mail,
+    /// Keeps a ticket per SEV (`Effect::Ticket`).
+    Tickets,
+}
+
+/// What a sink is given besides the effect.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// Identifies the outbox row, for receivers that de-duplicate.
+    pub key: &'a str,
+    /// An earlier attempt's outcome is unknown: look before doing it again.
+    pub doubt: bool,
+    /// The ticket this sink opened for the SEV, once it exists.
+    pub ticket: Option<&'a str>,
+}
+
+/// What a delivery created that later ones need.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub ticket: Option<TicketRef>,
+}
+
+/// A tracker's ticket: its key ("OPS-12") and where people open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketRef {
+    pub key: String,
+    pub url: String,
 }
 
 #[async_trait]
@@ -22,6 +50,5 @@ pub trait Sink: Send + Sync {
         self.name()
     }
     fn capabilities(&self) -> &[Capability];
-    /// Sends one effect; `key` identifies the outbox row, for receivers that de-duplicate.
-    async fn send(&self, effect: &Effect, key: &str) -> Result<(), DeliveryError>;
+    async fn send(&self, effect: &Effect, out: Outgoing<'_>) -> Result<Sent, DeliveryError>;
 }

@@ -9,6 +9,7 @@ mod failure;
 mod followups;
 mod housekeeping;
 pub mod job;
+pub mod mail;
 mod on_sev;
 pub mod outcomes;
 mod paging;
@@ -16,6 +17,7 @@ mod postmortem;
 mod publish;
 mod reads;
 mod schedules;
+mod tickets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -136,6 +138,10 @@ pub struct Engine {
     pub paging_sinks: Vec<String>,
     /// The sink approved customer updates go to.
     pub status_sink: Option<String>,
+    /// The sink that sends SEVs' e-mail threads.
+    pub mail_sink: Option<String>,
+    /// Trackers that keep a ticket per SEV.
+    pub ticket_sinks: Vec<String>,
 }
 
 /// A refusal worded for the user, as opposed to an internal failure.
@@ -157,6 +163,8 @@ impl Engine {
             renderers: Arc::default(),
             paging_sinks: vec![],
             status_sink: None,
+            mail_sink: None,
+            ticket_sinks: vec![],
         }
     }
 
@@ -355,34 +363,55 @@ impl Engine {
                 };
                 Outcome::Done(self.declare(&mut tx, new, description).await?)
             }
-            Command::Subscribe(filter)
-                if filter.types.contains(&SevType::Security)
-                    && !self.cfg.is_private_feed(&inv.platform, &inv.channel) =>
+            Command::Subscribe { email: Some(_), .. } | Command::Unsubscribe { email: Some(_) }
+                if self.mail_sink.is_none() =>
             {
-                Outcome::Refused(Refusal::SecurityFeed { here })
+                Outcome::Refused(Refusal::MailOff)
             }
-            Command::Subscribe(filter) => {
-                let fresh = subscriptions::upsert(
-                    &mut tx,
-                    &inv.platform,
-                    &inv.channel,
-                    &filter,
-                    &actor,
-                    now,
-                )
-                .await?;
-                let verb = if fresh {
-                    "Subscribed"
-                } else {
-                    "Updated the subscription of"
+            Command::Subscribe { filter, email } => {
+                let (platform, channel, here, private) = match &email {
+                    Some(a) => (
+                        mail::EMAIL,
+                        a.as_str(),
+                        a.clone(),
+                        self.cfg.email.is_private(a),
+                    ),
+                    None => (
+                        inv.platform.as_str(),
+                        inv.channel.as_str(),
+                        here,
+                        self.cfg.is_private_feed(&inv.platform, &inv.channel),
+                    ),
                 };
-                Outcome::Done(Reply::public(format!(
-                    "{verb} {here} to SEVs: {}. Announcements here are edited in place as SEVs change.",
-                    filter.describe()
-                )))
+                if filter.types.contains(&SevType::Security) && !private {
+                    Outcome::Refused(Refusal::SecurityFeed { here })
+                } else {
+                    let fresh =
+                        subscriptions::upsert(&mut tx, platform, channel, &filter, &actor, now)
+                            .await?;
+                    let verb = if fresh {
+                        "Subscribed"
+                    } else {
+                        "Updated the subscription of"
+                    };
+                    let how = match email {
+                        Some(_) => {
+                            "Each SEV is one e-mail thread: the declaration, then a reply per status update and stage change."
+                        }
+                        None => "Announcements here are edited in place as SEVs change.",
+                    };
+                    Outcome::Done(Reply::public(format!(
+                        "{verb} {here} to SEVs: {}. {how}",
+                        filter.describe()
+                    )))
+                }
             }
-            Command::Unsubscribe => {
-                if subscriptions::remove(&mut tx, &inv.platform, &inv.channel).await? {
+            Command::Unsubscribe { email } => {
+                let (platform, channel, here) = match &email {
+                    Some(a) => (mail::EMAIL, a.as_str(), a.clone()),
+                    None => (inv.platform.as_str(), inv.channel.as_str(), here),
+                };
+                if subscriptions::remove(&mut tx, platform, channel).await? {
                     Outcome::Done(Reply::public(format!(
                         "{here} will no longer get new SEV announcements."
                     )))
@@ -428,6 +457,8 @@ impl Engine {
         };
         self.paging_sinks = by(Capability::Paging).collect();
         self.status_sink = by(Capability::StatusUpdates).next();
+        self.mail_sink = by(Capability::Mail).next();
+        self.ticket_sinks = by(Capability::Tickets).collect();
         self
     }
 

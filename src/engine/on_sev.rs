@@ -134,8 +134,8 @@ impl Engine {
             Command::Declare { .. }
             | Command::List
             | Command::Sla
-            | Command::Subscribe(_)
-            | Command::Unsubscribe
+            | Command::Subscribe { .. }
+            | Command::Unsubscribe { .. }
             | Command::Help { .. } => {
                 unreachable!("handled before on_sev")
             }

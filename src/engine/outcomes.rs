@@ -30,6 +30,29 @@ pub async fn channel_created(
     sevs::append_event(conn, sev, &ev).await
 }
 
+/// The binding (channel and purpose) a tracker's ticket key is kept under.
+pub const TICKET: &str = "ticket";
+
+/// A tracker opened the SEV's ticket: its key is kept for the comments that follow, and
+/// the channel gets the link.
+pub async fn ticket_opened(
+    conn: &mut Conn,
+    sink: &str,
+    via: &str,
+    sev: SevId,
+    ticket: &crate::effects::TicketRef,
+    now: i64,
+) -> anyhow::Result<()> {
+    sevs::bind_message(conn, sev, sink, TICKET, TICKET).await?;
+    sevs::set_message_id(conn, sev, sink, TICKET, TICKET, &ticket.key).await?;
+    let ev = EventKind::TicketOpened {
+        via: via.to_string(),
+        key: ticket.key.clone(),
+        url: ticket.url.clone(),
+    };
+    tell(conn, sev, ev, now).await
+}
+
 /// One route of one page.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRoute<'a> {

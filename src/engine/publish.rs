@@ -25,15 +25,9 @@ impl Engine {
             };
             self.enqueue(tx, &inc.platform, topic, now).await?;
         }
-        for ev in events {
-            let post = Effect::PostEvent {
-                sev: inc.id,
-                event: ev.clone(),
-            };
-            self.enqueue(tx, &inc.platform, post, now).await?;
-        }
+        self.post_events(tx, inc, events.to_vec(), now).await?;
         for sub in subscriptions::all(tx).await? {
-            if sub.filter.matches(inc.sev_type, inc.level) {
+            if sub.platform != mail::EMAIL && sub.filter.matches(inc.sev_type, inc.level) {
                 sevs::bind_message(tx, inc.id, &sub.platform, &sub.channel, "feed").await?;
             }
         }
@@ -108,7 +102,8 @@ impl Engine {
         })
     }
 
-    /// Posts timeline entries already recorded in the SEV's channel.
+    /// Posts timeline entries already recorded in the SEV's channel, and tells the SEV's
+    /// e-mail thread and tickets what they should hear of.
     pub(super) async fn post_events(
         &self,
         tx: &mut Tx,
@@ -116,6 +111,8 @@ impl Engine {
         recorded: Vec<TimelineEvent>,
         now: i64,
     ) -> anyhow::Result<()> {
+        self.mail(tx, inc, &recorded, now).await?;
+        self.tickets(tx, inc, &recorded, now).await?;
         for event in recorded {
             let post = Effect::PostEvent { sev: inc.id, event };
             self.enqueue(tx, &inc.platform, post, now).await?;

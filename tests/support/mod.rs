@@ -5,6 +5,7 @@
 pub mod discord_app;
 pub mod fake;
 pub mod fake_discord;
+pub mod fake_jira;
 pub mod fake_slack;
 pub mod pg;
 pub mod slack_app;
@@ -261,16 +262,20 @@ impl TestApp {
 
     /// Pages go to PagerDuty too, at `url`, for people and rotations flagged in config.
     pub fn enable_pagerduty(&mut self, url: &str) {
-        let pd: Arc<dyn sevbot::effects::Sink> = Arc::new(
+        self.add_sink(Arc::new(
             sevbot::adapters::sinks::pagerduty::PagerDuty::new(url, "test-routing-key").unwrap(),
-        );
+        ));
+    }
+
+    /// Registers a sink beside those the config switches on, as start-up would.
+    pub fn add_sink(&mut self, sink: Arc<dyn sevbot::effects::Sink>) {
         let mut sinks = sevbot::adapters::sinks::configured(&self.engine.cfg).unwrap();
-        sinks.push(pd.clone());
+        sinks.push(sink.clone());
         self.engine = self.engine.clone().with_sinks(&sinks);
         self.scheduler.engine = self.engine.clone();
         Arc::get_mut(&mut self.delivery)
-            .expect("enable PagerDuty before the app is shared")
-            .register_sink(pd);
+            .expect("add sinks before the app is shared")
+            .register_sink(sink);
     }
 
     pub fn posts_in(&self, channel: &str) -> Vec<String> {

@@ -10,7 +10,6 @@ use crate::config::{CommandScope, DiscordConfig};
 use crate::effects::DeliveryError;
 
 use crate::domain::command_set::{Arg, Opt, SET, Spec};
-use crate::domain::feed::FeedFilter;
 use crate::domain::grammar::{self, Command, Declaration, DraftAction, FollowupAction};
 use crate::domain::{Role, SevId, SevType};
 
@@ -251,17 +250,19 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
         "status" => Command::Status { sev },
         "timeline" => Command::Timeline { sev },
         "list" => Command::List,
-        "unsubscribe" => Command::Unsubscribe,
-        "subscribe" => {
-            let mut words = vec![];
+        // The typed options become the grammar's words, so both check them alike.
+        "subscribe" | "unsubscribe" => {
+            let mut words = vec![name.to_string()];
+            if let Some(e) = get("email") {
+                words.push(format!("email={}", e.trim()));
+            }
             if let Some(ty) = get("type") {
                 words.push(format!("type={ty}"));
             }
             if let Some(l) = get("max_level") {
                 words.push(format!("level<={l}"));
             }
-            let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            Command::Subscribe(FeedFilter::parse(&words).map_err(|(why, _)| why)?)
+            grammar::parse(&words.join(" ")).map_err(usage)?
         }
         // A help topic is one word of the grammar; the grammar checks it and suggests.
         "help" => grammar::parse(&format!("help {}", get("command").unwrap_or_default()))

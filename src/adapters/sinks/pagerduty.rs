@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
+use super::http;
+
 use async_trait::async_trait;
 use serde_json::json;
 
 use crate::config::PagerDutyConfig;
-use crate::effects::{Capability, DeliveryError, Effect, PageAction, Sink};
+use crate::effects::{Capability, DeliveryError, Effect, Outgoing, PageAction, Sent, Sink};
 
 pub const NAME: &str = "pagerduty";
 
@@ -68,32 +70,20 @@ impl PagerDuty {
             .json(&body)
             .send()
             .await
-            .map_err(|e| match e.is_timeout() {
-                // PagerDuty de-duplicates by dedup_key: sending again is harmless.
-                true => DeliveryError::Uncertain("PagerDuty: timed out".into()),
-                false => DeliveryError::Retry {
-                    reason: format!("PagerDuty: {}", e.without_url()),
-                    after: None,
-                },
-            })?;
+            // PagerDuty de-duplicates by dedup_key: sending again after a timeout is harmless.
+            .map_err(|e| http::no_answer("PagerDuty", e))?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let after = http::retry_after(resp.headers());
         let text = resp.text().await.unwrap_or_default();
         match status {
             200..=299 => Ok(()),
-            429 | 500..=599 => Err(DeliveryError::Retry {
-                reason: format!("PagerDuty: HTTP {status}"),
-                after: retry_after,
-            }),
-            _ => Err(DeliveryError::Permanent(format!(
-                "PagerDuty: HTTP {status} {} (check [pagerduty] events_url and the routing key)",
-                crate::adapters::text::clip(&text, 300)
-            ))),
+            _ => Err(http::refused(
+                "PagerDuty",
+                status,
+                after,
+                &text,
+                "check [pagerduty] events_url and the routing key",
+            )),
         }
     }
 }
@@ -112,7 +102,7 @@ impl Sink for PagerDuty {
         &[Capability::Paging]
     }
 
-    async fn send(&self, effect: &Effect, _key: &str) -> Result<(), DeliveryError> {
+    async fn send(&self, effect: &Effect, _out: Outgoing<'_>) -> Result<Sent, DeliveryError> {
         match effect {
             Effect::ExternalPage {
                 action,
@@ -120,7 +110,10 @@ impl Sink for PagerDuty {
                 summary,
                 severity,
                 ..
-            } => self.event(*action, dedup_key, summary, severity).await,
+            } => self
+                .event(*action, dedup_key, summary, severity)
+                .await
+                .map(|()| Sent::default()),
             other => Err(DeliveryError::Permanent(format!(
                 "PagerDuty cannot deliver {}",
                 other.label()

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use super::http;
+
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::effects::{Capability, DeliveryError, Effect, Sink};
+use crate::effects::{Capability, DeliveryError, Effect, Outgoing, Sent, Sink};
 
 pub const NAME: &str = "statuspage";
 
@@ -39,7 +41,7 @@ impl Sink for StatusPage {
         &[Capability::StatusUpdates]
     }
 
-    async fn send(&self, effect: &Effect, key: &str) -> Result<(), DeliveryError> {
+    async fn send(&self, effect: &Effect, out: Outgoing<'_>) -> Result<Sent, DeliveryError> {
         let Effect::StatusPage { sev, url, body } = effect else {
             return Err(DeliveryError::Permanent(format!(
                 "the status page sink cannot deliver {}",
@@ -50,27 +52,21 @@ impl Sink for StatusPage {
         let resp = self
             .client
             .post(url)
-            .header("idempotency-key", key)
+            .header("idempotency-key", out.key)
             .json(&payload)
             .send()
             .await
-            .map_err(|e| match e.is_timeout() {
-                true => DeliveryError::Uncertain("status page: timed out".into()),
-                false => DeliveryError::Retry {
-                    reason: format!("status page: {}", e.without_url()),
-                    after: None,
-                },
-            })?;
+            .map_err(|e| http::no_answer("status page", e))?;
         let status = resp.status().as_u16();
         match status {
-            200..=299 => Ok(()),
-            429 | 500..=599 => Err(DeliveryError::Retry {
-                reason: format!("status page: HTTP {status}"),
-                after: None,
-            }),
-            _ => Err(DeliveryError::Permanent(format!(
-                "status page: HTTP {status} (check availability.status_page_url)"
-            ))),
+            200..=299 => Ok(Sent::default()),
+            _ => Err(http::refused(
+                "status page",
+                status,
+                http::retry_after(resp.headers()),
+                "",
+                "check availability.status_page_url",
+            )),
         }
     }
 }
