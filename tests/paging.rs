@@ -587,7 +587,7 @@ both_backends!(
             ["jo"],
             "5 min after the reopen"
         );
-        // Only a resolved SEV reopens.
+        // Only a resolved or closed SEV reopens.
         let r = app.cmd("U_BOB", CH, "reopen again").await;
         assert!(
             matches!(
@@ -596,6 +596,72 @@ both_backends!(
             ),
             "{}",
             r.text
+        );
+    }
+);
+
+both_backends!(
+    a_closed_sev_reopens_in_its_channel_brought_back,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        declare(&app).await;
+        app.cmd("U_IAN", CH, "ack").await;
+        app.cmd("U_IAN", CH, "resolved").await;
+        app.cmd("U_IAN", CH, "close").await;
+        app.deliver().await;
+        assert!(
+            app.fake.archived.lock().unwrap().contains(CH),
+            "archived at close"
+        );
+        at_minute(&app, 30).await;
+        let before = paged(&app).await.len();
+        let r = app
+            .cmd("U_BOB", "general", "SEV-1 reopen the fix did not hold")
+            .await;
+        assert!(r.refusal.is_none(), "{}", r.text);
+        app.deliver().await;
+        // The channel is back before anything is posted in it, and takes the news.
+        assert!(app.fake.archived.lock().unwrap().is_empty());
+        assert!(
+            app.posts_in(CH)
+                .iter()
+                .any(|p| p.contains("closed → investigating") && p.contains("the fix did not hold")),
+            "{:?}",
+            app.posts_in(CH)
+        );
+        assert_eq!(paged(&app).await[before..], ["ian"]);
+        assert_eq!(
+            app.pending_outbox().await,
+            0,
+            "nothing failed on the archive"
+        );
+        // Closed again, and a platform that cannot bring the channel back: said where
+        // the SEV was declared, with the platform's reason and the way on.
+        app.cmd("U_IAN", CH, "resolved").await;
+        app.cmd("U_IAN", CH, "close").await;
+        app.deliver().await;
+        app.fake.fail_next_of(
+            "unarchive",
+            sevbot::effects::DeliveryError::Permanent("not_in_channel".into()),
+        );
+        app.cmd("U_BOB", "general", "SEV-1 reopen once more").await;
+        app.deliver().await;
+        let told: Vec<String> = app
+            .fake
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                support::fake::Call::Reply { channel, text, .. } if channel == "general" => {
+                    Some(text)
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            told.iter().any(|p| p.contains(
+                "SEV-1 is reopened, but its channel could not be brought back: not_in_channel"
+            )),
+            "{told:?}"
         );
     }
 );

@@ -79,6 +79,10 @@ fn row(action: &str) -> Row {
             setup: Some(("U_ALICE", "resolved")),
             ..r("reopen still failing", "stage_changed")
         },
+        "reopen a closed SEV" => Row {
+            setup: Some(("U_ALICE", "resolved ; close")),
+            ..r("reopen still failing", "stage_changed")
+        },
         "retitle" => r("retitle A better title", "retitled"),
         "cancel" => r("cancel a false alarm", "stage_changed"),
         "close a resolved SEV" => Row {
@@ -465,7 +469,9 @@ async fn check(
             };
             if let Some((who, setup)) = r.setup {
                 let who = ACTORS.iter().position(|a| a.1 == who).unwrap();
-                desk.run(who, &general, &format!("SEV-{sev} {setup}")).await;
+                for step in setup.split(" ; ") {
+                    desk.run(who, &general, &format!("SEV-{sev} {step}")).await;
+                }
             }
             let by = desk.timeline_id(actor);
             let before = match r.kind {

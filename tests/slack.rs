@@ -115,6 +115,30 @@ both_backends!(
                 .count(),
             1
         );
+        // Reopened after close: Slack unarchives the channel before anything is posted in
+        // it (an archived channel answers is_archived), then the line and the card follow.
+        assert_eq!(s.slack.calls_to("conversations.archive").len(), 1);
+        let r = s.command("U_BOB", &ch, "reopen paging again").await;
+        assert!(r["text"].as_str().unwrap().contains("investigating"), "{r}");
+        s.deliver().await;
+        assert_eq!(
+            s.slack.calls_to("conversations.unarchive")[0]["channel"],
+            json!(ch)
+        );
+        assert!(
+            s.slack.messages(&ch).iter().any(|m| m["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("closed → investigating")),
+            "{:?}",
+            s.slack.messages(&ch)
+        );
+        assert_eq!(
+            s.count("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+                .await,
+            0,
+            "nothing failed on an archived channel"
+        );
 
         // Mistakes are answered only to the invoker.
         let r = s

@@ -196,7 +196,15 @@ async fn version_1_rows_still_deliver() {
     app.deliver().await;
     let before = app.fake.calls().len();
     let mut ids = vec![];
-    for (name, e) in v1_effects() {
+    // An archived channel takes no posts (as on Slack): the channel is put away last.
+    let mut v1 = v1_effects();
+    v1.sort_by_key(|(_, e)| {
+        matches!(
+            e,
+            Effect::ArchiveChannel { .. } | Effect::DeleteChannel { .. }
+        )
+    });
+    for (name, e) in v1 {
         let mut json = read_json(&fixtures(&format!("v1/effects/{name}.json"))).to_string();
         json = json.replace("http://status.example/hook", &format!("http://{addr}/hook"));
         let platform = match &e {

@@ -218,6 +218,11 @@ impl Delivery {
                 p.archive(&ch).await?;
                 Ok(Done::default())
             }
+            Effect::UnarchiveChannel { sev } => {
+                let ch = self.incident_channel(*sev, row).await?;
+                p.unarchive(&ch).await?;
+                Ok(Done::default())
+            }
             Effect::DeleteChannel { sev } => {
                 let ch = self.incident_channel(*sev, row).await?;
                 p.delete_channel(&ch).await?;

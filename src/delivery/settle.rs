@@ -201,6 +201,9 @@ impl Delivery {
             Effect::CreateChannel { sev, .. } => {
                 self.tell_declarer(&mut tx, row, *sev, why).await?
             }
+            Effect::UnarchiveChannel { sev } => {
+                self.tell_unarchive_failed(&mut tx, row, *sev, why).await?
+            }
             _ => {
                 if let Some(route) = page_route(effect, via, self.sinks.contains_key(&row.platform))
                 {
@@ -260,6 +263,22 @@ impl Delivery {
         Ok(())
     }
 
+    /// A reopened SEV whose channel stays archived: say so where it was declared, with
+    /// the platform's reason and how to go on.
+    async fn tell_unarchive_failed(
+        &self,
+        tx: &mut crate::store::Tx,
+        row: &OutboxRow,
+        sev: SevId,
+        why: &str,
+    ) -> anyhow::Result<()> {
+        let text = format!(
+            "{sev} is reopened, but its channel could not be brought back: {why}. Unarchive it by hand \
+             (or ask a workspace admin), and meanwhile keep working with `/sev {sev} update …`."
+        );
+        self.tell_origin(tx, row, sev, text).await
+    }
+
     /// Without its channel a SEV has nowhere to talk: say so where it was declared, with
     /// the platform's reason, so responders are not left waiting for a channel.
     async fn tell_declarer(
@@ -269,9 +288,6 @@ impl Delivery {
         sev: SevId,
         why: &str,
     ) -> anyhow::Result<()> {
-        let Some(origin) = sevs::origin_channel(tx, sev).await? else {
-            return Ok(());
-        };
         let restricted = sevs::load(tx, sev).await?.is_some_and(|i| i.restricted);
         let text = if restricted {
             format!(
@@ -283,6 +299,20 @@ impl Delivery {
                 "{sev} is declared, but its channel could not be created: {why}. Keep working here with `/sev {sev} update …` \
                  and ask a workspace admin to fix the cause."
             )
+        };
+        self.tell_origin(tx, row, sev, text).await
+    }
+
+    /// Posts `text` in the channel the SEV was declared from.
+    async fn tell_origin(
+        &self,
+        tx: &mut crate::store::Tx,
+        row: &OutboxRow,
+        sev: SevId,
+        text: String,
+    ) -> anyhow::Result<()> {
+        let Some(origin) = sevs::origin_channel(tx, sev).await? else {
+            return Ok(());
         };
         let reply = Effect::Reply {
             channel: origin,

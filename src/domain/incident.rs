@@ -400,7 +400,7 @@ pub fn decide(
         }
         Action::Note { text } => Ok(vec![EventKind::Note { text: text.clone() }]),
         Action::Reopen { reason } => match inc.stage {
-            Stage::Resolved => Ok(vec![EventKind::StageChanged {
+            Stage::Resolved | Stage::Closed => Ok(vec![EventKind::StageChanged {
                 from: inc.stage,
                 to: Stage::Investigating,
                 reason: reason.clone(),

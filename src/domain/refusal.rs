@@ -96,10 +96,15 @@ pub enum Refusal {
         id: SevId,
         number: i64,
     },
-    /// Only a resolved SEV reopens (an open one is open; a closed one's channel is archived).
+    /// Only a resolved or closed SEV reopens (an open one is open; a cancelled one was no
+    /// incident).
     CannotReopen {
         id: SevId,
         stage: Stage,
+    },
+    /// The closed SEV's channel was deleted after its retention: there is nowhere to reopen it.
+    ChannelDeleted {
+        id: SevId,
     },
     /// Titles are corrected by the declarer, the IMOC or an admin.
     NotTitleOwner {
@@ -198,6 +203,7 @@ impl Refusal {
             Refusal::UnknownOwner { .. } => "unknown_owner",
             Refusal::NoSuchFollowup { .. } => "no_such_followup",
             Refusal::CannotReopen { .. } => "cannot_reopen",
+            Refusal::ChannelDeleted { .. } => "channel_deleted",
             Refusal::NotTitleOwner { .. } => "not_title_owner",
             Refusal::UnknownPerson { .. } => "unknown_person",
             Refusal::NothingToAck { .. } => "nothing_to_ack",
@@ -322,15 +328,19 @@ impl fmt::Display for Refusal {
                 "{id} has no open follow-up #{number}; `/sev {id} followup list` shows them."
             ),
             Refusal::CannotReopen { id, stage } => match stage {
-                Stage::Closed | Stage::Cancelled => write!(
+                Stage::Cancelled => write!(
                     f,
-                    "{id} is {stage} and its channel archived, so it cannot be reopened; declare a new SEV and name {id} in its first update."
+                    "{id} was cancelled as no incident, so it cannot be reopened; declare a new SEV and name {id} in its first update."
                 ),
                 _ => write!(
                     f,
-                    "{id} is {stage}, still open; only a resolved SEV can be reopened."
+                    "{id} is {stage}, still open; only a resolved or closed SEV can be reopened."
                 ),
             },
+            Refusal::ChannelDeleted { id } => write!(
+                f,
+                "{id}'s channel was deleted after its retention (discord.archive_retention_days), so it cannot be reopened; declare a new SEV and name {id} in its first update."
+            ),
             Refusal::NotTitleOwner { id, imoc, declarer } => {
                 let imoc = imoc
                     .as_ref()

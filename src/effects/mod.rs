@@ -64,6 +64,10 @@ pub enum Effect {
     ArchiveChannel {
         sev: SevId,
     },
+    /// A closed SEV was reopened: bring its channel back.
+    UnarchiveChannel {
+        sev: SevId,
+    },
     /// The retention of an archived channel has passed.
     DeleteChannel {
         sev: SevId,
@@ -233,6 +237,7 @@ impl Effect {
             | Effect::Invite { sev, .. }
             | Effect::PostEvent { sev, .. }
             | Effect::ArchiveChannel { sev }
+            | Effect::UnarchiveChannel { sev }
             | Effect::DeleteChannel { sev } => (format!("{platform}:{sev}"), Lane::Human),
             Effect::SetTopic { incident } | Effect::UpsertCard { incident } => {
                 (format!("{platform}:{}", incident.id), Lane::Human)
@@ -280,6 +285,7 @@ impl Effect {
             Effect::PostEvent { .. } => "post",
             Effect::Reply { .. } => "reply",
             Effect::ArchiveChannel { .. } => "archive",
+            Effect::UnarchiveChannel { .. } => "unarchive",
             Effect::DeleteChannel { .. } => "delete_channel",
             Effect::Page { .. } => "page",
             Effect::RemindFollowup { .. } => "remind_followup",
@@ -298,6 +304,7 @@ impl Effect {
             | Effect::Invite { sev, .. }
             | Effect::PostEvent { sev, .. }
             | Effect::ArchiveChannel { sev }
+            | Effect::UnarchiveChannel { sev }
             | Effect::DeleteChannel { sev }
             | Effect::UpsertImpact { sev, .. }
             | Effect::StatusPage { sev, .. }
@@ -342,6 +349,7 @@ impl Effect {
                 | Effect::Reply { .. }
                 | Effect::PostEvent { .. }
                 | Effect::ArchiveChannel { .. }
+                | Effect::UnarchiveChannel { .. }
                 | Effect::DeleteChannel { .. }
                 | Effect::Page { .. }
                 | Effect::RemindFollowup { .. }
@@ -428,6 +436,7 @@ mod examples {
                 },
             },
             Effect::ArchiveChannel { sev },
+            Effect::UnarchiveChannel { sev },
             Effect::DeleteChannel { sev },
             Effect::Page {
                 incident: inc.clone(),

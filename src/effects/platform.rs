@@ -97,6 +97,10 @@ pub trait Platform: Send + Sync {
     async fn archive(&self, _channel: &str) -> Result<(), DeliveryError> {
         Ok(())
     }
+    /// Brings an archived channel back for a reopened SEV.
+    async fn unarchive(&self, _channel: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
     /// Whether archived channels must be deleted after a while (Discord's guilds hold 500
     /// channels); see `delete_channel`.
     fn deletes_archived_channels(&self) -> bool {

@@ -121,7 +121,12 @@ impl Engine {
             }
             Command::Diagnosed { note, .. } => Action::Diagnose { note },
             Command::Retitle { title, .. } => Action::Retitle { title },
-            Command::Reopen { reason, .. } => Action::Reopen { reason },
+            Command::Reopen { reason, .. } => {
+                if inc.stage == Stage::Closed && self.channel_deleted(tx, &inc).await? {
+                    return Ok(Outcome::Refused(Refusal::ChannelDeleted { id }));
+                }
+                Action::Reopen { reason }
+            }
             Command::Mitigated { .. } => Action::Move {
                 to: Stage::Mitigated,
             },
@@ -170,6 +175,12 @@ impl Engine {
         // Back from resolved, or raised onto a stricter policy: a new ladder from now.
         let reopened = !before.stage.is_open() && inc.stage.is_open();
         if reopened {
+            if before.stage == Stage::Closed {
+                // Its channel comes back before anything is posted there, and stays.
+                crate::store::jobs::cancel(tx, id, JOB_DELETE_CHANNEL, now).await?;
+                self.enqueue(tx, &inc.platform, Effect::UnarchiveChannel { sev: id }, now)
+                    .await?;
+            }
             let why = format!("{id} was reopened.");
             self.rearm_ladder(tx, &inc, actor, &why, now).await?;
         } else if inc.stage.is_open() && inc.level < before.level {
@@ -209,7 +220,7 @@ impl Engine {
             .await?;
         }
         // An ended SEV's channel is archived: a late note goes on the timeline only.
-        if !before.stage.is_final() {
+        if !before.stage.is_final() || inc.stage.is_open() {
             self.publish(tx, &inc, &recorded, topic_changed, now)
                 .await?;
         }
@@ -232,6 +243,18 @@ impl Engine {
         }
         let summary = self.summarize(&inv.platform, &recorded);
         Ok(Outcome::Done(Reply::private(format!("{id}: {summary}."))))
+    }
+
+    /// Whether a closed SEV's archived channel is gone: its platform deletes archived
+    /// channels and the deletion is no longer pending.
+    async fn channel_deleted(&self, tx: &mut Tx, inc: &Incident) -> anyhow::Result<bool> {
+        let deletes = self
+            .renderers
+            .get(&inc.platform)
+            .is_some_and(|p| p.deletes_archived_channels());
+        Ok(deletes
+            && self.cfg.discord.archive_retention_days > 0
+            && !crate::store::jobs::pending_for(tx, inc.id, JOB_DELETE_CHANNEL).await?)
     }
 
     /// A closed or cancelled SEV's channel is archived; on Discord, whose guilds hold 500

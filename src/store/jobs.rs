@@ -183,6 +183,18 @@ pub async fn backlog(store: &Store, now: i64) -> anyhow::Result<(i64, i64)> {
     Ok((n, oldest.map(|o| (now - o).max(0)).unwrap_or(0)))
 }
 
+/// Whether a SEV has a pending job of this kind.
+pub async fn pending_for(conn: &mut Conn, sev: SevId, kind: &str) -> anyhow::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE sev_id = $1 AND kind = $2 AND done_at IS NULL",
+    )
+    .bind(sev.0)
+    .bind(kind)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
 pub async fn pending_of_kind(conn: &mut Conn, kind: &str) -> anyhow::Result<bool> {
     let n: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND done_at IS NULL")

@@ -84,6 +84,8 @@ pub struct Fake {
     made_for: Mutex<HashMap<String, SevId>>,
     /// Pages to these people fail with this error (someone the platform does not know).
     unreachable: Mutex<HashMap<String, DeliveryError>>,
+    /// Archived channels: like Slack, they take no posts, edits, topics or pins.
+    pub archived: Mutex<HashSet<String>>,
     next_id: AtomicU64,
 }
 
@@ -100,7 +102,15 @@ impl Fake {
             hang: Mutex::new(HashMap::new()),
             made_for: Mutex::new(HashMap::new()),
             unreachable: Mutex::new(HashMap::new()),
+            archived: Mutex::new(HashSet::new()),
             next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn not_archived(&self, channel: &str) -> Result<(), DeliveryError> {
+        match self.archived.lock().unwrap().contains(channel) {
+            true => Err(DeliveryError::Permanent("is_archived".into())),
+            false => Ok(()),
         }
     }
 
@@ -277,6 +287,7 @@ impl Platform for Fake {
 
     async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), DeliveryError> {
         self.gate()?;
+        self.not_archived(channel)?;
         self.record(Call::Topic {
             channel: channel.into(),
             topic: topic.into(),
@@ -292,6 +303,7 @@ impl Platform for Fake {
     ) -> Result<String, DeliveryError> {
         self.stall("post").await;
         self.gate_kind("post")?;
+        self.not_archived(channel)?;
         let id = format!("m{}", self.next_id.fetch_add(1, Ordering::SeqCst));
         self.record(Call::Post {
             channel: channel.into(),
@@ -328,6 +340,7 @@ impl Platform for Fake {
         msg: Message<'_>,
     ) -> Result<(), DeliveryError> {
         self.gate()?;
+        self.not_archived(channel)?;
         self.record(Call::Edit {
             channel: channel.into(),
             id: message_id.into(),
@@ -372,6 +385,18 @@ impl Platform for Fake {
             .calls()
             .iter()
             .any(|c| matches!(c, Call::Page { person: p, key: k, .. } if p == person && k == key)))
+    }
+
+    async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
+        self.gate()?;
+        self.archived.lock().unwrap().insert(channel.into());
+        Ok(())
+    }
+
+    async fn unarchive(&self, channel: &str) -> Result<(), DeliveryError> {
+        self.gate_kind("unarchive")?;
+        self.archived.lock().unwrap().remove(channel);
+        Ok(())
     }
 
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {

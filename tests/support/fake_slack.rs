@@ -63,6 +63,8 @@ struct Inner {
     channel_info: HashMap<String, (String, String, i64)>,
     /// Messages posted, per channel id (DMs under "D" + the user id), as Slack keeps them.
     messages: HashMap<String, Vec<Value>>,
+    /// Archived channel ids: they take no messages, topics or pins until unarchived.
+    archived: HashSet<String>,
     users: HashMap<String, String>,
     next: u64,
     addr: String,
@@ -361,6 +363,16 @@ fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
     let mut i = f.inner.lock().unwrap();
     i.next += 1;
     let n = i.next;
+    // Slack keeps an archived channel read-only (each method with its documented code).
+    let channel = body["channel"].as_str().unwrap_or_default();
+    if i.archived.contains(channel) {
+        match method {
+            "chat.postMessage" | "conversations.setTopic" => return ok_error("is_archived"),
+            "chat.update" => return ok_error("cant_update_message"),
+            "pins.add" => return ok_error("channel_not_found"),
+            _ => {}
+        }
+    }
     let resp = match method {
         "conversations.create" => {
             let name = body["name"].as_str().unwrap_or_default().to_string();
@@ -508,7 +520,24 @@ fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
                 None => return ok_error("users_not_found"),
             }
         }
-        "conversations.setTopic" | "pins.add" | "conversations.archive" => sample(method),
+        "conversations.archive" => {
+            let ch = body["channel"].as_str().unwrap_or_default().to_string();
+            if !i.archived.insert(ch) {
+                return ok_error("already_archived");
+            }
+            sample(method)
+        }
+        // Slack documents `{"ok": true}`, and `not_archived` for a channel that is not.
+        "conversations.unarchive" => {
+            if !i
+                .archived
+                .remove(body["channel"].as_str().unwrap_or_default())
+            {
+                return ok_error("not_archived");
+            }
+            json!({ "ok": true })
+        }
+        "conversations.setTopic" | "pins.add" => sample(method),
         _ => return ok_error("unknown_method"),
     };
     axum::Json(resp).into_response()

@@ -2,7 +2,7 @@
 //! `POST /discord/interactions` (verified with Ed25519 before anything is read) or the
 //! gateway (`gateway`), answered the same way. The command is stored by the engine in the
 //! same transaction that records the interaction id, so a repeated delivery changes
-//! nothing. Discord waits 3 s for an answer: if the engine has not answered in 2.5 s the
+//! nothing. Discord waits 3 s for an answer: if the engine has not answered in 2 s the
 //! interaction is deferred and the answer follows through the interaction's webhook.
 
 use std::sync::Arc;
@@ -34,8 +34,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Discord refuses message content over 2000 characters.
 pub const MAX_CONTENT: usize = 2000;
 
-/// Discord waits 3 s; what is not ready by then is deferred.
-pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
+/// Discord waits 3 s, counted at its end, so the way back over the network comes out of
+/// it too: what is not ready by 2 s is deferred.
+pub const ANSWER_WITHIN: Duration = Duration::from_millis(2000);
 
 /// The Discord side of the engine, shared by the HTTP endpoint and the gateway.
 #[derive(Clone)]

@@ -149,6 +149,32 @@ impl DiscordPlatform {
             .map(str::to_string)
             .ok_or_else(|| DeliveryError::Unreadable(format!("{what}: answer without an id")))
     }
+
+    /// Moves a channel into `category` (`None`: out of any category).
+    async fn move_to(
+        &self,
+        channel: &str,
+        category: Option<&String>,
+        what: &str,
+    ) -> Result<(), DeliveryError> {
+        let channel = ChannelId::new(id("channel", channel)?);
+        let parent = match category {
+            Some(c) => Some(ChannelId::new(id("category", c)?)),
+            None => None,
+        };
+        let body = EditChannel::new().category(parent);
+        self.rest
+            .call(
+                what,
+                LightMethod::Patch,
+                Route::Channel {
+                    channel_id: channel,
+                },
+                Some(&body),
+            )
+            .await
+            .map(|_| ())
+    }
 }
 
 /// The marker an incident channel's topic starts with from its creation on ("SEV-12 "):
@@ -412,22 +438,23 @@ impl Platform for DiscordPlatform {
     }
 
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
-        let channel = ChannelId::new(id("channel", channel)?);
-        let Some(category) = &self.cfg.discord.archive_category else {
+        match &self.cfg.discord.archive_category {
+            Some(category) => {
+                self.move_to(channel, Some(category), "archive channel")
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Back where incident channels live (out of the archive category).
+    async fn unarchive(&self, channel: &str) -> Result<(), DeliveryError> {
+        if self.cfg.discord.archive_category.is_none() {
             return Ok(());
-        };
-        let body = EditChannel::new().category(Some(ChannelId::new(id("category", category)?)));
-        self.rest
-            .call(
-                "archive channel",
-                LightMethod::Patch,
-                Route::Channel {
-                    channel_id: channel,
-                },
-                Some(&body),
-            )
+        }
+        let home = self.cfg.discord.incident_category.clone();
+        self.move_to(channel, home.as_ref(), "unarchive channel")
             .await
-            .map(|_| ())
     }
 
     fn deletes_archived_channels(&self) -> bool {

@@ -235,12 +235,11 @@ pub fn classify(what: &str, e: SlackClientError) -> DeliveryError {
         },
         SlackClientError::ApiError(a) => match a.code.as_str() {
             "name_taken" => DeliveryError::NameTaken,
-            "already_pinned" | "already_in_channel" | "cant_invite_self" | "already_archived" => {
-                DeliveryError::Retry {
-                    reason: "benign".into(),
-                    after: Some(Duration::ZERO),
-                }
-            }
+            "already_pinned" | "already_in_channel" | "cant_invite_self" | "already_archived"
+            | "not_archived" => DeliveryError::Retry {
+                reason: "benign".into(),
+                after: Some(Duration::ZERO),
+            },
             "ratelimited"
             | "rate_limited"
             | "internal_error"
@@ -559,6 +558,21 @@ impl Platform for SlackPlatform {
                 .await
                 .map(|_| ()),
         )
+    }
+
+    async fn unarchive(&self, channel: &str) -> Result<(), DeliveryError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsUnarchiveRequest::new(SlackChannelId::new(channel.into()));
+        // slack-morphism 2.31's `conversations_unarchive` posts to conversations.setTopic
+        // (caught by the fake Slack, which saw no unarchive): name the method ourselves.
+        let call = session
+            .http_session_api
+            .http_post::<_, SlackApiConversationsUnarchiveResponse>(
+                "conversations.unarchive",
+                &req,
+                None,
+            );
+        benign(self.call("conversations.unarchive", call).await.map(|_| ()))
     }
 
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {
