@@ -153,6 +153,7 @@ async fn main() {
         annotations: Default::default(),
         starts_at: "2026-03-02T10:00:00Z".into(),
         fingerprint: format!("s{i}"),
+        measured: None,
     };
     let one = AlertBatch {
         version: "4".into(),

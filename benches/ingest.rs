@@ -71,6 +71,7 @@ async fn main() {
                 annotations: Default::default(),
                 starts_at: "2026-11-21T22:40:16Z".into(),
                 fingerprint: format!("{round:06}{i:06}"),
+                measured: None,
             })
             .collect();
         let b = AlertBatch {

@@ -236,9 +236,13 @@ impl App {
             r = r.merge(crate::adapters::api::routes(self.engine.clone(), token));
         }
         if let Some(token) = &self.monitoring_token {
+            let prometheus = std::env::var("PROMETHEUS_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty());
             r = r.merge(crate::adapters::monitoring::routes(
                 self.engine.clone(),
                 token,
+                prometheus.as_deref(),
             ));
         }
         if let Some((settings, platform)) = &self.slack

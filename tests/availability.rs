@@ -213,6 +213,7 @@ both_backends!(
         let addr = support::serve(sevbot::adapters::monitoring::routes(
             app.engine.clone(),
             TOKEN,
+            None,
         ))
         .await;
         let http = reqwest::Client::new();

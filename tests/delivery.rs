@@ -174,6 +174,7 @@ async fn a_storm_is_folded_and_never_delays_a_person() {
         annotations: Default::default(),
         starts_at: "2026-03-02T10:00:00Z".into(),
         fingerprint: format!("f{i}"),
+        measured: None,
     };
     let first = AlertBatch {
         version: "4".into(),

@@ -294,6 +294,7 @@ impl Harness {
             let router = app.router().merge(sevbot::adapters::monitoring::routes(
                 app.engine.clone(),
                 MONITORING,
+                None,
             ));
             (app, router, slack, discord)
         });

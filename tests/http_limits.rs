@@ -17,7 +17,7 @@ const TOKEN: &str = "monitoring-secret";
 async fn start(limits: Limits) -> (std::net::SocketAddr, TestApp) {
     let app = TestApp::new(Backend::Sqlite).await;
     let router = sevbot::http::router(app.engine.store.clone()).merge(
-        sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN),
+        sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN, None),
     );
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     std::mem::forget(stop_tx);

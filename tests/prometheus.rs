@@ -83,19 +83,20 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
     let dir = tempfile::tempdir().unwrap();
     // Real time: Prometheus and Alertmanager run on the wall clock.
     let now = chrono::Utc::now().timestamp_millis();
-    let app = TestApp::with_clock(
-        Backend::Sqlite,
-        support::AVAILABILITY,
-        Arc::new(ManualClock::new(now)),
-    )
-    .await;
+    let cfg = support::AVAILABILITY.replace(
+        "confirm_minutes = 3",
+        "confirm_minutes = 3\nprometheus_query = \"route:availability:ratio_rate30s\"",
+    );
+    let app = TestApp::with_clock(Backend::Sqlite, &cfg, Arc::new(ManualClock::new(now))).await;
+    let (prom_port, am_port) = (free_port(), free_port());
+    // As `run` does with PROMETHEUS_URL set: an alert without a figure is measured there.
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let router = sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN);
+    let prom_url = format!("http://127.0.0.1:{prom_port}");
+    let router = sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN, Some(&prom_url));
     let (sevbot_addr, _) = sevbot::http::serve(router, "127.0.0.1:0", stop)
         .await
         .unwrap();
     let exporter = exporter().await;
-    let (prom_port, am_port) = (free_port(), free_port());
 
     let am_config = dir.path().join("alertmanager.yml");
     std::fs::write(
@@ -122,7 +123,6 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
       service: billing
     annotations:
       summary: availability below 95%
-      availability: "{{ $value }}"
 "#,
     )
     .unwrap();
@@ -197,7 +197,8 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
     assert_eq!(level, 1, "severity=critical maps to SEV1");
 
     // Before any poll, the card, the customer draft and the postmortem say the failing
-    // share the alert carried (about 10 %), not 100 % available and "about 1 %".
+    // share Prometheus gave when the alert arrived (the alert carries no figure): about
+    // 10 %, not 100 % available and "about 1 %".
     let figure = |text: &str, after: &str, until: char| -> f64 {
         let start = text
             .find(after)

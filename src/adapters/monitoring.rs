@@ -2,7 +2,8 @@
 //! `POST /hooks/alertmanager` (Alertmanager webhook v4), both authenticated with the
 //! monitoring secret (bearer, or basic with it as the password), size-capped, validated
 //! with precise 4xx answers, and stored before they are answered; and a Prometheus poller
-//! that turns a per-route success ratio into samples.
+//! that turns a per-route success ratio into samples. An alert that fires for a route
+//! without saying how bad it is gets the route's figure from Prometheus as it arrives.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,13 +26,24 @@ pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
 /// How old a sample window may be: older ones describe the past, not an incident now.
 pub const MAX_AGE_MS: i64 = 24 * 3_600_000;
 
+/// How long an arriving alert waits for Prometheus' figure before it is stored without.
+pub const MEASURE_WITHIN: Duration = Duration::from_secs(2);
+
 #[derive(Clone)]
 struct Monitoring {
     engine: Engine,
     token: Arc<[u8]>,
+    /// `PROMETHEUS_URL`, asked for the figure an alert does not carry.
+    prometheus: Option<(String, reqwest::Client)>,
 }
 
-pub fn routes(engine: Engine, token: &str) -> Router {
+/// The monitoring endpoints; with `prometheus` (its base URL), firing alerts without a
+/// figure are measured there before they are stored.
+pub fn routes(engine: Engine, token: &str, prometheus: Option<&str>) -> Router {
+    let client = reqwest::Client::builder()
+        .timeout(MEASURE_WITHIN)
+        .build()
+        .unwrap_or_default();
     Router::new()
         .route("/api/v1/availability", post(availability))
         .route("/hooks/alertmanager", post(alertmanager))
@@ -39,6 +51,7 @@ pub fn routes(engine: Engine, token: &str) -> Router {
         .with_state(Monitoring {
             engine,
             token: token.as_bytes().into(),
+            prometheus: prometheus.map(|u| (u.to_string(), client)),
         })
 }
 
@@ -197,6 +210,10 @@ async fn alertmanager(State(m): State<Monitoring>, headers: HeaderMap, body: Byt
     if let Err(e) = check_webhook(&m.engine, &batch) {
         return problem(StatusCode::UNPROCESSABLE_ENTITY, e);
     }
+    let mut batch = batch;
+    if let Some((url, client)) = &m.prometheus {
+        measure(&m.engine, client, url, &mut batch).await;
+    }
     match m.engine.alerts(&batch).await {
         Ok(new) => Json(json!({ "new": new })).into_response(),
         // 5xx: Alertmanager retries, and nothing was half-stored.
@@ -270,6 +287,68 @@ pub async fn poll_prometheus(
     }
 }
 
+/// Firing alerts for a route that carry no figure (no `availability` or `value`
+/// annotation) get the route's current availability from Prometheus. If Prometheus does
+/// not answer in time the alert is stored without, and the figure is said to be unknown.
+async fn measure(engine: &Engine, client: &reqwest::Client, url: &str, batch: &mut AlertBatch) {
+    let lacking = |a: &crate::engine::Alert| {
+        a.status == "firing"
+            && a.labels.contains_key("route")
+            && crate::domain::impact::alert_figure(&a.annotations).is_none()
+    };
+    if !batch.alerts.iter().any(lacking) {
+        return;
+    }
+    let query = &engine.cfg.availability.prometheus_query;
+    let ratios = match route_ratios(client, url, query).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "Prometheus did not give the alert's figure; stored without it"
+            );
+            return;
+        }
+    };
+    for a in batch.alerts.iter_mut() {
+        if lacking(a)
+            && let Some((_, ratio)) = ratios
+                .iter()
+                .find(|(r, _)| Some(r) == a.labels.get("route"))
+        {
+            a.measured = Some(ratio * 100.0);
+        }
+    }
+}
+
+/// The query's vector: (the `route` label, its success ratio 0–1), finite values only.
+async fn route_ratios(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+) -> anyhow::Result<Vec<(String, f64)>> {
+    let resp: Value = client
+        .get(format!("{}/api/v1/query", url.trim_end_matches('/')))
+        .query(&[("query", query)])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(resp["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let route = r["metric"]["route"].as_str()?;
+            let ratio = r["value"][1].as_str()?.parse::<f64>().ok()?;
+            ratio
+                .is_finite()
+                .then(|| (route.to_string(), ratio.clamp(0.0, 1.0)))
+        })
+        .collect())
+}
+
 /// One poll: the query's vector → samples (a ratio carries no request count, so each
 /// sample stands for 10,000 requests).
 pub async fn poll_once(
@@ -279,21 +358,10 @@ pub async fn poll_once(
     query: &str,
     window: Duration,
 ) -> anyhow::Result<usize> {
-    let resp: Value = client
-        .get(format!("{}/api/v1/query", url.trim_end_matches('/')))
-        .query(&[("query", query)])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
     let now = engine.clock.now_ms();
     let known = &engine.cfg.availability.routes;
     let mut samples = vec![];
-    for r in resp["data"]["result"].as_array().into_iter().flatten() {
-        let Some(route) = r["metric"]["route"].as_str() else {
-            continue;
-        };
+    for (route, ratio) in route_ratios(client, url, query).await? {
         let Some(id) = known
             .iter()
             .find(|k| k.id == route || k.pattern == route)
@@ -301,14 +369,8 @@ pub async fn poll_once(
         else {
             continue;
         };
-        let Some(ratio) = r["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()) else {
-            continue;
-        };
-        if !ratio.is_finite() {
-            continue;
-        }
         let requests = 10_000i64;
-        let failures = ((1.0 - ratio.clamp(0.0, 1.0)) * requests as f64).round() as i64;
+        let failures = ((1.0 - ratio) * requests as f64).round() as i64;
         samples.push(RouteSample {
             route: id,
             window_start: now - window.as_millis() as i64,

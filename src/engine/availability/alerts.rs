@@ -16,6 +16,10 @@ pub struct Alert {
     pub starts_at: String,
     #[serde(default)]
     pub fingerprint: String,
+    /// The route's availability (percent) measured when the alert arrived (Prometheus),
+    /// for an alert that carries no figure of its own.
+    #[serde(skip)]
+    pub measured: Option<f64>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -151,7 +155,8 @@ impl Engine {
                 st.sev = Some(inc.id);
                 // The alert's own figure, unless a sample of the last minutes says more.
                 let fresh_sample = st.window_end.is_some_and(|w| now - w < FRESH_MS);
-                if !fresh_sample && let Some(v) = impact::alert_figure(&alert.annotations) {
+                let figure = impact::alert_figure(&alert.annotations).or(alert.measured);
+                if !fresh_sample && let Some(v) = figure {
                     st.availability = Some(v);
                 }
                 avail::save_state(&mut tx, st, now).await?;
