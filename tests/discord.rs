@@ -1114,7 +1114,8 @@ async fn typed_mentions_and_masked_links_do_nothing_on_discord() {
     for (_, c) in d.fake.channels() {
         texts.push(c.topic.clone().unwrap_or_default());
     }
-    // The postmortem in chat quotes the title too.
+    // The postmortem goes as a file (whose words ping nobody); what is said in chat
+    // about it carries no user text.
     let pm = d
         .sub(
             "1300000000000000098",
@@ -1124,7 +1125,7 @@ async fn typed_mentions_and_masked_links_do_nothing_on_discord() {
         )
         .await;
     let pm = DiscordApp::content(&pm);
-    assert!(pm.contains("Postmortem: SEV-1"), "{pm}");
+    assert!(pm.contains("postmortem-SEV-1.md"), "{pm}");
     texts.push(pm);
     for t in &texts {
         assert!(!t.contains("@everyone"), "{t}");
@@ -1226,4 +1227,94 @@ async fn options_and_forms_keep_text_as_typed() {
         published.contains(&draft.to_string()),
         "the customer update as written: {published:?}"
     );
+}
+
+/// `/sev review postmortem` in Discord: the whole document (far over a message's 2,000
+/// characters) as a Markdown attachment in a direct message, pinging nobody.
+#[tokio::test]
+async fn the_postmortem_arrives_as_an_attachment_in_a_direct_message() {
+    let d = DiscordApp::start().await;
+    d.sub(
+        "1300000000000000095",
+        GENERAL,
+        "declare",
+        json!([{ "name": "type", "value": "availability" }, { "name": "level", "value": 1 }, { "name": "title", "value": "Checkout failing @everyone" }]),
+    )
+    .await;
+    for (i, id) in [
+        "1300000000000000097",
+        "1300000000000000098",
+        "1300000000000000099",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = format!(
+            "Step {i}: {}",
+            "drained the failing zone and watched the error rate. ".repeat(6)
+        );
+        d.sub(
+            id,
+            GENERAL,
+            "update",
+            json!([{ "name": "text", "value": text }, { "name": "sev", "value": "SEV-1" }]),
+        )
+        .await;
+    }
+    let r = d
+        .sub(
+            "1300000000000000096",
+            GENERAL,
+            "postmortem",
+            json!([{ "name": "sev", "value": "SEV-1" }]),
+        )
+        .await;
+    let said = DiscordApp::content(&r);
+    assert!(
+        said.ends_with("is on its way to you in a direct message, as postmortem-SEV-1.md."),
+        "{r}"
+    );
+    assert_eq!(
+        r["data"]["flags"], 64,
+        "only the asker sees the answer: {r}"
+    );
+    let (_, dm) = d
+        .fake
+        .channel_named(&format!("dm-{DANA}"))
+        .expect("a DM with the asker");
+    let msg = dm
+        .messages
+        .values()
+        .find(|m| !m["attachments"].is_null())
+        .unwrap_or_else(|| {
+            panic!(
+                "a message with the file: {:?}\n{:?}\n{:?}",
+                dm.messages,
+                d.fake.violations(),
+                d.fake
+                    .calls()
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .map(|c| format!("{} {} {}", c.method, c.path, c.body))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(msg["attachments"][0]["filename"], "postmortem-SEV-1.md");
+    let content = msg["attachments"][0]["content"].as_str().unwrap();
+    assert!(content.contains("Checkout failing"), "{content}");
+    assert!(content.len() > 2_000, "whole: {} bytes", content.len());
+    assert!(
+        msg["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1's postmortem as of")
+    );
+    let calls = d.fake.calls();
+    let sent = calls
+        .iter()
+        .rfind(|c| c.method == "POST" && c.route == "/channels/{channel_id}/messages")
+        .unwrap();
+    assert_eq!(sent.body["allowed_mentions"], json!({ "parse": [] }));
+    d.fake.assert_valid();
 }

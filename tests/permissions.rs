@@ -483,7 +483,8 @@ async fn check(
                 .await;
             let happened = match r.kind {
                 Some(kind) => count(desk.store(), sev, kind, &by).await > before,
-                None => text.contains(TITLE),
+                // The postmortem goes as a file where the platform takes files.
+                None => text.contains(TITLE) || text.contains("postmortem as of"),
             };
             let place = match place {
                 Place::Elsewhere => "elsewhere",

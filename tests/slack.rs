@@ -888,7 +888,8 @@ fn the_manifest_asks_for_least_privilege_and_points_at_real_routes() {
             "channels:history",
             "groups:history",
             "im:history",
-            "im:write"
+            "im:write",
+            "files:write"
         ]
     );
     for route in ["/slack/commands", "/slack/events", "/slack/interactions"] {
@@ -1309,4 +1310,62 @@ async fn the_declare_form_can_declare_a_separate_incident() {
     assert!(told, "the refusal says how to declare it from the form");
     assert_eq!(s.interaction(form("Images slow", true)).await.status(), 200);
     assert_eq!(sevs().await, 2, "a separate incident, as asked");
+}
+
+/// `/sev postmortem` in Slack: the whole document as a Markdown file in a direct message
+/// (Slack's upload flow: an upload URL, the bytes, the file completed into the DM).
+#[tokio::test]
+async fn the_postmortem_arrives_as_a_file_in_a_direct_message() {
+    let s = SlackApp::start(Backend::Sqlite).await;
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s.deliver().await;
+    s.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "SEV-1 update <!channel> rolled back",
+    )
+    .await;
+    let r = s.command("U_BOB", "C_GENERAL", "SEV-1 postmortem").await;
+    assert_eq!(r["response_type"], "ephemeral");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("is on its way to you in a direct message, as postmortem-SEV-1.md."),
+        "{r}"
+    );
+    s.deliver().await;
+    let done = s.slack.calls_to("files.completeUploadExternal");
+    assert_eq!(done.len(), 1);
+    let dm = done[0]["channel_id"].as_str().unwrap().to_string();
+    let opened = s.slack.calls_to("conversations.open");
+    assert!(
+        opened
+            .iter()
+            .any(|o| o["users"].to_string().contains("U_BOB")),
+        "the DM is with the asker: {opened:?}"
+    );
+    let msgs = s.slack.messages(&dm);
+    let file = &msgs.last().unwrap()["files"][0];
+    assert_eq!(file["name"], "postmortem-SEV-1.md");
+    let content = file["content"].as_str().unwrap();
+    assert!(content.contains("Checkout failing"), "{content}");
+    // A file is the document as written: whole, and nothing in it pings anyone.
+    assert!(content.contains("rolled back"), "{content}");
+    assert!(
+        content.len() > 1_000,
+        "the whole document: {} bytes",
+        content.len()
+    );
+    assert!(
+        msgs.last().unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEV-1's postmortem as of")
+    );
 }

@@ -218,6 +218,16 @@ impl Delivery {
                 p.archive(&ch).await?;
                 Ok(Done::default())
             }
+            Effect::SendFile {
+                user,
+                filename,
+                content,
+                text,
+                ..
+            } => {
+                p.send_file(user, filename, content, text).await?;
+                Ok(Done::default())
+            }
             Effect::UnarchiveChannel { sev } => {
                 let ch = self.incident_channel(*sev, row).await?;
                 p.unarchive(&ch).await?;

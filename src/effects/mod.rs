@@ -91,6 +91,15 @@ pub enum Effect {
         text: String,
         due: String,
     },
+    /// A file for one person, in a direct message (`user` a platform handle): the
+    /// postmortem someone asked for, too long and too precious for a chat message.
+    SendFile {
+        sev: SevId,
+        user: String,
+        filename: String,
+        content: String,
+        text: String,
+    },
     /// The impact card in the incident channel (degraded routes), edited in place.
     UpsertImpact {
         sev: SevId,
@@ -252,6 +261,7 @@ impl Effect {
             // One queue per address keeps each recipient's thread in order; one slow
             // mailbox holds up nobody else.
             Effect::Email { sev, to, .. } => (format!("{platform}:{sev}:{to}"), Lane::Human),
+            Effect::SendFile { user, .. } => (format!("{platform}:dm:{user}"), Lane::Human),
             // Comments wait behind the ticket's opening.
             Effect::Ticket { sev, .. } => (format!("{platform}:{sev}"), Lane::Human),
         }
@@ -293,6 +303,7 @@ impl Effect {
             Effect::UpsertImpact { .. } => "impact",
             Effect::StatusPage { .. } => "statuspage",
             Effect::Email { .. } => "email",
+            Effect::SendFile { .. } => "send_file",
             Effect::Ticket { .. } => "ticket",
         }
     }
@@ -309,6 +320,7 @@ impl Effect {
             | Effect::UpsertImpact { sev, .. }
             | Effect::StatusPage { sev, .. }
             | Effect::Email { sev, .. }
+            | Effect::SendFile { sev, .. }
             | Effect::Ticket { sev, .. }
             | Effect::RemindFollowup { sev, .. }
             | Effect::ExternalPage { sev, .. } => Some(*sev),
@@ -356,6 +368,7 @@ impl Effect {
                 | Effect::UpsertImpact { .. }
                 | Effect::StatusPage { .. }
                 | Effect::Email { .. }
+                | Effect::SendFile { .. }
                 | Effect::Ticket { .. }
                 | Effect::ExternalPage { .. } => {}
             }
@@ -467,6 +480,13 @@ mod examples {
                 body: "SEV-7 at 10:05 UTC: @alice posted an update: rolled back".into(),
                 message_id: "<sev-7.1772445600000.1772445900000.0a1b2c3d@example.com>".into(),
                 thread: "<sev-7.1772445600000@example.com>".into(),
+            },
+            Effect::SendFile {
+                sev,
+                user: "U_ALICE".into(),
+                filename: "postmortem-SEV-7.md".into(),
+                content: "# SEV-7: Checkout failing\n".into(),
+                text: "SEV-7's postmortem as of 2026-03-02 10:30 UTC".into(),
             },
             Effect::Ticket {
                 sev,

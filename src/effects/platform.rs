@@ -122,6 +122,23 @@ pub trait Platform: Send + Sync {
     ) -> Result<bool, DeliveryError> {
         Ok(false)
     }
+    /// Whether `send_file` works here (the console prints instead).
+    fn sends_files(&self) -> bool {
+        false
+    }
+    /// Sends a text file to `user` (a platform handle) in a direct message with `text`.
+    async fn send_file(
+        &self,
+        _user: &str,
+        _filename: &str,
+        _content: &str,
+        _text: &str,
+    ) -> Result<(), DeliveryError> {
+        Err(DeliveryError::Permanent(format!(
+            "{} cannot send files",
+            self.title()
+        )))
+    }
     /// A plain-text answer; `user` set means only that user (a platform handle) sees it.
     async fn reply(
         &self,

@@ -114,10 +114,8 @@ impl Engine {
                     .await;
             }
             Command::Postmortem { .. } => {
-                // The document is Markdown for any reader; in chat it is also text the
-                // platform must not act on (an `@everyone` in a title stays text).
                 let doc = self.postmortem(tx, &inc, now).await?;
-                return Ok(Outcome::Done(Reply::private(self.esc(&inv.platform, &doc))));
+                return self.hand_over_postmortem(tx, inv, &inc, doc, now).await;
             }
             Command::Diagnosed { note, .. } => Action::Diagnose { note },
             Command::Retitle { title, .. } => Action::Retitle { title },

@@ -7,14 +7,16 @@ use std::collections::HashMap;
 
 use minijinja::context;
 
-use super::Engine;
+use super::{Engine, Invocation, Outcome, Reply};
 use crate::domain::impact;
 use crate::domain::month::level_spans;
 use crate::domain::postmortem::{level_history, phases, role_history};
 use crate::domain::text::{Markup, describe, fmt_duration, fmt_time};
 use crate::domain::words::markdown;
 use crate::domain::{EventKind, Incident, SevType, Stage};
+use crate::effects::Effect;
 use crate::store::Conn;
+use crate::store::Tx;
 use crate::store::availability::{self as avail, RouteState};
 use crate::store::incidents as sevs;
 
@@ -27,6 +29,40 @@ impl Engine {
         };
         let now = self.clock.now_ms();
         Ok(Some(self.postmortem(&mut conn, &inc, now).await?))
+    }
+
+    /// `/sev postmortem`: where the platform takes files, the document goes to the asker
+    /// as `postmortem-SEV-n.md` in a direct message (whole, however long; mentions in a
+    /// file notify nobody); elsewhere (the console) it is the answer, as text the platform
+    /// must not act on (an `@everyone` in a title stays text).
+    pub(super) async fn hand_over_postmortem(
+        &self,
+        tx: &mut Tx,
+        inv: &Invocation,
+        inc: &Incident,
+        doc: String,
+        now: i64,
+    ) -> anyhow::Result<Outcome> {
+        let files = self
+            .renderers
+            .get(&inv.platform)
+            .is_some_and(|p| p.sends_files());
+        if !files {
+            return Ok(Outcome::Done(Reply::private(self.esc(&inv.platform, &doc))));
+        }
+        let filename = format!("postmortem-{}.md", inc.id);
+        let text = format!("{}'s postmortem as of {}", inc.id, fmt_time(now));
+        let file = Effect::SendFile {
+            sev: inc.id,
+            user: inv.user.clone(),
+            filename: filename.clone(),
+            content: doc,
+            text: text.clone(),
+        };
+        self.enqueue(tx, &inv.platform, file, now).await?;
+        Ok(Outcome::Done(Reply::private(format!(
+            "{text} is on its way to you in a direct message, as {filename}."
+        ))))
     }
 
     /// The postmortem of `inc` as it stands at `now`, in Markdown.

@@ -399,6 +399,32 @@ async fn route(State(fake): State<FakeDiscord>, req: axum::extract::Request) -> 
     rest(fake, parts.method, parts.uri, parts.headers, body).await
 }
 
+/// A `multipart/form-data` body: its `payload_json`, and each file part as (file name,
+/// content).
+fn multipart(body: &[u8], boundary: &str) -> (Option<String>, Vec<(String, String)>) {
+    let text = String::from_utf8_lossy(body).to_string();
+    let mut payload = None;
+    let mut files = vec![];
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, content)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let content = content.strip_suffix("\r\n").unwrap_or(content).to_string();
+        let attr = |k: &str| {
+            head.split(&format!("{k}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(str::to_string)
+        };
+        match (attr("name").as_deref(), attr("filename")) {
+            (Some("payload_json"), _) => payload = Some(content),
+            (Some(_), Some(file)) => files.push((file, content)),
+            _ => {}
+        }
+    }
+    (payload, files)
+}
+
 async fn rest(
     fake: FakeDiscord,
     method: Method,
@@ -412,6 +438,19 @@ async fn rest(
         .unwrap_or(uri.path())
         .to_string();
     let m = method.as_str().to_ascii_lowercase();
+    // A message with files: `payload_json` is the body, `files[n]` are kept beside it.
+    let ctype = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (body, files) = match ctype.split_once("boundary=") {
+        Some((kind, boundary)) if kind.starts_with("multipart/form-data") => {
+            let (payload, files) = multipart(&body, boundary.trim_matches('"'));
+            (Bytes::from(payload.unwrap_or_default()), files)
+        }
+        _ => (body, vec![]),
+    };
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -517,7 +556,7 @@ async fn rest(
         Some(Fault::Slow(_)) | None => {}
     }
     let seg: Vec<&str> = path.split('/').collect();
-    let (status, answer) = answer(&fake, &m, &template, &seg, &body);
+    let (status, answer) = answer(&fake, &m, &template, &seg, &body, &files);
     record(status.as_u16());
     if let Some(Fault::Slow(d)) = fault {
         tokio::time::sleep(d).await;
@@ -538,6 +577,7 @@ fn answer(
     template: &str,
     seg: &[&str],
     body: &Value,
+    files: &[(String, String)],
 ) -> (StatusCode, Option<Value>) {
     let ok = StatusCode::OK;
     let addr = fake.inner.lock().unwrap().addr.clone();
@@ -639,7 +679,9 @@ fn answer(
                 ),
             )
         }
-        (_, t) if t.starts_with("/channels/{channel_id}") => channel_op(fake, m, t, seg, body),
+        (_, t) if t.starts_with("/channels/{channel_id}") => {
+            channel_op(fake, m, t, seg, body, files)
+        }
         ("post", "/interactions/{interaction_id}/{interaction_token}/callback") => {
             fake.inner
                 .lock()
@@ -677,6 +719,7 @@ fn channel_op(
     t: &str,
     seg: &[&str],
     body: &Value,
+    files: &[(String, String)],
 ) -> (StatusCode, Option<Value>) {
     let ch = seg[2].to_string();
     let mut i = fake.inner.lock().unwrap();
@@ -720,7 +763,15 @@ fn channel_op(
             {
                 return (StatusCode::OK, Some(first.clone()));
             }
-            let msg = message_json(&next, &ch, body);
+            let mut msg = message_json(&next, &ch, body);
+            if !files.is_empty() {
+                msg["attachments"] = json!(
+                    files
+                        .iter()
+                        .map(|(name, content)| json!({ "filename": name, "content": content }))
+                        .collect::<Vec<_>>()
+                );
+            }
             c.messages.insert(next, msg.clone());
             (StatusCode::OK, Some(msg))
         }

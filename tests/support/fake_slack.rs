@@ -65,6 +65,8 @@ struct Inner {
     messages: HashMap<String, Vec<Value>>,
     /// Archived channel ids: they take no messages, topics or pins until unarchived.
     archived: HashSet<String>,
+    /// Files by id: (name, the length promised, the bytes uploaded once they are).
+    files: HashMap<String, (String, usize, Option<Vec<u8>>)>,
     users: HashMap<String, String>,
     next: u64,
     addr: String,
@@ -105,6 +107,7 @@ impl FakeSlack {
         let app = Router::new()
             .route("/api/{method}", post(handle).get(handle_get))
             .route("/link", axum::routing::get(socket))
+            .route("/upload/{file}", post(upload))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -234,6 +237,23 @@ impl FakeSlack {
 
     pub fn channel_id(&self, name: &str) -> Option<String> {
         self.inner.lock().unwrap().channels.get(name).cloned()
+    }
+}
+
+/// The bytes of a file, sent to the URL files.getUploadURLExternal gave (Slack answers
+/// in plain text).
+async fn upload(State(f): State<FakeSlack>, Path(file): Path<String>, body: Bytes) -> Response {
+    let mut i = f.inner.lock().unwrap();
+    i.calls.push(SlackCall {
+        method: "upload".into(),
+        body: json!({ "file": file, "length": body.len() }),
+    });
+    match i.files.get_mut(&file) {
+        Some(entry) => {
+            entry.2 = Some(body.to_vec());
+            (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "no such upload").into_response(),
     }
 }
 
@@ -536,6 +556,44 @@ fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
                 return ok_error("not_archived");
             }
             json!({ "ok": true })
+        }
+        // The upload flow: a URL for the bytes, the bytes, then the file completed into a
+        // channel (it lands there as a message carrying the file).
+        "files.getUploadURLExternal" => {
+            let name = body["filename"].as_str().unwrap_or_default().to_string();
+            let Some(length) = body["length"].as_str().and_then(|l| l.parse().ok()) else {
+                return ok_error("invalid_arguments");
+            };
+            if name.is_empty() {
+                return ok_error("invalid_arguments");
+            }
+            let id = format!("F{n:08}");
+            i.files.insert(id.clone(), (name, length, None));
+            json!({ "ok": true, "upload_url": format!("http://{}/upload/{id}", i.addr), "file_id": id })
+        }
+        "files.completeUploadExternal" => {
+            let files: Vec<Value> = match &body["files"] {
+                Value::String(t) => serde_json::from_str(t).unwrap_or_default(),
+                Value::Array(a) => a.clone(),
+                _ => vec![],
+            };
+            let channel = body["channel_id"].as_str().unwrap_or_default().to_string();
+            let mut shared = vec![];
+            for f in &files {
+                let id = f["id"].as_str().unwrap_or_default();
+                match i.files.get(id) {
+                    Some((name, len, Some(bytes))) if bytes.len() == *len => shared.push(json!({
+                        "id": id, "name": name, "title": f["title"],
+                        "content": String::from_utf8_lossy(bytes),
+                    })),
+                    // Not uploaded, or not the length promised.
+                    _ => return ok_error("file_uploads_except_images_disabled"),
+                }
+            }
+            let message =
+                json!({ "type": "message", "text": body["initial_comment"], "files": shared });
+            i.messages.entry(channel).or_default().push(message);
+            json!({ "ok": true, "files": files })
         }
         "conversations.setTopic" | "pins.add" => sample(method),
         _ => return ok_error("unknown_method"),

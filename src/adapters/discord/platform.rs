@@ -150,6 +150,23 @@ impl DiscordPlatform {
             .ok_or_else(|| DeliveryError::Unreadable(format!("{what}: answer without an id")))
     }
 
+    /// The DM channel with a Discord user (by id).
+    async fn open_dm(&self, user: &str) -> Result<String, DeliveryError> {
+        let dm = self
+            .rest
+            .call(
+                "open DM",
+                LightMethod::Post,
+                Route::UserMeDmChannels,
+                Some(&json!({ "recipient_id": user })),
+            )
+            .await?;
+        dm["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| DeliveryError::Unreadable("open DM: answer without an id".into()))
+    }
+
     /// Moves a channel into `category` (`None`: out of any category).
     async fn move_to(
         &self,
@@ -420,21 +437,40 @@ impl Platform for DiscordPlatform {
                 "{person} has no handles.discord in the config; set it to their Discord user id"
             )));
         };
-        let dm = self
-            .rest
-            .call(
-                "open DM",
-                LightMethod::Post,
-                Route::UserMeDmChannels,
-                Some(&json!({ "recipient_id": user.to_string() })),
+        let channel = self.open_dm(&user.to_string()).await?;
+        self.post(&channel, msg, key).await.map(|_| ())
+    }
+
+    fn sends_files(&self) -> bool {
+        true
+    }
+
+    /// A message in the DM with the file attached (`files[0]`), pinging nobody.
+    async fn send_file(
+        &self,
+        user: &str,
+        filename: &str,
+        content: &str,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        let channel = self.open_dm(user).await?;
+        let message = json!({
+            "content": render::escape(text),
+            "attachments": [{ "id": "0", "filename": filename }],
+            "allowed_mentions": { "parse": [] },
+        });
+        let file = serenity::all::CreateAttachment::bytes(content.as_bytes(), filename);
+        self.rest
+            .call_with_files(
+                "send file",
+                Route::ChannelMessages {
+                    channel_id: ChannelId::new(id("channel", &channel)?),
+                },
+                &message,
+                vec![file],
             )
-            .await?;
-        let Some(channel) = dm["id"].as_str() else {
-            return Err(DeliveryError::Unreadable(
-                "open DM: answer without an id".into(),
-            ));
-        };
-        self.post(channel, msg, key).await.map(|_| ())
+            .await
+            .map(|_| ())
     }
 
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {

@@ -72,13 +72,6 @@ impl Rest {
         route: Route<'_>,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Value, DeliveryError> {
-        let bucket = route.ratelimiting_bucket();
-        if let Some(wait) = self.wait_for(bucket) {
-            return Err(DeliveryError::Retry {
-                reason: format!("{what}: Discord rate limit bucket exhausted"),
-                after: Some(wait),
-            });
-        }
         let body = match body {
             Some(b) => Some(
                 serde_json::to_vec(b)
@@ -86,8 +79,46 @@ impl Rest {
             ),
             None => None,
         };
-        let req = Request::new(route, method)
-            .body(body)
+        let bucket = route.ratelimiting_bucket();
+        self.send(what, bucket, Request::new(route, method).body(body))
+            .await
+    }
+
+    /// Posts a message with files (`multipart/form-data`: the message as `payload_json`,
+    /// each file as `files[n]`).
+    pub async fn call_with_files(
+        &self,
+        what: &str,
+        route: Route<'_>,
+        message: &(impl Serialize + ?Sized),
+        files: Vec<serenity::all::CreateAttachment>,
+    ) -> Result<Value, DeliveryError> {
+        let payload = serde_json::to_string(message)
+            .map_err(|e| DeliveryError::Permanent(format!("{what}: body: {e}")))?;
+        let multipart = serenity::http::Multipart {
+            upload: serenity::http::MultipartUpload::Attachments(files),
+            fields: vec![],
+            payload_json: Some(payload),
+        };
+        let bucket = route.ratelimiting_bucket();
+        let req = Request::new(route, LightMethod::Post).multipart(Some(multipart));
+        self.send(what, bucket, req).await
+    }
+
+    /// Sends a request unless its bucket is exhausted, and sorts the answer.
+    async fn send(
+        &self,
+        what: &str,
+        bucket: RatelimitingBucket,
+        req: Request<'_>,
+    ) -> Result<Value, DeliveryError> {
+        if let Some(wait) = self.wait_for(bucket) {
+            return Err(DeliveryError::Retry {
+                reason: format!("{what}: Discord rate limit bucket exhausted"),
+                after: Some(wait),
+            });
+        }
+        let req = req
             .build(&self.client, &self.auth, self.origin.as_deref())
             .map_err(|e| DeliveryError::Permanent(format!("{what}: request: {e}")))?;
         let resp = match req.send().await {

@@ -575,6 +575,48 @@ impl Platform for SlackPlatform {
         benign(self.call("conversations.unarchive", call).await.map(|_| ()))
     }
 
+    fn sends_files(&self) -> bool {
+        true
+    }
+
+    /// Slack's upload flow: an upload URL, the bytes to it, then the file completed into
+    /// the DM with the text as its comment.
+    async fn send_file(
+        &self,
+        user: &str,
+        filename: &str,
+        content: &str,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        let dm = self.dm_channel(user).await?;
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiFilesGetUploadUrlExternalRequest::new(filename.into(), content.len());
+        let url = self
+            .call(
+                "files.getUploadURLExternal",
+                session.get_upload_url_external(&req),
+            )
+            .await?;
+        let upload = SlackApiFilesUploadViaUrlRequest::new(
+            url.upload_url,
+            content.as_bytes().to_vec(),
+            "text/markdown".into(),
+        );
+        self.call("file upload", session.files_upload_via_url(&upload))
+            .await?;
+        let done = SlackApiFilesCompleteUploadExternalRequest::new(vec![
+            SlackApiFilesComplete::new(url.file_id).with_title(filename.into()),
+        ])
+        .with_channel_id(SlackChannelId::new(dm))
+        .with_initial_comment(text.into());
+        self.call(
+            "files.completeUploadExternal",
+            session.files_complete_upload_external(&done),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), DeliveryError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiPinsAddRequest::new(
