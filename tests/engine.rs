@@ -689,6 +689,45 @@ both_backends!(a_failed_pin_does_not_duplicate_the_card, |b| async move {
     assert_eq!(cards, 1, "{:?}", app.fake.calls());
 });
 
+// Discord's Pin Messages missing (50013): the card is the card, unpinned; nothing fails
+// and later edits land on it.
+both_backends!(
+    a_pin_refused_for_good_leaves_the_card_unpinned,
+    |b| async move {
+        let app = TestApp::new(b).await;
+        app.fake.fail_next_of(
+            "pin",
+            DeliveryError::Permanent(
+                "Missing Permissions (give the bot's role Pin Messages)".into(),
+            ),
+        );
+        app.cmd(
+            "U_ALICE",
+            "general",
+            "declare availability 1 Checkout failing",
+        )
+        .await;
+        app.deliver().await;
+        app.cmd("U_ALICE", CH, "update rolled back").await;
+        app.deliver().await;
+        let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
+            .fetch_one(&app.engine.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(failed, 0);
+        assert!(
+            !app.fake
+                .calls()
+                .iter()
+                .any(|c| matches!(c, support::fake::Call::Pin { .. }))
+        );
+        let edited = app.fake.calls().iter().any(
+            |c| matches!(c, support::fake::Call::Edit { text, .. } if text.contains("rolled back")),
+        );
+        assert!(edited, "the card is still edited in place");
+    }
+);
+
 both_backends!(a_held_job_is_not_polled_in_a_tight_loop, |b| async move {
     let app = TestApp::new(b).await;
     declare(&app).await; // reminder due 30 min after declare

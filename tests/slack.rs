@@ -892,12 +892,15 @@ fn the_manifest_asks_for_least_privilege_and_points_at_real_routes() {
             "files:write"
         ]
     );
-    for route in ["/slack/commands", "/slack/events", "/slack/interactions"] {
+    for route in ["/slack/commands", "/slack/interactions"] {
         assert!(
             text.contains(&format!("https://sevbot.example.com{route}")),
             "{route}"
         );
     }
+    // sevbot acts on no events: subscribing to one would make operators expose an
+    // events URL (and grant scopes) for nothing.
+    assert!(!text.contains("bot_events"), "no event subscriptions");
 }
 
 #[tokio::test]

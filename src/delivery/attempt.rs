@@ -303,8 +303,22 @@ impl Delivery {
                 .await
                 .map_err(db_retry)?;
         }
+        // An unpinned card is still the card: a pin the platform refuses (a missing
+        // permission) is said in the log with its fix, not counted as a failed card.
         if purpose == "card" {
-            p.pin(channel, &mid).await?;
+            match p.pin(channel, &mid).await {
+                Err(DeliveryError::Permanent(why)) => {
+                    metrics::counter!("sevbot_pins_failed_total", "platform" => p.name().to_string())
+                        .increment(1);
+                    tracing::warn!(
+                        platform = p.name(),
+                        sev = %sev,
+                        error = why,
+                        "the card is posted but could not be pinned"
+                    );
+                }
+                other => other?,
+            }
         }
         Ok(Done {
             sent,

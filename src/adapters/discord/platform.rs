@@ -20,15 +20,19 @@ use crate::domain::Markup;
 use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::SYSTEM_ACTOR;
 
+/// Pin Messages (1 << 51): since February 2026 Discord asks for it, not Manage Messages,
+/// to pin. serenity 0.12 has no name for it yet.
+pub const PIN_MESSAGES: Permissions = Permissions::from_bits_retain(1 << 51);
+
 /// What the bot's role needs in the guild: create, edit, archive and delete incident
 /// channels (Manage Channels), let responders into private ones (Manage Roles, for
 /// permission overwrites, which may only grant what the bot holds itself), post, embed,
-/// pin and read.
+/// pin (Pin Messages) and read.
 pub fn required_permissions() -> Permissions {
     responder_permissions()
         | Permissions::MANAGE_CHANNELS
         | Permissions::MANAGE_ROLES
-        | Permissions::MANAGE_MESSAGES
+        | PIN_MESSAGES
 }
 
 /// The link an operator opens to add the bot to a server, with exactly those permissions.
@@ -270,9 +274,7 @@ impl Platform for DiscordPlatform {
             ];
             if let Some(bot) = self.bot_user {
                 overwrites.push(PermissionOverwrite {
-                    allow: responder_permissions()
-                        | Permissions::MANAGE_MESSAGES
-                        | Permissions::MANAGE_CHANNELS,
+                    allow: responder_permissions() | PIN_MESSAGES | Permissions::MANAGE_CHANNELS,
                     deny: Permissions::empty(),
                     kind: PermissionOverwriteType::Member(UserId::new(bot)),
                 });

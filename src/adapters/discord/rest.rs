@@ -251,7 +251,7 @@ pub fn classify(what: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> De
     let hint = match (status, code) {
         (401, _) => " (check DISCORD_BOT_TOKEN)".to_string(),
         (_, Some(MAX_GUILD_CHANNELS)) => " (the Discord server holds its maximum of 500 channels: delete old channels or lower discord.archive_retention_days so closed SEV channels are removed sooner)".into(),
-        (_, Some(MISSING_PERMISSIONS)) => " (give the bot's role Manage Channels, Send Messages, Manage Messages and Embed Links, also in the incident and archive categories)".into(),
+        (_, Some(MISSING_PERMISSIONS)) => " (give the bot's role Manage Channels, Send Messages, Embed Links and Pin Messages, also in the incident and archive categories)".into(),
         (_, Some(MISSING_ACCESS)) => " (the bot cannot see that channel or category: check discord.guild_id, the categories and the bot's role)".into(),
         (_, Some(UNKNOWN_CHANNEL)) => " (the channel was deleted)".into(),
         (_, Some(MAX_PINS)) => " (the channel holds 50 pins already)".into(),
