@@ -106,6 +106,12 @@ fn main() -> ExitCode {
         Cmd::CheckConfig | Cmd::Outbox { .. } | Cmd::Audit { .. } => "warn",
     };
     init_logging(json, raw.log.filter.as_deref().unwrap_or(default_filter));
+    for name in config::ignored_env() {
+        tracing::debug!(
+            variable = name,
+            "not read: only SEVBOT_<SECTION>__<KEY> of a known section (and SEVBOT_CONFIG, SEVBOT_HTTP_ADDR) are"
+        );
+    }
     let where_from = path
         .as_ref()
         .map(|p| p.display().to_string())

@@ -408,6 +408,41 @@ fn check_config_reports_every_problem_with_its_location() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("file not found"));
 }
 
+/// What Kubernetes injects for a Service named sevbot is not configuration, and ids given
+/// through the environment are read whether they look like numbers or not.
+#[test]
+fn only_sevbot_section_variables_are_read_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sevbot(&dir)
+        .env("SEVBOT_PORT", "tcp://10.96.0.12:8080")
+        .env("SEVBOT_PORT_8080_TCP_ADDR", "10.96.0.12")
+        .env("SEVBOT_SERVICE_HOST", "10.96.0.12")
+        .env("SEVBOT_DISCORD__GUILD_ID", "1100000000000000001")
+        .env("SEVBOT_DISCORD__ARCHIVE_RETENTION_DAYS", "7")
+        .env("RUST_LOG", "sevbot=debug")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("SEVBOT_PORT") && err.contains("not read"),
+        "a debug line names what was not read: {err}"
+    );
+    // A section sevbot has is still read, and its mistakes still reported.
+    let out = sevbot(&dir)
+        .env("SEVBOT_DISCORD__ARCHIVE_RETENTION_DAYS", "many")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: environment:") && err.contains("ARCHIVE_RETENTION_DAYS"),
+        "blames the variable, not the file: {err}"
+    );
+}
+
 #[test]
 fn help_documents_every_subcommand() {
     let out = Command::new(BIN).arg("--help").output().unwrap();

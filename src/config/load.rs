@@ -20,12 +20,15 @@ pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Problem> {
         }
         fig = fig.merge(Toml::file_exact(p));
     }
-    // `SEVBOT_SERVER__HTTP_ADDR=…`; the plain names operators expect come last and win.
+    // `SEVBOT_SERVER__HTTP_ADDR=…`, for sections sevbot has only: Kubernetes injects
+    // `SEVBOT_PORT=tcp://…` and the like for a Service named sevbot. The plain names
+    // operators expect come last and win.
+    let sections = sections();
     fig = fig
         .merge(
             Env::prefixed("SEVBOT_")
-                .split("__")
-                .ignore(&["config", "http_addr"]),
+                .filter(move |k| ours(k.as_str(), &sections))
+                .split("__"),
         )
         .merge(
             Env::raw()
@@ -37,12 +40,20 @@ pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Problem> {
                 .only(&["SEVBOT_HTTP_ADDR"])
                 .map(|_| "server.http_addr".into()),
         );
-    let mut raw: RawConfig = fig.extract().map_err(|e| Problem {
-        location: path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "environment".into()),
-        message: e.to_string(),
-        fatal: true,
+    let mut raw: RawConfig = fig.extract().map_err(|e| {
+        // A value from the environment is not the file's fault.
+        let from_env = e
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.name.contains("environment"));
+        Problem {
+            location: match (path, from_env) {
+                (Some(p), false) => p.display().to_string(),
+                _ => "environment".into(),
+            },
+            message: e.to_string(),
+            fatal: true,
+        }
     })?;
     availability::load_routes(&mut raw.availability, path)?;
     postmortem::load(&mut raw.postmortem, path)?;
@@ -74,6 +85,34 @@ impl RawConfig {
             tracker_webhook: Default::default(),
         }
     }
+}
+
+/// The top-level sections of the config file (`server`, `discord`, …).
+fn sections() -> Vec<String> {
+    serde_json::to_value(RawConfig::empty())
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+        .unwrap_or_default()
+}
+
+/// Whether `SEVBOT_<key>` (without the prefix) is `<SECTION>__<KEY>` of a known section.
+fn ours(key: &str, sections: &[String]) -> bool {
+    key.split_once("__").is_some_and(|(section, rest)| {
+        !rest.is_empty() && sections.iter().any(|s| s.eq_ignore_ascii_case(section))
+    })
+}
+
+/// `SEVBOT_*` variables sevbot does not read (not `SEVBOT_<SECTION>__<KEY>` of a known
+/// section, nor `SEVBOT_CONFIG` or `SEVBOT_HTTP_ADDR`), for a debug line at start-up.
+pub fn ignored_env() -> Vec<String> {
+    let sections = sections();
+    std::env::vars()
+        .filter_map(|(k, _)| {
+            let rest = k.strip_prefix("SEVBOT_")?;
+            let known = ours(rest, &sections) || rest == "CONFIG" || rest == "HTTP_ADDR";
+            (!known).then_some(k)
+        })
+        .collect()
 }
 
 /// `--config`, else `SEVBOT_CONFIG`, else `config/sevbot.toml` when it exists.

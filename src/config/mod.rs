@@ -23,7 +23,7 @@ pub use email::{EmailConfig, MailList};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
 pub use feeds::{Feed, RawFeed};
 pub use levels::default_definitions;
-pub use load::{load_raw, resolve_path};
+pub use load::{ignored_env, load_raw, resolve_path};
 pub use people::{Learned, Person, RawPerson, RawRotation};
 pub use postmortem::PostmortemConfig;
 pub use sections::{

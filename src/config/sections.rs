@@ -11,13 +11,13 @@ use super::{Problem, RawPerson};
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
     /// The server (guild) incident channels are created in.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "snowflake")]
     pub guild_id: Option<String>,
     /// The category incident channels are created under.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "snowflake")]
     pub incident_category: Option<String>,
     /// The category closed SEV channels move to until they are deleted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "snowflake")]
     pub archive_category: Option<String>,
     /// Days an archived SEV channel is kept before it is deleted (a guild holds 500
     /// channels); 0 keeps them forever.
@@ -38,6 +38,21 @@ pub struct DiscordConfig {
 pub enum CommandScope {
     Guild,
     Global,
+}
+
+/// A Discord id as a string or a number: the environment
+/// (`SEVBOT_DISCORD__GUILD_ID=1100000000000000001`) hands over digits, which read as a number.
+fn snowflake<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(t) => t,
+        Id::Number(n) => n.to_string(),
+    }))
 }
 
 fn default_retention() -> u32 {
