@@ -42,6 +42,56 @@ pub struct App {
     pub registration: replicas::Registration,
 }
 
+impl App {
+    /// How people reach this sevbot, for the start-up line.
+    fn reachable_by(&self, console: bool) -> Vec<String> {
+        let mut on = vec![];
+        if let Some((s, _)) = &self.slack {
+            match (s.signing_secret.is_some(), s.app_token.is_some()) {
+                (_, true) => on.push("slack (socket mode)".to_string()),
+                (true, false) => on.push("slack (http)".to_string()),
+                (false, false) => on.push("slack (post only)".to_string()),
+            }
+        }
+        if let Some(d) = &self.discord {
+            let gateway = d.rest.is_some() && self.engine.cfg.discord.gateway;
+            on.push(
+                if gateway {
+                    "discord (gateway + http)"
+                } else {
+                    "discord (http)"
+                }
+                .to_string(),
+            );
+        }
+        if console {
+            on.push("console".to_string());
+        }
+        if on.is_empty() {
+            on.push("none".to_string());
+        }
+        on
+    }
+
+    /// The sinks and monitoring switched on, for the start-up line.
+    fn integrations(&self) -> Vec<String> {
+        let e = &self.engine;
+        let mut on: Vec<String> = e.paging_sinks.clone();
+        on.extend(e.mail_sink.iter().cloned());
+        on.extend(e.ticket_sinks.iter().cloned());
+        if self.monitoring_token.is_some() {
+            on.push("monitoring".into());
+        }
+        if std::env::var("PROMETHEUS_URL").is_ok_and(|u| !u.trim().is_empty()) {
+            on.push("prometheus".into());
+        }
+        if on.is_empty() {
+            on.push("none".into());
+        }
+        on
+    }
+}
+
 /// Discord as configured: the REST client exists when there is a bot token.
 pub struct DiscordApp {
     pub settings: DiscordSettings,
@@ -334,12 +384,27 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         ConsoleMode::Off => false,
         ConsoleMode::Auto => !platforms_configured,
     };
+    if !console && !platforms_configured {
+        tracing::error!(
+            "nothing can reach sevbot: the console is off and no Slack or Discord credentials are set \
+             (SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN; DISCORD_BOT_TOKEN and \
+             DISCORD_PUBLIC_KEY); /sev will not be heard"
+        );
+    }
     let limits = crate::http::Limits::from_config(&cfg.server);
     let http =
         crate::http::serve_with(app.router(), &cfg.server.http_addr, stop.clone(), limits).await;
     let http = match http {
         Ok((addr, task)) => {
-            tracing::info!(%addr, database = redact(&cfg.database.url), "sevbot started");
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                %addr,
+                database = redact(&cfg.database.url),
+                platforms = app.reachable_by(console).join(", "),
+                integrations = app.integrations().join(", "),
+                console,
+                "sevbot started"
+            );
             Some((addr, task))
         }
         // Trying the console must not fail because something else holds port 8080; a

@@ -106,6 +106,14 @@ fn main() -> ExitCode {
         Cmd::CheckConfig | Cmd::Outbox { .. } | Cmd::Audit { .. } => "warn",
     };
     init_logging(json, raw.log.filter.as_deref().unwrap_or(default_filter));
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(none: built-in defaults and the environment)".into()),
+        "configuration read"
+    );
     for name in config::ignored_env() {
         tracing::debug!(
             variable = name,
@@ -243,7 +251,9 @@ fn init_logging(json: bool, default_filter: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
-        builder.json().init();
+        // One flat object per line: the event's fields beside `message`, not under
+        // `fields`, so collectors index `sev`, `platform` and `error` directly.
+        builder.json().flatten_event(true).init();
     } else {
         builder.init();
     }

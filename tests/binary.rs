@@ -181,6 +181,15 @@ fn http_health_readiness_and_metrics() {
         let line = line.unwrap();
         if let Some(rest) = line.split("addr=").nth(1) {
             addr = Some(rest.split_whitespace().next().unwrap().to_string());
+            // The start-up line says what is running and how it can be reached.
+            for field in [
+                concat!("version=\"", env!("CARGO_PKG_VERSION"), "\""),
+                "platforms=\"console\"",
+                "integrations=\"none\"",
+                "database=\"sqlite://",
+            ] {
+                assert!(line.contains(field), "{field} missing from: {line}");
+            }
             break;
         }
     }
@@ -208,6 +217,12 @@ fn http_health_readiness_and_metrics() {
         "sevbot_pages_sent_total{via=\"console\"}",
         "sevbot_outbox_rows{state=\"failed\"}",
         "sevbot_outbox_oldest_ready_seconds",
+        concat!(
+            "sevbot_build_info{version=\"",
+            env!("CARGO_PKG_VERSION"),
+            "\"} 1"
+        ),
+        "# HELP sevbot_commands_total ",
     ] {
         assert!(metrics.contains(m), "missing {m} in:\n{metrics}");
     }
@@ -441,6 +456,56 @@ fn only_sevbot_section_variables_are_read_from_the_environment() {
         err.starts_with("error: environment:") && err.contains("ARCHIVE_RETENTION_DAYS"),
         "blames the variable, not the file: {err}"
     );
+}
+
+/// A server that nobody can talk to says so loudly at start-up.
+#[test]
+fn a_bot_nothing_can_reach_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sevbot(&dir)
+        .env("RUST_LOG", "sevbot=info")
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("DISCORD_PUBLIC_KEY")
+        .args(["run", "--console", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut warned = false;
+    for line in stderr {
+        let line = line.unwrap();
+        warned |= line.contains("ERROR") && line.contains("nothing can reach sevbot");
+        if line.contains("sevbot started") {
+            assert!(line.contains("platforms=\"none\""), "{line}");
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(warned, "no warning that nothing can reach the bot");
+    // The same start in JSON: one flat object per line.
+    let mut child = sevbot(&dir)
+        .env("RUST_LOG", "sevbot=info")
+        .args(["--log-json", "run", "--console", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in stderr {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert!(v.get("fields").is_none(), "{v}");
+        if v["message"] == "sevbot started" {
+            assert_eq!(v["platforms"], "none", "{v}");
+            assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v}");
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! the `guard` (timeouts, connection caps, authentication budgets).
 
 pub mod guard;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -17,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceExt as _;
 
 pub use guard::{Guard, Limits, Peer};
@@ -29,39 +30,13 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let h = PrometheusBuilder::new()
+            let h = telemetry::builder()
                 .install_recorder()
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
-            describe_metrics();
+                .unwrap_or_else(|_| telemetry::builder().build_recorder().handle());
+            telemetry::describe();
             h
         })
         .clone()
-}
-
-fn describe_metrics() {
-    metrics::describe_counter!(
-        "sevbot_commands_total",
-        "`/sev` commands received, by subcommand"
-    );
-    metrics::describe_counter!(
-        "sevbot_sevs_declared_total",
-        "SEVs declared, by type and level"
-    );
-    metrics::describe_counter!(
-        "sevbot_outbox_deliveries_total",
-        "outbox delivery attempts, by platform, effect and result"
-    );
-    metrics::describe_gauge!("sevbot_outbox_pending", "outbox rows not yet delivered");
-    metrics::describe_histogram!(
-        "sevbot_job_lateness_seconds",
-        "how late jobs fired after their due time"
-    );
-    metrics::describe_gauge!("sevbot_jobs_pending", "jobs waiting to fire");
-    metrics::describe_gauge!(
-        "sevbot_jobs_oldest_overdue_seconds",
-        "how overdue the oldest pending job is"
-    );
-    metrics::describe_counter!("sevbot_jobs_fired_total", "jobs fired, by kind");
 }
 
 #[derive(Clone)]

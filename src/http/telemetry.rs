@@ -1,0 +1,283 @@
+//! Every metric sevbot exports, described once: its kind and its HELP text. Histograms
+//! have buckets (so replicas' figures add up in Prometheus), unlabelled series exist from
+//! start-up at zero, and `sevbot_build_info` says which release is running.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// (kind, name, HELP, labelled). Unlabelled series are created at start-up at zero.
+pub const CATALOGUE: &[(Kind, &str, &str, bool)] = &[
+    (
+        Kind::Counter,
+        "sevbot_commands_total",
+        "/sev commands received, by subcommand",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_refusals_total",
+        "commands refused, by reason (domain::Refusal)",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_command_failures_total",
+        "commands that failed inside sevbot, by kind (database, template, internal)",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_sevs_declared_total",
+        "SEVs declared, by type and level",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_sevs_auto_declared_total",
+        "availability SEVs declared by sevbot from monitoring",
+        false,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_availability_samples_total",
+        "route availability samples stored, by source",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_http_refused_total",
+        "HTTP connections or requests refused by the guard, by reason",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_outbox_deliveries_total",
+        "outbox delivery attempts, by platform, effect and result (ok, retry, uncertain, failed)",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_outbox_folded_total",
+        "machine lines folded into another message",
+        false,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_pages_total",
+        "pages queued, by escalation step",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_pages_sent_total",
+        "pages delivered, by route",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_pins_failed_total",
+        "incident cards posted but not pinned (a missing permission), by platform",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_jobs_fired_total",
+        "jobs fired, by kind",
+        true,
+    ),
+    (
+        Kind::Counter,
+        "sevbot_jobs_failed_total",
+        "jobs that failed and will be retried, by kind",
+        true,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_outbox_pending",
+        "outbox rows not yet delivered",
+        false,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_outbox_rows",
+        "outbox rows by state (pending, in_flight, failed)",
+        true,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_outbox_oldest_ready_seconds",
+        "how long the oldest row ready to go has waited",
+        false,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_jobs_pending",
+        "jobs waiting to fire",
+        false,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_jobs_oldest_overdue_seconds",
+        "how overdue the oldest pending job is",
+        false,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_discord_gateway_connected",
+        "1 while the Discord gateway is connected",
+        false,
+    ),
+    (
+        Kind::Gauge,
+        "sevbot_build_info",
+        "1, labelled with the running release's version",
+        true,
+    ),
+    (
+        Kind::Histogram,
+        "sevbot_job_lateness_seconds",
+        "how late jobs fired after their due time, by kind",
+        true,
+    ),
+    (
+        Kind::Histogram,
+        "sevbot_time_to_ack_seconds",
+        "from the first page to the acknowledgement",
+        false,
+    ),
+];
+
+/// Job lateness: the target is within 0.1 s; minutes late means something is wrong.
+const LATENESS_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0,
+];
+/// Time to acknowledge: seconds to the better part of an hour.
+const ACK_BUCKETS: &[f64] = &[15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0];
+
+/// The exporter, with buckets for the histograms.
+pub fn builder() -> PrometheusBuilder {
+    let b = PrometheusBuilder::new();
+    let b = b
+        .set_buckets_for_metric(
+            Matcher::Full("sevbot_job_lateness_seconds".into()),
+            LATENESS_BUCKETS,
+        )
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    b.set_buckets_for_metric(
+        Matcher::Full("sevbot_time_to_ack_seconds".into()),
+        ACK_BUCKETS,
+    )
+    .unwrap_or_else(|_| PrometheusBuilder::new())
+}
+
+/// HELP for every metric, unlabelled series at zero, and the build info.
+pub fn describe() {
+    for (kind, name, help, labelled) in CATALOGUE {
+        let name = *name;
+        match kind {
+            Kind::Counter => {
+                metrics::describe_counter!(name, *help);
+                if !labelled {
+                    metrics::counter!(name).absolute(0);
+                }
+            }
+            Kind::Gauge => {
+                metrics::describe_gauge!(name, *help);
+                if !labelled {
+                    metrics::gauge!(name).set(0.0);
+                }
+            }
+            Kind::Histogram => metrics::describe_histogram!(name, *help),
+        }
+    }
+    metrics::gauge!("sevbot_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_have_buckets_and_every_metric_has_help() {
+        let recorder = builder().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            metrics::histogram!("sevbot_time_to_ack_seconds").record(42.0);
+            metrics::histogram!("sevbot_job_lateness_seconds", "kind" => "escalate").record(0.02);
+            metrics::counter!("sevbot_commands_total", "command" => "declare").increment(1);
+        });
+        let text = handle.render();
+        assert!(
+            text.contains("# TYPE sevbot_time_to_ack_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sevbot_time_to_ack_seconds_bucket{le=\"60\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sevbot_job_lateness_seconds_bucket{kind=\"escalate\",le=\"0.025\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("sevbot_build_info{version=\""), "{text}");
+        // Present before anything happened.
+        assert!(text.contains("sevbot_outbox_pending 0"), "{text}");
+        assert!(text.contains("sevbot_outbox_folded_total 0"), "{text}");
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let name = line.split_whitespace().nth(2).unwrap();
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "no HELP for {name}"
+            );
+        }
+    }
+
+    /// A metric recorded anywhere in the source is in the catalogue (so it has HELP).
+    #[test]
+    fn every_recorded_metric_is_described() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(std::fs::read_to_string(p).unwrap());
+                }
+            }
+        }
+        let mut files = vec![];
+        walk(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+            &mut files,
+        );
+        let mut used = std::collections::BTreeSet::new();
+        for f in &files {
+            for macro_ in ["counter!(", "gauge!(", "histogram!("] {
+                for part in f.split(macro_).skip(1) {
+                    let part = part.trim_start();
+                    if let Some(name) = part
+                        .strip_prefix('"')
+                        .and_then(|r| r.split('"').next())
+                        .filter(|n| n.starts_with("sevbot_"))
+                    {
+                        used.insert(name.to_string());
+                    }
+                }
+            }
+        }
+        assert!(used.len() > 15, "{used:?}");
+        for name in used {
+            assert!(
+                CATALOGUE.iter().any(|(_, n, _, _)| *n == name),
+                "{name} is recorded but not in telemetry::CATALOGUE"
+            );
+        }
+    }
+}
