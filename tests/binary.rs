@@ -458,54 +458,58 @@ fn only_sevbot_section_variables_are_read_from_the_environment() {
     );
 }
 
-/// A server that nobody can talk to says so loudly at start-up.
+/// A server that nobody can talk to says so loudly at start-up, in text and in JSON.
 #[test]
 fn a_bot_nothing_can_reach_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = sevbot(&dir)
-        .env("RUST_LOG", "sevbot=info")
-        .env_remove("SLACK_APP_TOKEN")
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .args(["run", "--console", "off"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut warned = false;
-    for line in stderr {
-        let line = line.unwrap();
-        warned |= line.contains("ERROR") && line.contains("nothing can reach sevbot");
-        if line.contains("sevbot started") {
-            assert!(line.contains("platforms=\"none\""), "{line}");
-            break;
+    // The start-up log lines up to "sevbot started", with or without --log-json.
+    let start = |json: bool| -> Vec<String> {
+        let mut cmd = sevbot(&dir);
+        cmd.env("RUST_LOG", "sevbot=info")
+            .env_remove("SLACK_APP_TOKEN")
+            .env_remove("DISCORD_PUBLIC_KEY");
+        if json {
+            cmd.arg("--log-json");
         }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(warned, "no warning that nothing can reach the bot");
-    // The same start in JSON: one flat object per line.
-    let mut child = sevbot(&dir)
-        .env("RUST_LOG", "sevbot=info")
-        .args(["--log-json", "run", "--console", "off"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in stderr {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let mut child = cmd
+            .args(["run", "--console", "off"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = vec![];
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.contains("sevbot started");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        lines
+    };
+    let text = start(false);
+    assert!(
+        text.iter()
+            .any(|l| l.contains("ERROR") && l.contains("nothing can reach sevbot")),
+        "no warning that nothing can reach the bot: {text:?}"
+    );
+    assert!(
+        text.last().unwrap().contains("platforms=\"none\""),
+        "{text:?}"
+    );
+    // One flat object per line.
+    for line in start(true) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert!(v.get("fields").is_none(), "{v}");
         if v["message"] == "sevbot started" {
             assert_eq!(v["platforms"], "none", "{v}");
             assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v}");
-            break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
