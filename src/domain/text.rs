@@ -115,7 +115,10 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
             s
         }
         EventKind::FollowupDone { number } => format!("{who} marked follow-up #{number} done"),
-        EventKind::TicketOpened { via, key, url } => format!("{via} ticket {key}: {url}"),
+        // The key and address are what a tracker answered: text, like anything typed.
+        EventKind::TicketOpened { via, key, url } => {
+            format!("{via} ticket {}: {}", esc(key), esc(url))
+        }
         EventKind::Retitled { from, to } => {
             format!("{who} retitled it \"{}\" → \"{}\"", esc(from), esc(to))
         }
@@ -320,6 +323,23 @@ mod tests {
             restricted: false,
             redacted: false,
         }
+    }
+
+    #[test]
+    fn a_trackers_answer_is_text() {
+        let mention = |p: &str| format!("@{p}");
+        let text = |t: &str| t.replace('<', "&lt;");
+        let m = Markup {
+            mention: &mention,
+            text: &text,
+        };
+        let ev = EventKind::TicketOpened {
+            via: "the tracker webhook".into(),
+            key: "<!channel>".into(),
+            url: "https://t.example/<!here>".into(),
+        };
+        let line = describe(&ev, "sevbot", &m);
+        assert!(!line.contains("<!"), "{line}");
     }
 
     #[test]
