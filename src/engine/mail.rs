@@ -41,10 +41,8 @@ impl Engine {
         let domain = mail::sender_domain(from);
         let thread = mail::thread_id(inc, domain);
         let bound = sevs::bound_channels(tx, inc.id, "mail").await?;
-        let mut effects = vec![];
-        {
-            let mention = |p: &str| format!("@{}", p.trim_start_matches('@'));
-            let m = Markup::plain(&mention);
+        let effects = self.with_markup(Self::PLAIN, |m| {
+            let mut effects = vec![];
             for (_, address) in bound {
                 let view = if inc.restricted && !self.cfg.email.is_private(&address) {
                     inc.redacted()
@@ -53,10 +51,10 @@ impl Engine {
                 };
                 let mut texts = vec![];
                 if fresh.contains(&address) {
-                    texts.push((mail::opening(&view, &m), thread.clone()));
+                    texts.push((mail::opening(&view, m), thread.clone()));
                 }
                 for ev in events {
-                    if let Some(t) = mail::reply(&view, ev, &m) {
+                    if let Some(t) = mail::reply(&view, ev, m) {
                         texts.push((t, mail::reply_id(inc, ev, domain)));
                     }
                 }
@@ -71,7 +69,8 @@ impl Engine {
                     });
                 }
             }
-        }
+            effects
+        });
         for effect in effects {
             self.enqueue(tx, sink, effect, now).await?;
         }

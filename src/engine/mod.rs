@@ -477,6 +477,10 @@ impl Engine {
         }
     }
 
+    /// Text read outside chat (e-mail, trackers): no platform renders it, so people are
+    /// `@id` and typed text stays as typed.
+    pub(super) const PLAIN: &'static str = "";
+
     /// Runs `f` with `platform`'s markup: its mentions, its escaping of typed text.
     fn with_markup<R>(&self, platform: &str, f: impl FnOnce(&Markup) -> R) -> R {
         let mention = |p: &str| self.name_of(platform, p);

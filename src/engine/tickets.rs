@@ -37,15 +37,13 @@ impl Engine {
         } else {
             inc.clone()
         };
-        let mut actions = vec![];
-        {
-            let mention = |p: &str| format!("@{}", p.trim_start_matches('@'));
-            let m = Markup::plain(&mention);
+        let mut actions = self.with_markup(Self::PLAIN, |m| {
+            let mut actions = vec![];
             for ev in events {
                 if matches!(ev.event, EventKind::Declared { .. }) {
                     actions.push(TicketAction::Open {
                         summary: mail::subject(&view),
-                        description: crate::domain::text::card_text(&view, &m),
+                        description: crate::domain::text::card_text(&view, m),
                         level: inc.level,
                         sev_type: inc.sev_type,
                         label: format!(
@@ -54,13 +52,14 @@ impl Engine {
                             inc.declared_at
                         ),
                     });
-                } else if let Some(line) = mail::outside_line(&view, ev, &m) {
+                } else if let Some(line) = mail::outside_line(&view, ev, m) {
                     actions.push(TicketAction::Comment {
                         text: format!("{}: {line}", fmt_time(ev.at)),
                     });
                 }
             }
-        }
+            actions
+        });
         if let Some(content) = postmortem {
             actions.push(TicketAction::Attach {
                 filename: format!("postmortem-{}.md", inc.id),
