@@ -11,7 +11,7 @@ COPY benches ./benches
 COPY migrations ./migrations
 COPY config ./config
 RUN cargo build --release --locked --bin sevbot \
- && ./target/release/sevbot --config config/sevbot.toml check-config
+ && for c in sevbot slack discord; do ./target/release/sevbot --config config/$c.toml check-config; done
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -84,11 +84,7 @@ async fn main() {
         let r = app
             .engine
             .handle(
-                &sevbot::engine::Invocation {
-                    platform: platform.into(),
-                    user: user.into(),
-                    channel: "general".into(),
-                },
+                &sevbot::engine::Invocation::new(platform, user, "general"),
                 &format!("declare durability 3 {title} --new"),
             )
             .await;

@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::adapters::discord::{self, DiscordSettings};
 use crate::adapters::sinks;
 use crate::adapters::slack::{self, SlackPlatform, SlackSettings};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::delivery::Delivery;
 use crate::effects::Platform;
 use crate::engine::Engine;
@@ -54,7 +55,7 @@ impl App {
             }
         }
         if let Some(d) = &self.discord {
-            let gateway = d.rest.is_some() && self.engine.cfg.discord.gateway;
+            let gateway = d.rest.is_some() && self.engine.cfg().discord.gateway;
             on.push(
                 if gateway {
                     "discord (gateway + http)"
@@ -120,14 +121,17 @@ impl App {
         discord: Option<DiscordSettings>,
     ) -> anyhow::Result<App> {
         let store = Store::connect(&cfg.database.url).await?;
+        // One configuration in force for the engine and every platform, replaced whole on
+        // a reload.
+        let live = Live::new(cfg.clone());
         let mut platforms: Vec<Arc<dyn Platform>> = vec![Arc::new(ConsolePlatform::new(
             store.clone(),
-            cfg.clone(),
+            live.clone(),
             out,
         ))];
         let slack = match slack {
             Some(s) => {
-                let p = Arc::new(SlackPlatform::new(&s, cfg.clone())?);
+                let p = Arc::new(SlackPlatform::new(&s, live.clone())?);
                 // Slack being down must not hold the bot's start-up for long; whoever is
                 // not mapped yet is looked up again in the background and on demand.
                 let mapping = slack::people::map_people_by_email(&p, &cfg);
@@ -156,7 +160,7 @@ impl App {
                         let bot = discord_bot_user(&rest, &settings).await;
                         platforms.push(Arc::new(discord::platform::DiscordPlatform::new(
                             rest.clone(),
-                            cfg.clone(),
+                            live.clone(),
                             bot,
                         )));
                         Some(rest)
@@ -168,7 +172,7 @@ impl App {
             None => None,
         };
         let sinks = sinks::configured(&cfg)?;
-        let engine = Engine::new(store.clone(), clock.clone(), cfg.clone())
+        let engine = Engine::new(store.clone(), clock.clone(), live)
             .with_platforms(&platforms)
             .with_sinks(&sinks);
         let owner = owner_id();
@@ -178,7 +182,7 @@ impl App {
         let registration = delivery.recover().await?;
         let delivery = Arc::new(delivery);
         let scheduler = Arc::new(Scheduler::new(engine.clone(), owner));
-        let monitoring_token = std::env::var(&engine.cfg.availability.token_env)
+        let monitoring_token = std::env::var(&engine.cfg().availability.token_env)
             .ok()
             .filter(|t| !t.trim().is_empty());
         Ok(App {
@@ -240,7 +244,7 @@ impl App {
             );
             return None;
         };
-        let dcfg = &self.engine.cfg.discord;
+        let dcfg = &self.engine.cfg().discord;
         if dcfg.guild_id.is_none() {
             tracing::error!(
                 "discord.guild_id is not set in the config: /sev answers, but no incident channel can be created"
@@ -279,7 +283,7 @@ impl App {
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(self.engine.store.clone());
-        let api_token = std::env::var(&self.engine.cfg.server.api_token_env)
+        let api_token = std::env::var(&self.engine.cfg().server.api_token_env)
             .ok()
             .filter(|t| !t.trim().is_empty());
         if let Some(token) = &api_token {
@@ -321,7 +325,7 @@ impl App {
 
     /// Starts the outbox worker and the scheduler.
     pub fn spawn_workers(&self, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
-        let poll = Duration::from_millis(self.engine.cfg.server.poll_interval_ms.max(10));
+        let poll = Duration::from_millis(self.engine.cfg().server.poll_interval_ms.max(10));
         vec![
             tokio::spawn(self.delivery.clone().run(poll, stop.clone())),
             tokio::spawn(self.scheduler.clone().run(poll, stop.clone())),
@@ -348,8 +352,8 @@ impl App {
     }
 }
 
-/// `sevbot run`.
-pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
+/// `sevbot run`. `path` is the config file, re-read on SIGHUP.
+pub async fn run(cfg: Config, mode: ConsoleMode, path: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let out = console::stdout();
     let slack = SlackSettings::from_env();
@@ -421,10 +425,17 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
     if let Some((_, platform)) = &app.slack {
         workers.push(tokio::spawn(slack::people::keep_mapping(
             platform.clone(),
-            app.engine.cfg.clone(),
+            app.engine.cfg().clone(),
             stop.clone(),
         )));
     }
+    #[cfg(unix)]
+    workers.push(tokio::spawn(reload_on_hangup(
+        app.engine.clone(),
+        app.slack.as_ref().map(|(_, p)| p.clone()),
+        path,
+        stop.clone(),
+    )));
     if app.monitoring_token.is_none() {
         tracing::info!(
             env = cfg.availability.token_env,
@@ -475,6 +486,46 @@ pub async fn run(cfg: Config, mode: ConsoleMode) -> anyhow::Result<()> {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Re-reads the config on each SIGHUP (see `crate::reload`), then brings what was planned
+/// from it up to date: scheduled posts, and Slack users of new people.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    engine: Engine,
+    slack: Option<Arc<SlackPlatform>>,
+    path: Option<PathBuf>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reload by restarting");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {}
+            _ = stop.changed() => return,
+        }
+        tracing::info!("SIGHUP: reloading the configuration");
+        let reloaded = crate::reload::reload(engine.live(), path.as_deref());
+        if !matches!(reloaded, crate::reload::Reloaded::Applied { .. }) {
+            continue;
+        }
+        if let Err(e) = engine.ensure_schedules().await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "could not replan scheduled posts after the reload"
+            );
+        }
+        if let Some(p) = &slack {
+            tokio::spawn(slack::people::keep_mapping(
+                p.clone(),
+                engine.cfg(),
+                stop.clone(),
+            ));
+        }
+    }
 }
 
 /// The bot's own user id (for private channels' overwrites), from `GET /users/@me`,

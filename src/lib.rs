@@ -9,5 +9,6 @@ pub mod effects;
 pub mod engine;
 pub mod http;
 pub mod ops;
+pub mod reload;
 pub mod scheduler;
 pub mod store;

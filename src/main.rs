@@ -40,8 +40,25 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = ConsoleMode::Auto)]
         console: ConsoleMode,
     },
-    /// Check the configuration and report every problem with its location.
-    CheckConfig,
+    /// Check the configuration and report every problem with its location (exit 1 on
+    /// errors; warnings alone exit 0).
+    CheckConfig {
+        /// Also print who is on call for each role now and the ladder each level gets.
+        #[arg(long)]
+        explain: bool,
+        /// With --explain: at this time instead of now (RFC 3339, e.g.
+        /// 2026-12-05T03:00:00+01:00), to check a weekend night before it comes.
+        #[arg(long, requires = "explain", value_parser = parse_time)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Re-read the configuration in the running sevbot, without a restart: checks the file
+    /// first (exit 1, and nothing changes, when it has errors), then sends SIGHUP to the
+    /// running sevbot processes of this user (or to --pid). Open SEVs keep their ladders.
+    Reload {
+        /// The process to signal, instead of every other sevbot of this user.
+        #[arg(long)]
+        pid: Option<i32>,
+    },
     /// Inspect and act on outbound messages that failed or are stuck.
     ///
     /// Reads the database the configuration (or DATABASE_URL) names; a running sevbot
@@ -86,14 +103,8 @@ enum OutboxCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let path = config::resolve_path(cli.config.clone());
-    let raw = match config::load_raw(path.as_deref()) {
-        Ok(r) => r,
-        Err(p) => {
-            eprintln!("{p}");
-            return ExitCode::from(2);
-        }
-    };
-    let json = cli.log_json || raw.log.json;
+    let checked = config::check(path.as_deref());
+    let json = cli.log_json || checked.log.json;
     let command = cli.command.unwrap_or(Cmd::Run {
         console: ConsoleMode::Auto,
     });
@@ -103,9 +114,14 @@ fn main() -> ExitCode {
             console: ConsoleMode::Off,
         } => "sevbot=info,warn",
         Cmd::Run { .. } => "warn",
-        Cmd::CheckConfig | Cmd::Outbox { .. } | Cmd::Audit { .. } => "warn",
+        Cmd::CheckConfig { .. } | Cmd::Reload { .. } | Cmd::Outbox { .. } | Cmd::Audit { .. } => {
+            "warn"
+        }
     };
-    init_logging(json, raw.log.filter.as_deref().unwrap_or(default_filter));
+    init_logging(
+        json,
+        checked.log.filter.as_deref().unwrap_or(default_filter),
+    );
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config = path
@@ -124,13 +140,35 @@ fn main() -> ExitCode {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "built-in defaults".into());
-    let (cfg, problems) = config::validate(raw);
+    let config::Checked {
+        config: cfg,
+        problems,
+        ..
+    } = checked;
     for p in &problems {
-        eprintln!("{where_from}: {p}");
+        if p.location.starts_with(&where_from) {
+            eprintln!("{p}");
+        } else {
+            eprintln!("{where_from}: {p}");
+        }
+    }
+    let errors = problems.iter().filter(|p| p.fatal).count();
+    if errors > 0 {
+        let warnings = problems.len() - errors;
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        eprintln!(
+            "{where_from}: {}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        );
     }
     match command {
-        Cmd::CheckConfig => match cfg {
+        Cmd::CheckConfig { explain, at } => match cfg {
             Some(c) => {
+                if explain {
+                    let at = at.unwrap_or_else(chrono::Utc::now);
+                    println!("{}", config::explain(&c, at));
+                }
                 println!(
                     "{where_from}: OK ({} people, {} rotations, {} escalation policies, {} routes, {} schedules, {} feeds, {} warnings)",
                     c.people.len(),
@@ -145,6 +183,15 @@ fn main() -> ExitCode {
             }
             None => ExitCode::from(1),
         },
+        Cmd::Reload { pid } => {
+            if cfg.is_none() {
+                eprintln!(
+                    "not reloaded: fix the errors above; the running sevbot keeps its configuration."
+                );
+                return ExitCode::from(1);
+            }
+            reload(pid, &where_from)
+        }
         Cmd::Outbox { action } => {
             let action = match action {
                 OutboxCmd::List { all } => ops::OutboxAction::List { all },
@@ -190,7 +237,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(app::run(cfg, console)) {
+            match rt.block_on(app::run(cfg, console, path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("sevbot stopped: {e:#}");
@@ -199,6 +246,34 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+#[cfg(unix)]
+fn reload(pid: Option<i32>, config: &str) -> ExitCode {
+    match sevbot::reload::signal_running(pid) {
+        Ok(pids) if pids.is_empty() => {
+            eprintln!("no running sevbot found for this user (pass --pid, or send it SIGHUP)");
+            ExitCode::from(1)
+        }
+        Ok(pids) => {
+            let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+            println!(
+                "{config} checks; asked sevbot (pid {}) to reload it. It logs \"configuration reloaded\", or why it refused and kept the one in force.",
+                pids.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("could not signal sevbot: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn reload(_pid: Option<i32>, _config: &str) -> ExitCode {
+    eprintln!("reload needs a Unix signal; restart sevbot instead");
+    ExitCode::from(1)
 }
 
 /// Runs an operator command against the configured database: its text on stdout and exit 0
@@ -240,6 +315,12 @@ where
             ExitCode::from(1)
         }
     }
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("\"{s}\" is not a time like 2026-12-05T03:00:00+01:00"))
 }
 
 fn init_logging(json: bool, default_filter: &str) {

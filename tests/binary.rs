@@ -374,90 +374,6 @@ fn sql_on_file(dir: &tempfile::TempDir, statements: &[&str]) -> i64 {
     })
 }
 
-#[test]
-fn check_config_reports_every_problem_with_its_location() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = sevbot(&dir).arg("check-config").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 people, 4 rotations, 1 escalation policies, 20 routes, 1 schedules, 2 feeds, 0 warnings)"));
-
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        "admins = [\"ghost\"]\n[[people]]\nid = \"a\"\ntimezone = \"Nowhere/City\"\n[[rotations]]\nname = \"r\"\nrole = \"imoc\"\nmembers = [\"a\", \"b\"]\nstart_date = \"soon\"\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["--config"])
-        .arg(&bad)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    for expected in [
-        "error: admins[0]: unknown person \"ghost\"",
-        "error: people[0] (a).timezone: unknown timezone \"Nowhere/City\"",
-        "error: rotations[0] (r).members[1]: unknown person \"b\"",
-        "error: rotations[0] (r).start_date: \"soon\" is not a date",
-    ] {
-        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
-    }
-    std::fs::write(&bad, "[server]\nhttp_adr = \"x\"\n").unwrap();
-    let out = Command::new(BIN)
-        .args(["--config"])
-        .arg(&bad)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("http_adr"));
-    let out = Command::new(BIN)
-        .args(["--config", "/nonexistent.toml", "check-config"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("file not found"));
-}
-
-/// What Kubernetes injects for a Service named sevbot is not configuration, and ids given
-/// through the environment are read whether they look like numbers or not.
-#[test]
-fn only_sevbot_section_variables_are_read_from_the_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = sevbot(&dir)
-        .env("SEVBOT_PORT", "tcp://10.96.0.12:8080")
-        .env("SEVBOT_PORT_8080_TCP_ADDR", "10.96.0.12")
-        .env("SEVBOT_SERVICE_HOST", "10.96.0.12")
-        .env("SEVBOT_DISCORD__GUILD_ID", "1100000000000000001")
-        .env("SEVBOT_DISCORD__ARCHIVE_RETENTION_DAYS", "7")
-        .env("RUST_LOG", "sevbot=debug")
-        .arg("check-config")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("SEVBOT_PORT") && err.contains("not read"),
-        "a debug line names what was not read: {err}"
-    );
-    // A section sevbot has is still read, and its mistakes still reported.
-    let out = sevbot(&dir)
-        .env("SEVBOT_DISCORD__ARCHIVE_RETENTION_DAYS", "many")
-        .arg("check-config")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("error: environment:") && err.contains("ARCHIVE_RETENTION_DAYS"),
-        "blames the variable, not the file: {err}"
-    );
-}
-
 /// A server that nobody can talk to says so loudly at start-up, in text and in JSON.
 #[test]
 fn a_bot_nothing_can_reach_says_so() {
@@ -519,6 +435,7 @@ fn help_documents_every_subcommand() {
     for s in [
         "run",
         "check-config",
+        "reload",
         "outbox",
         "audit",
         "--config",
@@ -528,6 +445,15 @@ fn help_documents_every_subcommand() {
     }
     let out = Command::new(BIN).args(["run", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("--console"));
+    let out = Command::new(BIN)
+        .args(["check-config", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--explain") && text.contains("--at"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -737,7 +663,7 @@ fn modules_import_without_cycles_and_the_domain_stands_alone() {
             &["domain", "clock"],
             &["config", "store", "effects"],
             &["engine"],
-            &["delivery", "scheduler", "audit", "ops"],
+            &["delivery", "scheduler", "audit", "ops", "reload"],
             &["adapters", "http"],
             &["app", ""],
         ];

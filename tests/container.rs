@@ -90,21 +90,28 @@ fn the_shipped_config_checks_where_the_image_puts_it() {
     let etc = tempfile::tempdir().unwrap();
     copy_tree(&Path::new(ROOT).join("config"), etc.path());
     let db = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sevbot"))
-        .env("SEVBOT_CONFIG", etc.path().join("sevbot.toml"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", db.path().join("s.db").display()),
-        )
-        .env_remove("RUST_LOG")
-        .arg("check-config")
-        .current_dir(db.path())
-        .output()
-        .unwrap();
+    // The default, and the Slack and Discord deployment examples beside it.
     assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        dockerfile.contains("for c in sevbot slack discord"),
+        "each shipped config is checked at build time"
     );
+    for name in ["sevbot", "slack", "discord"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sevbot"))
+            .env("SEVBOT_CONFIG", etc.path().join(format!("{name}.toml")))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", db.path().join("s.db").display()),
+            )
+            .env_remove("RUST_LOG")
+            .arg("check-config")
+            .current_dir(db.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

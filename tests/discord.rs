@@ -1318,3 +1318,28 @@ async fn the_postmortem_arrives_as_an_attachment_in_a_direct_message() {
     assert_eq!(sent.body["allowed_mentions"], json!({ "parse": [] }));
     d.fake.assert_valid();
 }
+
+/// Discord says with each interaction what the bot may do in that channel: where it
+/// cannot send messages, a subscription is refused with the permission to grant.
+#[tokio::test]
+async fn subscribing_where_sevbot_cannot_post_is_refused_with_the_fix() {
+    let d = DiscordApp::start().await;
+    let mut cmd = fd::command("1300000000000000090", DANA, GENERAL, "subscribe", json!([]));
+    // View Channel without Send Messages.
+    cmd["app_permissions"] = json!((1u64 << 10).to_string());
+    let r = d.signed(&cmd).await;
+    assert_eq!(r["data"]["flags"], 64, "only for the person who asked: {r}");
+    let text = DiscordApp::content(&r);
+    assert!(
+        text.starts_with("Not subscribed: sevbot cannot post in <#")
+            && text.contains("Give sevbot's role View Channel and Send Messages here"),
+        "{text}"
+    );
+    assert_eq!(d.rows("SELECT COUNT(*) FROM subscriptions").await, 0);
+    // Administrator is enough on its own.
+    cmd["id"] = json!("1300000000000000091");
+    cmd["app_permissions"] = json!((1u64 << 3).to_string());
+    let r = d.signed(&cmd).await;
+    assert!(DiscordApp::content(&r).starts_with("Subscribed"), "{r}");
+    assert_eq!(d.rows("SELECT COUNT(*) FROM subscriptions").await, 1);
+}

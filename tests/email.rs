@@ -92,7 +92,7 @@ impl Drop for SmtpServer {
 
 async fn app_with_mail(smtp: &SmtpServer) -> TestApp {
     let mut app = TestApp::with_config(Backend::Sqlite, CONFIG).await;
-    let from = app.engine.cfg.email.from.clone().unwrap();
+    let from = app.engine.cfg().email.from.clone().unwrap();
     app.add_sink(Arc::new(Email::new(&smtp.url(), &from).unwrap()));
     app
 }

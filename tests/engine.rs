@@ -804,11 +804,7 @@ both_backends!(
 
 both_backends!(a_redelivered_command_changes_nothing, |b| async move {
     let app = TestApp::new(b).await;
-    let inv = sevbot::engine::Invocation {
-        platform: support::PLATFORM.into(),
-        user: "U_ALICE".into(),
-        channel: "general".into(),
-    };
+    let inv = sevbot::engine::Invocation::new(support::PLATFORM, "U_ALICE", "general");
     let first = app
         .engine
         .handle_once(
@@ -869,11 +865,7 @@ both_backends!(
         let app = TestApp::new(b).await;
         app.engine.ensure_housekeeping().await.unwrap();
         app.engine.ensure_housekeeping().await.unwrap();
-        let inv = sevbot::engine::Invocation {
-            platform: support::PLATFORM.into(),
-            user: "U_ALICE".into(),
-            channel: "general".into(),
-        };
+        let inv = sevbot::engine::Invocation::new(support::PLATFORM, "U_ALICE", "general");
         app.engine
             .handle_once(&inv, "list", "old-key", false)
             .await

@@ -154,11 +154,7 @@ impl Platforms {
     }
 
     async fn console(&self, user: &str, text: &str) -> String {
-        let inv = Invocation {
-            platform: "console".into(),
-            user: user.into(),
-            channel: "general".into(),
-        };
+        let inv = Invocation::new("console", user, "general");
         self.app.engine.handle(&inv, text).await.text
     }
 

@@ -586,11 +586,7 @@ both_backends!(
 
         // Pressing it asks: the holder and the IMOC are told in the SEV's channel, by mention.
         let press = offer.action.command(offer.sev, "U_FRANK").unwrap();
-        let inv = Invocation {
-            platform: "test".into(),
-            user: "U_FRANK".into(),
-            channel: "general".into(),
-        };
+        let inv = Invocation::new("test", "U_FRANK", "general");
         let r = app.engine.execute(&inv, press, None, false).await.unwrap();
         assert!(!r.text.contains("You"), "{}", r.text);
         app.deliver().await;

@@ -1372,3 +1372,63 @@ async fn the_postmortem_arrives_as_a_file_in_a_direct_message() {
             .starts_with("SEV-1's postmortem as of")
     );
 }
+
+/// A channel sevbot is not in cannot be subscribed: it would answer "Subscribed" and
+/// every announcement would then fail with `not_in_channel`. The refusal says how to fix
+/// it; once fixed, the subscription goes through.
+#[tokio::test]
+async fn subscribing_where_sevbot_cannot_post_is_refused_with_the_fix() {
+    let s = SlackApp::start_with(Backend::Sqlite, "", |slack| {
+        slack.keep_out("C_PUBLIC", false);
+        slack.keep_out("G_PRIVATE", true);
+    })
+    .await;
+    let subscriptions = "SELECT COUNT(*) FROM subscriptions";
+    let r = s.command("U_CAROL", "C_PUBLIC", "subscribe").await;
+    let text = r["text"].as_str().unwrap();
+    assert_eq!(r["response_type"], "ephemeral", "{r}");
+    assert!(
+        text.starts_with("Not subscribed: sevbot cannot post in <#C_PUBLIC>")
+            && text.contains("Invite it with `/invite @sevbot`, or give the Slack app the chat:write.public scope"),
+        "{text}"
+    );
+    let r = s.command("U_CAROL", "G_PRIVATE", "subscribe").await;
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("Invite it with `/invite @sevbot`.") && !text.contains("chat:write.public"),
+        "a private channel is only reached by invitation: {text}"
+    );
+    assert_eq!(s.count(subscriptions).await, 0);
+    // Where sevbot is a member, as before.
+    let r = s.command("U_CAROL", "C_FEED", "subscribe").await;
+    assert!(r["text"].as_str().unwrap().starts_with("Subscribed"), "{r}");
+    // With chat:write.public, a public channel takes its posts without an invitation.
+    let s2 = SlackApp::start_with(Backend::Sqlite, "", |slack| {
+        slack.keep_out("C_PUBLIC", false);
+        slack.grant_scope("chat:write.public");
+    })
+    .await;
+    let r = s2.command("U_CAROL", "C_PUBLIC", "subscribe").await;
+    assert!(r["text"].as_str().unwrap().starts_with("Subscribed"), "{r}");
+    s2.command(
+        "U_ALICE",
+        "C_GENERAL",
+        "declare availability 1 Checkout failing",
+    )
+    .await;
+    s2.deliver().await;
+    assert_eq!(
+        s2.slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .filter(|c| c["channel"] == "C_PUBLIC")
+            .count(),
+        1,
+        "the feed post went out"
+    );
+    assert_eq!(
+        s2.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
+            .await,
+        0
+    );
+}

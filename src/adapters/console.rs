@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::delivery::Delivery;
 use crate::effects::{DeliveryError, Message, NewChannel, Platform};
 use crate::engine::{Engine, Invocation, SYSTEM_ACTOR};
@@ -33,18 +33,23 @@ fn say(out: &Output, line: &str) {
 
 pub struct ConsolePlatform {
     store: Store,
-    cfg: Arc<Config>,
+    cfg: Live,
     out: Output,
     next_message: AtomicU64,
 }
 
 impl ConsolePlatform {
-    pub fn new(store: Store, cfg: Arc<Config>, out: Output) -> ConsolePlatform {
+    /// The configuration in force now (people's handles follow a reload).
+    fn cfg(&self) -> Arc<Config> {
+        self.cfg.get()
+    }
+
+    pub fn new(store: Store, cfg: impl Into<Live>, out: Output) -> ConsolePlatform {
         // Message ids must not repeat across restarts: edits find messages by id.
         let seed = chrono::Utc::now().timestamp_millis() as u64 * 100;
         ConsolePlatform {
             store,
-            cfg,
+            cfg: cfg.into(),
             out,
             next_message: AtomicU64::new(seed),
         }
@@ -106,7 +111,7 @@ impl Platform for ConsolePlatform {
             None if who == SYSTEM_ACTOR => who.to_string(),
             None => format!(
                 "@{}",
-                self.cfg
+                self.cfg()
                     .handle(who, PLATFORM)
                     .unwrap_or_else(|| who.to_string())
             ),
@@ -264,9 +269,9 @@ pub async fn run<R: AsyncBufRead + Unpin>(
     input: R,
     interactive: bool,
 ) -> anyhow::Result<()> {
-    let mut user = engine.cfg.console.user.clone();
+    let mut user = engine.cfg().console.user.clone();
     let mut channel = engine
-        .cfg
+        .cfg()
         .console
         .channel
         .trim_start_matches('#')
@@ -332,11 +337,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
                 &format!("(unknown console command {h})\n{CONSOLE_HELP}"),
             ),
             "/sev" => {
-                let inv = Invocation {
-                    platform: PLATFORM.into(),
-                    user: user.clone(),
-                    channel: channel.clone(),
-                };
+                let inv = Invocation::new(PLATFORM, &user, &channel);
                 let reply = engine.handle(&inv, rest).await;
                 let to = if reply.ephemeral {
                     format!(" → @{user} (only you)")

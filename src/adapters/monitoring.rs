@@ -135,7 +135,7 @@ fn validate(engine: &Engine, v: &Value) -> Result<Vec<RouteSample>, String> {
             list.len()
         ));
     }
-    let known = &engine.cfg.availability.routes;
+    let known = &engine.cfg().availability.routes;
     let mut out = vec![];
     for (i, s) in list.iter().enumerate() {
         let at = |m: &str| format!("samples[{i}]: {m}");
@@ -236,7 +236,7 @@ fn check_webhook(engine: &Engine, batch: &AlertBatch) -> Result<(), String> {
             batch.version
         ));
     }
-    let a = &engine.cfg.availability;
+    let a = &engine.cfg().availability;
     for (i, alert) in batch.alerts.iter().enumerate() {
         if alert.status != "firing" && alert.status != "resolved" {
             return Err(format!(
@@ -266,8 +266,11 @@ pub async fn poll_prometheus(
     url: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let a = engine.cfg.availability.clone();
-    let every = Duration::from_secs(u64::from(a.prometheus_poll_seconds.max(5)));
+    let a = engine.cfg().availability.clone();
+    let every = Duration::from_secs(u64::from(
+        a.prometheus_poll_seconds
+            .max(crate::config::MIN_POLL_SECONDS),
+    ));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -299,7 +302,7 @@ async fn measure(engine: &Engine, client: &reqwest::Client, url: &str, batch: &m
     if !batch.alerts.iter().any(lacking) {
         return;
     }
-    let query = &engine.cfg.availability.prometheus_query;
+    let query = &engine.cfg().availability.prometheus_query;
     let ratios = match route_ratios(client, url, query).await {
         Ok(r) => r,
         Err(e) => {
@@ -359,7 +362,7 @@ pub async fn poll_once(
     window: Duration,
 ) -> anyhow::Result<usize> {
     let now = engine.clock.now_ms();
-    let known = &engine.cfg.availability.routes;
+    let known = &engine.cfg().availability.routes;
     let mut samples = vec![];
     for (route, ratio) in route_ratios(client, url, query).await? {
         let Some(id) = known

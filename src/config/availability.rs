@@ -182,6 +182,10 @@ struct RoutesFile {
     routes: Vec<Route>,
 }
 
+/// Prometheus is never polled more often than this (a rate over 5 minutes does not move
+/// faster, and a busy Prometheus should not be hammered).
+pub const MIN_POLL_SECONDS: u32 = 5;
+
 /// The built-in customer update template.
 pub const DEFAULT_DRAFT_TEMPLATE: &str = include_str!("../../config/templates/customer_update.j2");
 
@@ -189,41 +193,49 @@ pub const DEFAULT_DRAFT_TEMPLATE: &str = include_str!("../../config/templates/cu
 pub(super) fn load_routes(
     a: &mut AvailabilityConfig,
     config_path: Option<&Path>,
-) -> Result<(), Problem> {
+    problems: &mut Vec<Problem>,
+) {
     let base = config_path.and_then(Path::parent).unwrap_or(Path::new("."));
     if let Some(t) = &a.draft_template {
         let path = base.join(t);
-        a.draft_template_text = Some(std::fs::read_to_string(&path).map_err(|e| {
-            Problem::error(
+        match std::fs::read_to_string(&path) {
+            Ok(text) => a.draft_template_text = Some(text),
+            Err(e) => problems.push(Problem::error(
                 "availability.draft_template".into(),
                 format!("{}: {e}", path.display()),
-            )
-        })?);
+            )),
+        }
     }
     let Some(file) = &a.routes_file else {
-        return Ok(());
+        return;
     };
     let path = base.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Problem::error(
-            "availability.routes_file".into(),
-            format!("{}: {e}", path.display()),
-        )
-    })?;
-    let parsed: RoutesFile =
-        toml_parse(&text).map_err(|e| Problem::error(path.display().to_string(), e))?;
-    a.routes.extend(parsed.routes);
-    Ok(())
-}
-
-fn toml_parse(text: &str) -> Result<RoutesFile, String> {
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = "availability.routes_file".into();
+            problems.push(Problem::error(at, format!("{}: {e}", path.display())));
+            return;
+        }
+    };
     use figment::providers::{Format, Toml};
-    figment::Figment::from(Toml::string(text))
-        .extract()
-        .map_err(|e| e.to_string())
+    let shown = path.display().to_string();
+    let read =
+        super::read::read::<RoutesFile>(&figment::Figment::from(Toml::string(&text)), &shown);
+    // Locations inside the routes file name it, not the main file.
+    problems.extend(read.problems.into_iter().map(|mut p| {
+        if !p.location.starts_with(&shown) {
+            p.location = format!("{shown}: {}", p.location);
+        }
+        p
+    }));
+    if let Some(parsed) = read.value {
+        a.routes.extend(parsed.routes);
+    }
 }
 
 pub(super) fn check(a: &AvailabilityConfig, problems: &mut Vec<Problem>) {
+    risky(a, problems);
     let mut ids = std::collections::HashSet::new();
     for (i, r) in a.routes.iter().enumerate() {
         let loc = format!("routes[{i}] ({})", r.id);
@@ -278,6 +290,25 @@ pub(super) fn check(a: &AvailabilityConfig, problems: &mut Vec<Problem>) {
                 "levels are 0..3".into(),
             ));
         }
+    }
+}
+
+/// Values that work but are likely to hurt: said at start-up, not refused.
+fn risky(a: &AvailabilityConfig, problems: &mut Vec<Problem>) {
+    if a.confirm_minutes == 0 {
+        problems.push(Problem::warning(
+            "availability.confirm_minutes".into(),
+            "0 files an availability SEV on the first bad sample, so one noisy scrape pages people; 2-5 minutes rides out blips".into(),
+        ));
+    }
+    if a.prometheus_poll_seconds < MIN_POLL_SECONDS {
+        problems.push(Problem::warning(
+            "availability.prometheus_poll_seconds".into(),
+            format!(
+                "{} is raised to {MIN_POLL_SECONDS}: Prometheus is polled at most every {MIN_POLL_SECONDS} seconds",
+                a.prometheus_poll_seconds
+            ),
+        ));
     }
 }
 

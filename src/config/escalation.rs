@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::people::parse_tz;
+use super::names::{self, parse_tz};
 use super::{Problem, RawConfig};
 use crate::domain::escalation::{Policy, Step, Target, check_structure};
 use crate::domain::oncall::{Rotation, on_call_for, rotation_for};
@@ -133,11 +133,9 @@ pub(super) fn parse_schedules(raw: &RawConfig, problems: &mut Vec<Problem>) -> V
                 if let Err(e) = tz {
                     problems.push(Problem::error(format!("{loc}.timezone"), e));
                 }
-                if let Err(e) = cron {
-                    problems.push(Problem::error(
-                        format!("{loc}.cron"),
-                        format!("\"{}\" is not a cron expression: {e}", s.cron),
-                    ));
+                if cron.is_err() {
+                    let why = super::cron::explain(&s.cron);
+                    problems.push(Problem::error(format!("{loc}.cron"), why));
                 }
             }
         }
@@ -153,28 +151,28 @@ pub(super) fn parse_policies(
     problems: &mut Vec<Problem>,
 ) -> Vec<Policy> {
     let known = |id: &str| raw.people.iter().any(|p| p.id == id);
+    let ids = || raw.people.iter().map(|p| p.id.as_str());
     for (i, e) in raw.execs.iter().enumerate() {
         if !known(e) {
-            problems.push(Problem::error(
-                format!("execs[{i}]"),
-                format!("\"{e}\" is not in [[people]]"),
-            ));
+            let at = format!("execs[{i}]");
+            problems.push(Problem::error(at, names::unknown_person(e, ids())));
         }
     }
-    for p in &raw.people {
+    for (i, p) in raw.people.iter().enumerate() {
         if let Some(m) = &p.manager
             && !known(m)
         {
-            problems.push(Problem::error(
-                format!("people ({}).manager", p.id),
-                format!("\"{m}\" is not in [[people]]"),
-            ));
+            let at = format!("people[{i}] ({}).manager", p.id);
+            problems.push(Problem::error(at, names::unknown_person(m, ids())));
         }
     }
     let mut policies = vec![];
     for (i, rp) in raw.escalation_policies.iter().enumerate() {
         let loc = format!("escalation_policies[{i}] ({})", rp.name);
         let mut steps = vec![];
+        // A step that is wrong is reported; what the ladder lacks without it is not (the
+        // step may have been meant to supply it).
+        let mut whole = true;
         for (j, s) in rp.steps.iter().enumerate() {
             let at = format!("{loc}.steps[{j}]");
             if s.target.trim().is_empty() {
@@ -182,6 +180,7 @@ pub(super) fn parse_policies(
                     at,
                     "step without a target: nobody would be paged (secondary, manager, exec, person:<id>, rotation:<name>)".into(),
                 ));
+                whole = false;
                 continue;
             }
             match Target::parse(&s.target) {
@@ -194,7 +193,10 @@ pub(super) fn parse_policies(
                         target,
                     });
                 }
-                Err(e) => problems.push(Problem::error(at, e)),
+                Err(e) => {
+                    problems.push(Problem::error(at, e));
+                    whole = false;
+                }
             }
         }
         let policy = Policy {
@@ -203,7 +205,10 @@ pub(super) fn parse_policies(
             types: rp.types.clone(),
             steps,
         };
-        for pp in check_structure(&policy) {
+        for pp in check_structure(&policy)
+            .into_iter()
+            .filter(|pp| whole || !pp.lacks)
+        {
             problems.push(Problem {
                 location: loc.clone(),
                 message: pp.message,
@@ -252,12 +257,14 @@ fn covers(p: &Policy, l: Level, t: SevType) -> bool {
 /// Why a target would page nobody at some point, if it would.
 fn unresolvable(target: &Target, raw: &RawConfig, rotations: &[Rotation]) -> Option<String> {
     match target {
-        Target::Person(p) if !raw.people.iter().any(|x| &x.id == p) => {
-            Some(format!("person \"{p}\" is not in [[people]]"))
-        }
-        Target::Rotation(r) if !rotations.iter().any(|x| &x.name == r) => {
-            Some(format!("rotation \"{r}\" does not exist"))
-        }
+        Target::Person(p) if !raw.people.iter().any(|x| &x.id == p) => Some(format!(
+            "{} (add them under [[people]])",
+            names::unknown_person(p, raw.people.iter().map(|x| x.id.as_str()))
+        )),
+        Target::Rotation(r) if !rotations.iter().any(|x| &x.name == r) => Some(format!(
+            "unknown rotation \"{r}\"{}",
+            names::hint(r, raw.rotations.iter().map(|x| x.name.as_str()))
+        )),
         Target::Exec if raw.execs.is_empty() => {
             Some("target exec, but `execs` lists nobody".into())
         }
@@ -265,11 +272,12 @@ fn unresolvable(target: &Target, raw: &RawConfig, rotations: &[Rotation]) -> Opt
             let imocs = rotations.iter().filter(|r| r.role == Role::Imoc);
             let missing: Vec<&str> = imocs
                 .flat_map(|r| r.members.iter())
+                // A member who is not in [[people]] is reported as such, not here.
                 .filter(|m| {
                     raw.people
                         .iter()
                         .find(|p| &p.id == *m)
-                        .is_none_or(|p| p.manager.is_none())
+                        .is_some_and(|p| p.manager.is_none())
                 })
                 .map(String::as_str)
                 .collect();
@@ -373,7 +381,7 @@ steps = [
         assert!(has("steps[3]", "step without a target"), "{p:#?}");
         assert!(has("sev0", "must increase"), "{p:#?}");
         assert!(has("sev0", "only after 40 minutes"), "{p:#?}");
-        assert!(has("steps[4]", "\"zoe\" is not in [[people]]"), "{p:#?}");
+        assert!(has("steps[4]", "unknown person \"zoe\""), "{p:#?}");
         assert!(
             has("steps[1]", "bob (on an IMOC rotation) has no manager"),
             "{p:#?}"

@@ -5,18 +5,25 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+use super::read;
 use super::*;
 
-/// Reads the layers. `path` None means built-in defaults plus environment only.
-pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Problem> {
+/// Reads the layers into the raw config, with every problem found on the way. The config
+/// is returned when it reads at all (unknown keys dropped), so the rest of it can still be
+/// checked and every problem reported in one go; it must not be run when a problem is fatal.
+pub(super) fn load(path: Option<&Path>) -> read::Read<RawConfig> {
     let mut fig = Figment::from(Serialized::defaults(RawConfig::empty()));
     if let Some(p) = path {
         if !p.exists() {
-            return Err(Problem {
-                location: p.display().to_string(),
-                message: "file not found (pass --config or set SEVBOT_CONFIG)".into(),
-                fatal: true,
-            });
+            let problem = Problem::error(
+                p.display().to_string(),
+                "file not found (pass --config or set SEVBOT_CONFIG)".into(),
+            );
+            return read::Read {
+                value: None,
+                problems: vec![problem],
+                dropped: Default::default(),
+            };
         }
         fig = fig.merge(Toml::file_exact(p));
     }
@@ -40,24 +47,24 @@ pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Problem> {
                 .only(&["SEVBOT_HTTP_ADDR"])
                 .map(|_| "server.http_addr".into()),
         );
-    let mut raw: RawConfig = fig.extract().map_err(|e| {
-        // A value from the environment is not the file's fault.
-        let from_env = e
-            .metadata
-            .as_ref()
-            .is_some_and(|m| m.name.contains("environment"));
-        Problem {
-            location: match (path, from_env) {
-                (Some(p), false) => p.display().to_string(),
-                _ => "environment".into(),
-            },
-            message: e.to_string(),
-            fatal: true,
-        }
-    })?;
-    availability::load_routes(&mut raw.availability, path)?;
-    postmortem::load(&mut raw.postmortem, path)?;
-    Ok(raw)
+    let file = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "config".into());
+    let mut read = read::read::<RawConfig>(&fig, &file);
+    if let Some(raw) = &mut read.value {
+        availability::load_routes(&mut raw.availability, path, &mut read.problems);
+        postmortem::load(&mut raw.postmortem, path, &mut read.problems);
+    }
+    read
+}
+
+/// The raw config when it reads without a fatal problem, else the problems.
+pub fn load_raw(path: Option<&Path>) -> Result<RawConfig, Vec<Problem>> {
+    let read = load(path);
+    match read.value {
+        Some(raw) if !read.problems.iter().any(|p| p.fatal) => Ok(raw),
+        _ => Err(read.problems),
+    }
 }
 
 impl RawConfig {

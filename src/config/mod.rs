@@ -9,20 +9,28 @@ use crate::domain::escalation::Policy;
 use crate::domain::oncall::Rotation;
 
 mod availability;
+mod cron;
 mod email;
 mod escalation;
+mod explain;
 mod feeds;
 mod levels;
+mod live;
 mod load;
+mod names;
+mod oncall;
 mod people;
 mod postmortem;
+mod read;
 mod sections;
 mod tickets;
-pub use availability::{AvailabilityConfig, Destination};
+pub use availability::{AvailabilityConfig, Destination, MIN_POLL_SECONDS};
 pub use email::{EmailConfig, MailList};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
+pub use explain::explain;
 pub use feeds::{Feed, RawFeed};
 pub use levels::default_definitions;
+pub use live::Live;
 pub use load::{ignored_env, load_raw, resolve_path};
 pub use people::{Learned, Person, RawPerson, RawRotation};
 pub use postmortem::PostmortemConfig;
@@ -197,6 +205,40 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = if self.fatal { "error" } else { "warning" };
         write!(f, "{kind}: {}: {}", self.location, self.message)
+    }
+}
+
+/// The configuration at `path` (with the environment) read and validated: the config when
+/// nothing is fatal, every problem found, and the log settings to report them with (the
+/// defaults when the file does not read).
+pub struct Checked {
+    pub config: Option<Config>,
+    pub problems: Vec<Problem>,
+    pub log: LogConfig,
+}
+
+pub fn check(path: Option<&std::path::Path>) -> Checked {
+    let read = load::load(path);
+    let mut problems = read.problems;
+    let Some(raw) = read.value else {
+        return Checked {
+            config: None,
+            problems,
+            log: LogConfig::default(),
+        };
+    };
+    let log = raw.log.clone();
+    let read_cleanly = !problems.iter().any(|p| p.fatal);
+    let mut more = Vec::new();
+    names::check_platforms(&raw, &mut more);
+    let platforms_known = !more.iter().any(|p| p.fatal);
+    let (config, checked) = validate(raw);
+    more.extend(checked);
+    problems.extend(more.into_iter().filter_map(|p| read.dropped.place(p)));
+    Checked {
+        config: config.filter(|_| read_cleanly && platforms_known),
+        problems,
+        log,
     }
 }
 

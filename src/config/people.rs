@@ -8,6 +8,7 @@ use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::names::{self, parse_tz};
 use super::{Problem, RawConfig};
 use crate::domain::oncall::Rotation;
 use crate::domain::{Role, SevType};
@@ -173,7 +174,8 @@ pub(super) fn people_and_rotations(
     }
     for (i, a) in raw.admins.iter().enumerate() {
         if !ids.contains(a) {
-            err(format!("admins[{i}]"), format!("unknown person \"{a}\""));
+            let known = raw.people.iter().map(|p| p.id.as_str());
+            err(format!("admins[{i}]"), names::unknown_person(a, known));
         }
     }
     let mut rotations = Vec::new();
@@ -187,9 +189,13 @@ pub(super) fn people_and_rotations(
         }
         for (j, m) in r.members.iter().enumerate() {
             if !ids.contains(m) {
+                let known = raw.people.iter().map(|p| p.id.as_str());
                 err(
                     format!("{loc}.members[{j}]"),
-                    format!("unknown person \"{m}\" (add them under [[people]])"),
+                    format!(
+                        "{} (add them under [[people]])",
+                        names::unknown_person(m, known)
+                    ),
                 );
             }
         }
@@ -227,7 +233,13 @@ pub(super) fn people_and_rotations(
                 ),
             }
         }
-        if let (Ok(timezone), Ok(start_date), Ok(handoff_time)) = (tz, date, time) {
+        // A rotation with a bad timezone, date or time is reported above and the config
+        // refused; it is still kept (on UTC, from 1970, at midnight) so the checks that
+        // follow do not also report its role as uncovered.
+        {
+            let timezone = tz.unwrap_or(chrono_tz::UTC);
+            let start_date = date.unwrap_or_default();
+            let handoff_time = time.unwrap_or_default();
             rotations.push(Rotation {
                 active_hours,
                 active_days,
@@ -243,14 +255,21 @@ pub(super) fn people_and_rotations(
         }
     }
     for role in [Role::Imoc, Role::Tloc] {
-        for t in SevType::ALL {
-            if crate::domain::oncall::rotation_for(&rotations, role, t).is_none() {
-                problems.push(Problem::warning(
-                    "rotations".into(),
-                    format!("no {role} rotation covers {t} SEVs; that role will start unassigned"),
-                ));
-            }
-        }
+        let uncovered: Vec<String> = SevType::ALL
+            .into_iter()
+            .filter(|t| crate::domain::oncall::rotation_for(&rotations, role, *t).is_none())
+            .map(|t| t.to_string())
+            .collect();
+        // One line per role: a config without rotations is one gap, not eight.
+        let which = match uncovered.len() {
+            0 => continue,
+            n if n == SevType::ALL.len() => "any".to_string(),
+            _ => uncovered.join(", "),
+        };
+        problems.push(Problem::warning(
+            "rotations".into(),
+            format!("no {role} rotation covers {which} SEVs; that role will start unassigned"),
+        ));
     }
     (people, rotations)
 }
@@ -266,9 +285,4 @@ fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
         ));
     }
     Ok((a, b))
-}
-
-pub(super) fn parse_tz(s: &str) -> Result<Tz, String> {
-    s.parse::<Tz>()
-        .map_err(|_| format!("unknown timezone \"{s}\" (use an IANA name like Europe/Berlin)"))
 }

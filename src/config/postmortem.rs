@@ -22,19 +22,23 @@ pub struct PostmortemConfig {
 }
 
 /// Reads `template` relative to the config file's directory.
-pub(super) fn load(p: &mut PostmortemConfig, config_path: Option<&Path>) -> Result<(), Problem> {
+pub(super) fn load(
+    p: &mut PostmortemConfig,
+    config_path: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) {
     let Some(t) = &p.template else {
-        return Ok(());
+        return;
     };
     let base = config_path.and_then(Path::parent).unwrap_or(Path::new("."));
     let path = base.join(t);
-    p.template_text = Some(std::fs::read_to_string(&path).map_err(|e| {
-        Problem::error(
+    match std::fs::read_to_string(&path) {
+        Ok(text) => p.template_text = Some(text),
+        Err(e) => problems.push(Problem::error(
             "postmortem.template".into(),
             format!("{}: {e}", path.display()),
-        )
-    })?);
-    Ok(())
+        )),
+    }
 }
 
 /// The template's text, checked to compile.

@@ -33,7 +33,10 @@ impl Target {
                 Some(("person", id)) if !id.is_empty() => Ok(Target::Person(id.into())),
                 Some(("rotation", name)) if !name.is_empty() => Ok(Target::Rotation(name.into())),
                 _ => Err(format!(
-                    "target \"{s}\" is not one of secondary, manager, exec, person:<id>, rotation:<name>"
+                    "target \"{s}\" is not one of secondary, manager, exec, person:<id>, rotation:<name>{}",
+                    super::suggest::closest(s, ["secondary", "manager", "exec"])
+                        .map(|g| format!("; did you mean \"{g}\"?"))
+                        .unwrap_or_default()
                 )),
             },
         }
@@ -175,22 +178,27 @@ pub struct PolicyProblem {
     pub policy: String,
     pub message: String,
     pub fatal: bool,
+    /// About something the ladder lacks (steps, an exec), which a step that did not parse
+    /// may have been meant to supply.
+    pub lacks: bool,
 }
 
 /// Structural checks: steps with delays that do not increase, an empty ladder, and a SEV0
 /// ladder that reaches no exec within 30 minutes.
 pub fn check_structure(p: &Policy) -> Vec<PolicyProblem> {
     let mut out = vec![];
-    let mut problem = |message: String, fatal: bool| {
+    let mut problem = |message: String, fatal: bool, lacks: bool| {
         out.push(PolicyProblem {
             policy: p.name.clone(),
             message,
             fatal,
+            lacks,
         })
     };
     if p.steps.is_empty() {
         problem(
             "has no steps: nobody would be paged after the first page".into(),
+            true,
             true,
         );
     }
@@ -205,6 +213,7 @@ pub fn check_structure(p: &Policy) -> Vec<PolicyProblem> {
                     w[0].target.label()
                 ),
                 true,
+                false,
             );
         }
     }
@@ -219,9 +228,11 @@ pub fn check_structure(p: &Policy) -> Vec<PolicyProblem> {
             None => problem(
                 "applies to SEV0 but never reaches an exec (add a step with target = \"exec\" within 30 minutes)".into(),
                 false,
+                true,
             ),
             Some(m) if m > 30 => problem(
                 format!("applies to SEV0 but reaches an exec only after {m} minutes (at most 30)"),
+                false,
                 false,
             ),
             _ => {}

@@ -30,6 +30,7 @@ impl Bucket {
 
 /// A key route of the product, as users know it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Route {
     pub id: String,
     pub pattern: String,

@@ -177,6 +177,12 @@ pub enum Refusal {
     },
     /// An e-mail subscription while no e-mail is sent.
     MailOff,
+    /// A channel subscribed where sevbot cannot post: every announcement would fail.
+    CannotPost {
+        here: String,
+        /// What lets sevbot post there, in the platform's terms.
+        fix: String,
+    },
 }
 
 impl Refusal {
@@ -219,6 +225,7 @@ impl Refusal {
             Refusal::SecurityFeed { .. } => "security_feed",
             Refusal::NotSubscribed { .. } => "not_subscribed",
             Refusal::MailOff => "mail_off",
+            Refusal::CannotPost { .. } => "cannot_post",
         }
     }
 }
@@ -436,6 +443,10 @@ impl fmt::Display for Refusal {
                     "{here} is not subscribed; `/sev subscribe` subscribes it."
                 )
             }
+            Refusal::CannotPost { here, fix } => write!(
+                f,
+                "Not subscribed: sevbot cannot post in {here}, so every SEV announcement would fail. {fix} Then `/sev subscribe` again."
+            ),
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{EventKind, Incident, SevId, TimelineEvent};
 
 pub use message::Message;
-pub use platform::{NewChannel, Platform};
+pub use platform::{NewChannel, Platform, Reach};
 pub use sink::{Capability, Outgoing, Sent, Sink, TicketRef};
 
 /// The encoding written today. Rows carry the version they were written with; older

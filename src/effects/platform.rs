@@ -25,6 +25,18 @@ pub struct NewChannel<'a> {
     pub not_before: i64,
 }
 
+/// Whether sevbot can post in a channel, as far as the platform tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    Posts,
+    /// It cannot; `fix` says how to let it, in the platform's terms.
+    Blocked {
+        fix: String,
+    },
+    /// The platform could not tell (or did not answer in time).
+    Unknown,
+}
+
 #[async_trait]
 pub trait Platform: Send + Sync {
     fn name(&self) -> &str;
@@ -57,6 +69,18 @@ pub trait Platform: Send + Sync {
     /// again of their own, so they never wait behind it).
     fn concurrency(&self) -> usize {
         4
+    }
+    /// Whether sevbot can post in `channel`, asked before a channel subscribes to the
+    /// feed. `said` is what the platform told with the command, where it does (Discord's
+    /// `app_permissions`).
+    async fn reach(&self, _channel: &str, said: Option<bool>) -> Reach {
+        match said {
+            Some(true) => Reach::Posts,
+            Some(false) => Reach::Blocked {
+                fix: format!("Let sevbot post in this channel on {}.", self.title()),
+            },
+            None => Reach::Unknown,
+        }
     }
     /// Creates a channel and returns its id.
     async fn create_channel(&self, ch: &NewChannel<'_>) -> Result<String, DeliveryError>;

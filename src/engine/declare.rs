@@ -93,7 +93,7 @@ impl Engine {
             .iter()
             .map(|r| format!("{r} unassigned (`/sev role {} @someone`)", r.as_str()))
             .collect();
-        let meaning = definition_for(&self.cfg.definitions, inc.level)
+        let meaning = definition_for(&self.cfg().definitions, inc.level)
             .map(|d| format!("\n{} means: {}", inc.level, d.summary))
             .unwrap_or_default();
         let restricted = if inc.restricted {
@@ -123,11 +123,11 @@ impl Engine {
         let at = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
         inc.missing_roles()
             .into_iter()
-            .map(|role| match on_call_for(&self.cfg.rotations, role, inc.sev_type, at) {
+            .map(|role| match on_call_for(&self.cfg().rotations, role, inc.sev_type, at) {
                 Some((_, person)) => EventKind::RoleAssigned { role, person: person.to_string(), previous: None },
                 None => EventKind::RoleUnfilled {
                     role,
-                    why: match rotation_for(&self.cfg.rotations, role, inc.sev_type) {
+                    why: match rotation_for(&self.cfg().rotations, role, inc.sev_type) {
                         Some(_) => format!("no {role} rotation for {} SEVs is on duty now; assign one with `/sev role {} @someone`", inc.sev_type, role.as_str()),
                         None => format!("no {role} rotation covers {} SEVs; assign one with `/sev role {} @someone`", inc.sev_type, role.as_str()),
                     },

@@ -34,10 +34,11 @@ impl Engine {
             FollowupAction::Add { text, owner, due } => {
                 let owner = match owner {
                     None => None,
-                    Some(h) => match self.cfg.person_by_handle(&inv.platform, &h) {
+                    Some(h) => match self.cfg().person_by_handle(&inv.platform, &h) {
                         Some(p) => Some(p.id.clone()),
                         None => {
-                            let known = self.cfg.people.iter().map(|p| p.id.as_str());
+                            let cfg = self.cfg();
+                            let known = cfg.people.iter().map(|p| p.id.as_str());
                             let guess = grammar::closest(&h, known).map(str::to_string);
                             return Ok(Outcome::Refused(Refusal::UnknownOwner { user: h, guess }));
                         }
@@ -78,7 +79,7 @@ impl Engine {
     /// 09:00 on the due date where the owner is (their configured timezone).
     fn due_at(&self, owner: &str, due: &str) -> Option<i64> {
         use chrono::TimeZone;
-        let tz = self.cfg.person(owner).map(|p| p.timezone)?;
+        let tz = self.cfg().person(owner).map(|p| p.timezone)?;
         let day = chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()?;
         let local = day.and_hms_opt(9, 0, 0)?;
         Some(

@@ -117,8 +117,8 @@ impl Engine {
         .await?;
         // Remind again a cadence later, a bounded number of times; the next update
         // starts the count over.
-        let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
-        if cadence > 0 && repeat < self.cfg.reminders.max_repeats {
+        let cadence = i64::from(self.cfg().update_cadence_minutes(inc.level)) * 60_000;
+        if cadence > 0 && repeat < self.cfg().reminders.max_repeats {
             Job::UpdateReminder { repeat: repeat + 1 }
                 .schedule(tx, Some(id), now + cadence, now)
                 .await?;
@@ -134,7 +134,7 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<()> {
         jobs::cancel(tx, inc.id, JOB_UPDATE_REMINDER, now).await?;
-        let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
+        let cadence = i64::from(self.cfg().update_cadence_minutes(inc.level)) * 60_000;
         if inc.stage.is_open() && cadence > 0 {
             let last = sevs::last_update_at(tx, inc.id).await?;
             let due = (last + cadence).max(now);

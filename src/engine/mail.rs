@@ -16,11 +16,11 @@ impl Engine {
         events: &[TimelineEvent],
         now: i64,
     ) -> anyhow::Result<()> {
-        let (Some(sink), Some(from)) = (&self.mail_sink, &self.cfg.email.from) else {
+        let (Some(sink), Some(from)) = (&self.mail_sink, &self.cfg().email.from) else {
             return Ok(());
         };
         let mut wanted: Vec<String> = self
-            .cfg
+            .cfg()
             .email
             .lists()
             .into_iter()
@@ -44,7 +44,7 @@ impl Engine {
         let effects = self.with_markup(Self::PLAIN, |m| {
             let mut effects = vec![];
             for (_, address) in bound {
-                let view = if inc.restricted && !self.cfg.email.is_private(&address) {
+                let view = if inc.restricted && !self.cfg().email.is_private(&address) {
                     inc.redacted()
                 } else {
                     inc.clone()

@@ -21,13 +21,14 @@ mod tickets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::domain::access::{self, Viewer};
 use crate::domain::actions::CardAction;
 use crate::domain::command_set;
@@ -42,7 +43,7 @@ use crate::domain::text::{Markup, card_text, describe, fmt_time};
 use crate::domain::{
     Action, Command, EventKind, Incident, Role, SevId, SevType, Stage, TimelineEvent,
 };
-use crate::effects::{Capability, Effect, Platform, Sink};
+use crate::effects::{Capability, Effect, Platform, Reach, Sink};
 use crate::store::incidents::{self as sevs, NewSev};
 use crate::store::{Conn, Store, Tx, jobs, outbox, subscriptions};
 
@@ -69,7 +70,25 @@ pub struct Invocation {
     pub user: String,
     /// The channel the command was typed in (platform channel id).
     pub channel: String,
+    /// Whether sevbot may post in `channel`, when the platform said so with the command
+    /// (Discord's `app_permissions`); None: not said, asked when it matters.
+    pub may_post: Option<bool>,
 }
+
+impl Invocation {
+    pub fn new(platform: &str, user: &str, channel: &str) -> Invocation {
+        Invocation {
+            platform: platform.into(),
+            user: user.into(),
+            channel: channel.into(),
+            may_post: None,
+        }
+    }
+}
+
+/// How long a platform may take to say whether sevbot can post in a channel before the
+/// subscription goes ahead anyway (the command must be answered within seconds).
+const REACH_WITHIN: Duration = Duration::from_secs(2);
 
 /// The answer to the person who typed the command.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +145,8 @@ impl Reply {
 pub struct Engine {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
-    pub cfg: Arc<Config>,
+    /// The configuration in force (replaced whole on a reload): read it with `cfg()`.
+    live: Live,
     /// Wakes the outbox worker after a commit that enqueued effects.
     pub wake_outbox: Arc<Notify>,
     /// Wakes the scheduler after a commit that may have scheduled jobs.
@@ -153,11 +173,11 @@ enum Outcome {
 }
 
 impl Engine {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, cfg: Arc<Config>) -> Engine {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, cfg: impl Into<Live>) -> Engine {
         Engine {
             store,
             clock,
-            cfg,
+            live: cfg.into(),
             wake_outbox: Arc::new(Notify::new()),
             wake_jobs: Arc::new(Notify::new()),
             renderers: Arc::default(),
@@ -302,7 +322,7 @@ impl Engine {
     }
 
     fn actor(&self, inv: &Invocation) -> String {
-        self.cfg
+        self.cfg()
             .person_by_handle(&inv.platform, &inv.user)
             .map(|p| p.id.clone())
             .unwrap_or_else(|| format!("@{}", inv.user))
@@ -315,6 +335,11 @@ impl Engine {
         key: Option<&str>,
         deferred: bool,
     ) -> anyhow::Result<Outcome> {
+        // Asked before the transaction: a platform call must not hold the write lock.
+        let blocked = match &cmd {
+            Command::Subscribe { email: None, .. } => self.cannot_post(inv).await,
+            _ => None,
+        };
         let now = self.clock.now_ms();
         let actor = self.actor(inv);
         let mut tx = self.store.begin().await?;
@@ -368,19 +393,25 @@ impl Engine {
             {
                 Outcome::Refused(Refusal::MailOff)
             }
+            Command::Subscribe { email: None, .. } if blocked.is_some() => {
+                Outcome::Refused(Refusal::CannotPost {
+                    here,
+                    fix: blocked.unwrap_or_default(),
+                })
+            }
             Command::Subscribe { filter, email } => {
                 let (platform, channel, here, private) = match &email {
                     Some(a) => (
                         mail::EMAIL,
                         a.as_str(),
                         a.clone(),
-                        self.cfg.email.is_private(a),
+                        self.cfg().email.is_private(a),
                     ),
                     None => (
                         inv.platform.as_str(),
                         inv.channel.as_str(),
                         here,
-                        self.cfg.is_private_feed(&inv.platform, &inv.channel),
+                        self.cfg().is_private_feed(&inv.platform, &inv.channel),
                     ),
                 };
                 if filter.types.contains(&SevType::Security) && !private {
@@ -462,6 +493,35 @@ impl Engine {
         self
     }
 
+    /// Why a channel cannot be subscribed where sevbot cannot post, with the fix; None
+    /// when it can, or the platform cannot tell in time.
+    async fn cannot_post(&self, inv: &Invocation) -> Option<String> {
+        let p = self.renderers.get(&inv.platform)?;
+        let reach = p.reach(&inv.channel, inv.may_post);
+        match tokio::time::timeout(REACH_WITHIN, reach).await {
+            Ok(Reach::Blocked { fix }) => Some(fix),
+            Ok(_) => None,
+            Err(_) => {
+                tracing::warn!(
+                    platform = inv.platform,
+                    "could not tell in time whether sevbot can post in the channel subscribed"
+                );
+                None
+            }
+        }
+    }
+
+    /// The configuration in force now; keep the `Arc` for the work at hand, so one
+    /// command never mixes an old config with a new one.
+    pub fn cfg(&self) -> Arc<Config> {
+        self.live.get()
+    }
+
+    /// The shared configuration, for whoever reloads it.
+    pub fn live(&self) -> &Live {
+        &self.live
+    }
+
     fn channel_ref(&self, platform: &str, channel: &str) -> String {
         match self.renderers.get(platform) {
             Some(p) => p.channel_ref(channel),
@@ -503,7 +563,7 @@ impl Engine {
         let pages = crate::store::paging::all(conn, id).await?;
         Ok(Viewer {
             in_its_channel: here == Some(id),
-            is_admin: self.cfg.is_admin(actor),
+            is_admin: self.cfg().is_admin(actor),
             was_paged: pages.iter().any(|p| p.person == actor),
         })
     }

@@ -85,13 +85,14 @@ impl Engine {
             }
             Command::Level { level, reason, .. } => Action::SetLevel { level, reason },
             Command::Role { role, user, .. } => {
-                match self.cfg.person_by_handle(&inv.platform, &user) {
+                match self.cfg().person_by_handle(&inv.platform, &user) {
                     Some(p) => Action::AssignRole {
                         role,
                         person: p.id.clone(),
                     },
                     None => {
-                        let known = self.cfg.people.iter().map(|p| p.id.as_str());
+                        let cfg = self.cfg();
+                        let known = cfg.people.iter().map(|p| p.id.as_str());
                         let guess = grammar::closest(&user, known).map(str::to_string);
                         return Ok(Outcome::Refused(Refusal::UnknownPerson { user, guess }));
                     }
@@ -143,7 +144,7 @@ impl Engine {
                 unreachable!("handled before on_sev")
             }
         };
-        let standing = inc.standing(actor, self.cfg.is_admin(actor));
+        let standing = inc.standing(actor, self.cfg().is_admin(actor));
         let events = match decide(&inc, &action, standing) {
             Ok(ev) => ev,
             Err(why) => return Ok(refused_with_offer(&inc, &action, standing, why)),
@@ -251,7 +252,7 @@ impl Engine {
             .get(&inc.platform)
             .is_some_and(|p| p.deletes_archived_channels());
         Ok(deletes
-            && self.cfg.discord.archive_retention_days > 0
+            && self.cfg().discord.archive_retention_days > 0
             && !crate::store::jobs::pending_for(tx, inc.id, JOB_DELETE_CHANNEL).await?)
     }
 
@@ -270,7 +271,7 @@ impl Engine {
             now,
         )
         .await?;
-        let days = i64::from(self.cfg.discord.archive_retention_days);
+        let days = i64::from(self.cfg().discord.archive_retention_days);
         let deletes = self
             .renderers
             .get(&inc.platform)

@@ -6,8 +6,7 @@
 use chrono::DateTime;
 
 use super::{Engine, JOB_ESCALATE, Job, Outcome, Reply, SYSTEM_ACTOR};
-use crate::domain::escalation::{Ladder, Resolver, freeze, policy_for};
-use crate::domain::oncall::on_call_for;
+use crate::domain::escalation::{Ladder, policy_for};
 use crate::domain::text::fmt_duration;
 use crate::domain::{EventKind, Incident, Refusal, Role, TimelineEvent};
 use crate::effects::{Effect, PageAction, page_severity};
@@ -72,35 +71,14 @@ impl Engine {
 
     /// The policy that applies to `inc` now, by name (to tell whether a raise changed it).
     pub(super) fn policy_name(&self, inc: &Incident) -> String {
-        policy_for(&self.cfg.policies, inc.level, inc.sev_type).0
+        policy_for(&self.cfg().policies, inc.level, inc.sev_type).0
     }
 
     /// The SEV's policy resolved to people now (config and rotations as they are).
     fn freeze_ladder(&self, inc: &Incident, now: i64) -> Ladder {
         let at = DateTime::from_timestamp_millis(now).unwrap_or_default();
-        let (policy, steps) = policy_for(&self.cfg.policies, inc.level, inc.sev_type);
         let primary = inc.roles.get(&Role::Imoc).map(String::as_str);
-        let secondary = || {
-            on_call_for(&self.cfg.rotations, Role::Imoc, inc.sev_type, at)
-                .and_then(|(r, _)| r.secondary(at))
-                .map(str::to_string)
-        };
-        let manager_of = |p: &str| self.cfg.person(p).and_then(|x| x.manager.clone());
-        let rotation = |name: &str| {
-            self.cfg
-                .rotations
-                .iter()
-                .find(|r| r.name == name)
-                .and_then(|r| r.on_call(at))
-                .map(str::to_string)
-        };
-        let resolver = Resolver {
-            secondary: &secondary,
-            manager_of: &manager_of,
-            execs: &self.cfg.execs,
-            rotation: &rotation,
-        };
-        freeze(&policy, &steps, primary, &resolver)
+        self.cfg().ladder(inc.level, inc.sev_type, primary, at)
     }
 
     /// Pages everyone `events` handed a role to, except people who took it themselves
@@ -184,7 +162,9 @@ impl Engine {
     /// People (or rotations) flagged `pagerduty = true` in the config are paged through
     /// the paging services too.
     fn external_paging_for(&self, person: &str) -> bool {
-        self.cfg.person(person).is_some_and(|p| p.pages_externally)
+        self.cfg()
+            .person(person)
+            .is_some_and(|p| p.pages_externally)
     }
 
     /// One event for every paging sink.

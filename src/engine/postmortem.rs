@@ -73,7 +73,7 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<String> {
         let timeline = sevs::timeline(conn, inc.id).await?;
-        let name = |p: &str| markdown(self.cfg.person(p).map_or(p, |x| x.name.as_str()));
+        let name = |p: &str| markdown(self.cfg().person(p).map_or(p, |x| x.name.as_str()));
         let time = |t: Option<i64>| t.map(fmt_time);
         let p = phases(&timeline);
         let d = p.durations();
@@ -129,7 +129,7 @@ impl Engine {
             .then(|| {
                 let spans = level_spans(&timeline, inc.declared_at, now);
                 let minutes =
-                    impact::downtime_minutes(&spans, &self.cfg.availability.downtime_weights);
+                    impact::downtime_minutes(&spans, &self.cfg().availability.downtime_weights);
                 format!("{minutes:.1}")
             });
         let followups: Vec<_> = crate::store::followups::all(conn, inc.id)
@@ -163,7 +163,7 @@ impl Engine {
             levels, roles, impact => impact_lines, sla_minutes, timeline => lines, followups,
         };
         let env = minijinja::Environment::new();
-        env.render_str(&self.cfg.postmortem_template, ctx)
+        env.render_str(&self.cfg().postmortem_template, ctx)
             .map_err(|e| anyhow::anyhow!("the postmortem template failed: {e}"))
     }
 }

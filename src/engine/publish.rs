@@ -31,7 +31,7 @@ impl Engine {
                 sevs::bind_message(tx, inc.id, &sub.platform, &sub.channel, "feed").await?;
             }
         }
-        for f in &self.cfg.feeds {
+        for f in &self.cfg().feeds {
             if f.filter.matches(inc.sev_type, inc.level) {
                 sevs::bind_message(tx, inc.id, &f.platform, &f.channel, "feed").await?;
             }
@@ -59,7 +59,7 @@ impl Engine {
 
     /// The SEV as a feed channel may show it: restricted SEVs in full only in private feeds.
     pub(super) fn feed_view(&self, inc: &Incident, platform: &str, channel: &str) -> Incident {
-        if inc.restricted && !self.cfg.is_private_feed(platform, channel) {
+        if inc.restricted && !self.cfg().is_private_feed(platform, channel) {
             inc.redacted()
         } else {
             inc.clone()

@@ -4,7 +4,7 @@ use super::*;
 
 impl Engine {
     pub(super) fn help(&self, topic: Option<&str>) -> Reply {
-        let defs = render_table(&self.cfg.definitions);
+        let defs = render_table(&self.cfg().definitions);
         let text = match topic {
             Some(t) => {
                 let spec = command_set::find(t).expect("parser checked");

@@ -25,10 +25,11 @@ impl PostPayload {
 }
 
 impl Engine {
-    /// At start-up: one pending job per configured schedule; jobs of schedules that were
-    /// removed or changed are cancelled and replanned.
+    /// At start-up and after a reload: one pending job per configured schedule; jobs of
+    /// schedules that were removed or changed are cancelled and replanned.
     pub async fn ensure_schedules(&self) -> anyhow::Result<()> {
         let now = self.clock.now_ms();
+        let cfg = self.cfg();
         let mut tx = self.store.begin().await?;
         let pending = jobs::pending(&mut tx, JOB_SCHEDULED_POST).await?;
         let mut kept = vec![];
@@ -38,7 +39,7 @@ impl Engine {
                 _ => None,
             }
             .filter(|p| {
-                self.cfg.schedules.iter().any(|s| PostPayload::of(s) == *p)
+                cfg.schedules.iter().any(|s| PostPayload::of(s) == *p)
                     && !kept.contains(&p.schedule)
             });
             match wanted {
@@ -46,12 +47,7 @@ impl Engine {
                 None => jobs::cancel_id(&mut tx, id, now).await?,
             }
         }
-        for s in self
-            .cfg
-            .schedules
-            .iter()
-            .filter(|s| !kept.contains(&s.name))
-        {
+        for s in cfg.schedules.iter().filter(|s| !kept.contains(&s.name)) {
             plan(&mut tx, s, now, now).await?;
         }
         tx.commit().await?;
@@ -66,8 +62,8 @@ impl Engine {
         payload: &PostPayload,
         now: i64,
     ) -> anyhow::Result<()> {
-        let Some(s) = self
-            .cfg
+        let cfg = self.cfg();
+        let Some(s) = cfg
             .schedules
             .iter()
             .find(|s| PostPayload::of(s) == *payload)
@@ -154,7 +150,7 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<()> {
         jobs::cancel(tx, inc.id, JOB_STATUS_PUSH, now).await?;
-        let cadence = i64::from(self.cfg.update_cadence_minutes(inc.level)) * 60_000;
+        let cadence = i64::from(self.cfg().update_cadence_minutes(inc.level)) * 60_000;
         if has_feeds && inc.stage.is_open() && cadence > 0 {
             Job::StatusPush
                 .schedule(tx, Some(inc.id), now + cadence, now)

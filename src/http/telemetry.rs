@@ -15,6 +15,12 @@ pub enum Kind {
 pub const CATALOGUE: &[(Kind, &str, &str, bool)] = &[
     (
         Kind::Counter,
+        "sevbot_config_reloads_total",
+        "configuration reloads (SIGHUP, sevbot reload), by result: applied or refused (the one in force kept)",
+        true,
+    ),
+    (
+        Kind::Counter,
         "sevbot_commands_total",
         "/sev commands received, by subcommand",
         true,

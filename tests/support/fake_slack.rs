@@ -68,6 +68,10 @@ struct Inner {
     /// Files by id: (name, the length promised, the bytes uploaded once they are).
     files: HashMap<String, (String, usize, Option<Vec<u8>>)>,
     users: HashMap<String, String>,
+    /// Channels the bot is not in, and whether each is private (where it cannot see them).
+    outside: HashMap<String, bool>,
+    /// The token's scopes (sent as `X-OAuth-Scopes`): the manifest's, plus any granted.
+    scopes: Vec<String>,
     next: u64,
     addr: String,
     /// Frames to push to the connected Socket Mode client, and the acks it sent back.
@@ -104,6 +108,7 @@ impl FakeSlack {
             inner: Arc::default(),
             documented: Arc::new(documented),
         };
+        fake.inner.lock().unwrap().scopes = manifest_scopes();
         let app = Router::new()
             .route("/api/{method}", post(handle).get(handle_get))
             .route("/link", axum::routing::get(socket))
@@ -114,6 +119,21 @@ impl FakeSlack {
         fake.inner.lock().unwrap().addr = addr.to_string();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, addr)
+    }
+
+    /// A channel the bot has not been invited to: Slack refuses its posts there
+    /// (`not_in_channel`; a private one it cannot even see: `channel_not_found`).
+    pub fn keep_out(&self, channel: &str, private: bool) {
+        self.inner
+            .lock()
+            .unwrap()
+            .outside
+            .insert(channel.into(), private);
+    }
+
+    /// Adds a scope to the bot's token, as reinstalling the app with it would.
+    pub fn grant_scope(&self, scope: &str) {
+        self.inner.lock().unwrap().scopes.push(scope.into());
     }
 
     /// The next call to `method` ("*" for any) gets this fault.
@@ -278,6 +298,21 @@ async fn handle_get(
     .await
 }
 
+/// The bot scopes the shipped manifest asks for: what an installed sevbot's token has.
+fn manifest_scopes() -> Vec<String> {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/slack-app-manifest.yml"
+    ))
+    .unwrap();
+    let after = manifest.split("    bot:\n").nth(1).unwrap();
+    after
+        .lines()
+        .map_while(|l| l.trim().strip_prefix("- "))
+        .map(str::to_string)
+        .collect()
+}
+
 fn sample(method: &str) -> Value {
     let mut v: Value = serde_json::from_str(&shared(&format!("web-api/{method}.json"))).unwrap();
     v["ok"] = json!(true);
@@ -393,7 +428,25 @@ fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
             _ => {}
         }
     }
+    if let Some(&private) = i.outside.get(channel) {
+        let public_posts = !private && i.scopes.iter().any(|s| s == "chat:write.public");
+        match method {
+            "chat.postMessage" if private => return ok_error("channel_not_found"),
+            "chat.postMessage" if !public_posts => return ok_error("not_in_channel"),
+            "conversations.info" if private => return ok_error("channel_not_found"),
+            _ => {}
+        }
+    }
     let resp = match method {
+        "conversations.info" => {
+            let mut v = sample("conversations.info");
+            v["channel"]["id"] = json!(channel);
+            v["channel"]["is_member"] = json!(!i.outside.contains_key(channel));
+            v["channel"]["is_private"] = json!(i.outside.get(channel) == Some(&true));
+            v["channel"]["is_im"] = json!(channel.starts_with('D'));
+            v["channel"]["is_channel"] = json!(channel.starts_with('C'));
+            v
+        }
         "conversations.create" => {
             let name = body["name"].as_str().unwrap_or_default().to_string();
             if name.is_empty() {
@@ -598,7 +651,9 @@ fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
         "conversations.setTopic" | "pins.add" => sample(method),
         _ => return ok_error("unknown_method"),
     };
-    axum::Json(resp).into_response()
+    // Slack names the token's scopes on every answer.
+    let scopes = i.scopes.join(",");
+    ([("x-oauth-scopes", scopes)], axum::Json(resp)).into_response()
 }
 
 async fn socket(State(f): State<FakeSlack>, ws: axum::extract::ws::WebSocketUpgrade) -> Response {

@@ -209,7 +209,7 @@ impl TestApp {
             self._dir.clone(),
             self.clock.clone(),
             self.fake.clone(),
-            self.engine.cfg.clone(),
+            self.engine.cfg(),
             owner,
         )
         .await
@@ -229,11 +229,7 @@ impl TestApp {
     }
 
     pub async fn cmd(&self, user: &str, channel: &str, text: &str) -> Reply {
-        let inv = Invocation {
-            platform: PLATFORM.into(),
-            user: user.into(),
-            channel: channel.into(),
-        };
+        let inv = Invocation::new(PLATFORM, user, channel);
         self.engine.handle(&inv, text).await
     }
 
@@ -269,7 +265,7 @@ impl TestApp {
 
     /// Registers a sink beside those the config switches on, as start-up would.
     pub fn add_sink(&mut self, sink: Arc<dyn sevbot::effects::Sink>) {
-        let mut sinks = sevbot::adapters::sinks::configured(&self.engine.cfg).unwrap();
+        let mut sinks = sevbot::adapters::sinks::configured(&self.engine.cfg()).unwrap();
         sinks.push(sink.clone());
         self.engine = self.engine.clone().with_sinks(&sinks);
         self.scheduler.engine = self.engine.clone();

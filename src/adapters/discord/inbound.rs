@@ -95,15 +95,15 @@ impl Interactions {
                 "interaction without user, channel_id or id".into(),
             ));
         };
-        let inv = Invocation {
-            platform: PLATFORM.into(),
-            user: user.into(),
-            channel: channel.into(),
-        };
+        let mut inv = Invocation::new(PLATFORM, user, channel);
+        inv.may_post = v["app_permissions"]
+            .as_str()
+            .and_then(|p| p.parse::<u64>().ok())
+            .map(may_post);
         let data = &v["data"];
         let intent = match kind {
             APPLICATION_COMMAND if data["options"][0]["name"] == "new" => {
-                let modal = views::declare_modal(&self.engine.cfg.definitions);
+                let modal = views::declare_modal(&self.engine.cfg().definitions);
                 return Ok(body(CreateInteractionResponse::Modal(modal)));
             }
             APPLICATION_COMMAND => match commands::to_command(data) {
@@ -245,4 +245,12 @@ async fn interactions(State(s): State<Http>, headers: HeaderMap, body: Bytes) ->
         Ok(answer) => Json(answer).into_response(),
         Err(BadInteraction(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
     }
+}
+
+/// Whether the bot's permissions in a channel (an interaction's `app_permissions`) let it
+/// post there: Administrator, or View Channel and Send Messages.
+fn may_post(permissions: u64) -> bool {
+    const ADMINISTRATOR: u64 = 1 << 3;
+    const POST: u64 = (1 << 10) | (1 << 11);
+    permissions & ADMINISTRATOR != 0 || permissions & POST == POST
 }

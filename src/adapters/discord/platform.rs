@@ -15,9 +15,9 @@ use super::PLATFORM;
 use super::render;
 use super::rest::Rest;
 use crate::adapters::text::clip;
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::domain::Markup;
-use crate::effects::{DeliveryError, Message, NewChannel, Platform};
+use crate::effects::{DeliveryError, Message, NewChannel, Platform, Reach};
 use crate::engine::SYSTEM_ACTOR;
 
 /// Pin Messages (1 << 51): since February 2026 Discord asks for it, not Manage Messages,
@@ -71,7 +71,7 @@ fn numeric_permissions(mut body: serde_json::Value) -> serde_json::Value {
 
 pub struct DiscordPlatform {
     rest: Arc<Rest>,
-    cfg: Arc<Config>,
+    cfg: Live,
     /// The bot's own user id, so a private channel stays visible to the bot.
     bot_user: Option<u64>,
 }
@@ -84,10 +84,15 @@ fn id(what: &str, s: &str) -> Result<u64, DeliveryError> {
 }
 
 impl DiscordPlatform {
-    pub fn new(rest: Arc<Rest>, cfg: Arc<Config>, bot_user: Option<u64>) -> DiscordPlatform {
+    /// The configuration in force now (people's handles follow a reload).
+    fn cfg(&self) -> Arc<Config> {
+        self.cfg.get()
+    }
+
+    pub fn new(rest: Arc<Rest>, cfg: impl Into<Live>, bot_user: Option<u64>) -> DiscordPlatform {
         DiscordPlatform {
             rest,
-            cfg,
+            cfg: cfg.into(),
             bot_user,
         }
     }
@@ -96,13 +101,14 @@ impl DiscordPlatform {
     fn user_id(&self, who: &str) -> Option<u64> {
         let h = match who.strip_prefix('@') {
             Some(h) => h,
-            None => return self.cfg.handle(who, PLATFORM)?.parse().ok(),
+            None => return self.cfg().handle(who, PLATFORM)?.parse().ok(),
         };
         h.parse().ok()
     }
 
     fn guild(&self) -> Result<GuildId, DeliveryError> {
-        let g = self.cfg.discord.guild_id.as_deref().ok_or_else(|| {
+        let cfg = self.cfg();
+        let g = cfg.discord.guild_id.as_deref().ok_or_else(|| {
             DeliveryError::Permanent(
                 "discord.guild_id is not set in the config, so sevbot does not know which Discord server to create incident channels in".into(),
             )
@@ -220,6 +226,17 @@ impl Platform for DiscordPlatform {
         "Discord"
     }
 
+    async fn reach(&self, _channel: &str, said: Option<bool>) -> Reach {
+        match said {
+            Some(true) => Reach::Posts,
+            Some(false) => Reach::Blocked {
+                fix: "Give sevbot's role View Channel and Send Messages here (Edit Channel → Permissions)."
+                    .into(),
+            },
+            None => Reach::Unknown,
+        }
+    }
+
     /// `<@123>` or `<@!123>` as Discord writes a user mention.
     fn user_in(&self, word: &str) -> Option<String> {
         match word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
@@ -239,7 +256,7 @@ impl Platform for DiscordPlatform {
         match self.user_id(who) {
             Some(id) => format!("<@{id}>"),
             None => self
-                .cfg
+                .cfg()
                 .person(who)
                 .map(|p| p.name.clone())
                 .unwrap_or_else(|| who.to_string()),
@@ -260,7 +277,7 @@ impl Platform for DiscordPlatform {
         let mut body = CreateChannel::new(name)
             .kind(ChannelType::Text)
             .topic(topic);
-        if let Some(c) = &self.cfg.discord.incident_category {
+        if let Some(c) = &self.cfg().discord.incident_category {
             body = body.category(ChannelId::new(id("category", c)?));
         }
         if private {
@@ -314,7 +331,8 @@ impl Platform for DiscordPlatform {
                 None::<&()>,
             )
             .await?;
-        let category = self.cfg.discord.incident_category.as_deref();
+        let cfg = self.cfg();
+        let category = cfg.discord.incident_category.as_deref();
         let marker = topic_marker(ch.sev);
         let found = v.as_array().into_iter().flatten().find(|c| {
             let made = c["id"].as_str().and_then(|i| i.parse::<u64>().ok());
@@ -476,7 +494,7 @@ impl Platform for DiscordPlatform {
     }
 
     async fn archive(&self, channel: &str) -> Result<(), DeliveryError> {
-        match &self.cfg.discord.archive_category {
+        match &self.cfg().discord.archive_category {
             Some(category) => {
                 self.move_to(channel, Some(category), "archive channel")
                     .await
@@ -487,10 +505,10 @@ impl Platform for DiscordPlatform {
 
     /// Back where incident channels live (out of the archive category).
     async fn unarchive(&self, channel: &str) -> Result<(), DeliveryError> {
-        if self.cfg.discord.archive_category.is_none() {
+        if self.cfg().discord.archive_category.is_none() {
             return Ok(());
         }
-        let home = self.cfg.discord.incident_category.clone();
+        let home = self.cfg().discord.incident_category.clone();
         self.move_to(channel, home.as_ref(), "unarchive channel")
             .await
     }

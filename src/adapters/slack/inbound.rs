@@ -44,13 +44,9 @@ impl Inbound {
         text: &str,
         trigger_id: &str,
     ) -> Option<Reply> {
-        let inv = Invocation {
-            platform: PLATFORM.into(),
-            user,
-            channel,
-        };
+        let inv = Invocation::new(PLATFORM, &user, &channel);
         if text.trim().is_empty() && !trigger_id.is_empty() {
-            let view = views::declare_modal(&self.engine.cfg.definitions, &inv.channel);
+            let view = views::declare_modal(&self.engine.cfg().definitions, &inv.channel);
             self.open_view_soon(trigger_id.to_string(), view, inv);
             return None;
         }
@@ -94,11 +90,7 @@ impl Inbound {
                 channel,
                 command,
             }) => {
-                let inv = Invocation {
-                    platform: PLATFORM.into(),
-                    user,
-                    channel,
-                };
+                let inv = Invocation::new(PLATFORM, &user, &channel);
                 let trigger_id = payload["trigger_id"].as_str().unwrap_or_default();
                 self.execute(&inv, command, trigger_id).await;
                 Ok(None)
@@ -113,15 +105,7 @@ impl Inbound {
                     .unwrap_or_default()
                     .to_string();
                 let view = views::update_modal(sev, &channel);
-                self.open_view_soon(
-                    trigger_id,
-                    view,
-                    Invocation {
-                        platform: PLATFORM.into(),
-                        user,
-                        channel,
-                    },
-                );
+                self.open_view_soon(trigger_id, view, Invocation::new(PLATFORM, &user, &channel));
                 Ok(None)
             }
             Ok(Intent::Nothing) => Ok(None),

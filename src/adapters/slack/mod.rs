@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::domain::grammar;
-use crate::effects::{DeliveryError, Message, NewChannel, Platform};
+use crate::effects::{DeliveryError, Message, NewChannel, Platform, Reach};
 use crate::engine::SYSTEM_ACTOR;
 
 /// The metadata event type sevbot's messages carry; its payload's `key` names the outbox
@@ -70,14 +70,23 @@ impl SlackSettings {
 pub struct SlackPlatform {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
-    cfg: Arc<Config>,
+    cfg: Live,
     call_timeout: Duration,
     /// The bot's own user id (auth.test), to recognise channels it created.
     bot_user: tokio::sync::OnceCell<String>,
+    /// The token's scopes (auth.test's `X-OAuth-Scopes`), asked once.
+    scopes: tokio::sync::OnceCell<Vec<String>>,
+    api_url: String,
+    bot_token: String,
 }
 
 impl SlackPlatform {
-    pub fn new(settings: &SlackSettings, cfg: Arc<Config>) -> anyhow::Result<SlackPlatform> {
+    /// The configuration in force now (people's handles follow a reload).
+    fn cfg(&self) -> Arc<Config> {
+        self.cfg.get()
+    }
+
+    pub fn new(settings: &SlackSettings, cfg: impl Into<Live>) -> anyhow::Result<SlackPlatform> {
         // slack-morphism's default connector is https-only; tests and proxies use http.
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
@@ -91,8 +100,11 @@ impl SlackPlatform {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(settings.bot_token.clone().into()),
             call_timeout: settings.call_timeout,
-            cfg,
+            cfg: cfg.into(),
             bot_user: tokio::sync::OnceCell::new(),
+            scopes: tokio::sync::OnceCell::new(),
+            api_url: url.to_string(),
+            bot_token: settings.bot_token.clone(),
         })
     }
 
@@ -104,7 +116,7 @@ impl SlackPlatform {
     fn user_id(&self, who: &str) -> Option<String> {
         match who.strip_prefix('@') {
             Some(h) => Some(h.to_string()),
-            None => self.cfg.handle(who, PLATFORM),
+            None => self.cfg().handle(who, PLATFORM),
         }
     }
 
@@ -114,7 +126,7 @@ impl SlackPlatform {
         if let Some(id) = self.user_id(who) {
             return Ok(id);
         }
-        let Some(email) = self.cfg.person(who).and_then(|p| p.email.clone()) else {
+        let Some(email) = self.cfg().person(who).and_then(|p| p.email.clone()) else {
             return Err(DeliveryError::Permanent(format!(
                 "{who} has no handles.slack and no email in the config; set handles.slack"
             )));
@@ -130,7 +142,7 @@ impl SlackPlatform {
         match found {
             Some(id) => {
                 tracing::info!(person = who, slack_user = id, "mapped by email");
-                self.cfg.learned.set(PLATFORM, who, &id);
+                self.cfg().learned.set(PLATFORM, who, &id);
                 Ok(id)
             }
             None => Err(DeliveryError::Permanent(format!(
@@ -160,6 +172,25 @@ impl SlackPlatform {
             })
             .await
             .map(String::as_str)
+    }
+
+    /// The token's scopes, from the `X-OAuth-Scopes` header Slack sends with every Web API
+    /// answer (slack-morphism does not expose headers, so auth.test is asked directly).
+    async fn scopes(&self) -> Result<&[String], DeliveryError> {
+        let ask = || async {
+            let call = reqwest::Client::new()
+                .post(format!("{}/auth.test", self.api_url))
+                .bearer_auth(&self.bot_token)
+                .timeout(self.call_timeout)
+                .send();
+            let r = call
+                .await
+                .map_err(|e| DeliveryError::Uncertain(format!("auth.test: {e}")))?;
+            let header = r.headers().get("x-oauth-scopes");
+            let scopes = header.and_then(|h| h.to_str().ok()).unwrap_or_default();
+            Ok::<_, DeliveryError>(scopes.split(',').map(|s| s.trim().to_string()).collect())
+        };
+        self.scopes.get_or_try_init(ask).await.map(Vec::as_slice)
     }
 
     /// A message's content with the metadata that names its outbox row.
@@ -339,10 +370,50 @@ impl Platform for SlackPlatform {
         match self.user_id(who) {
             Some(id) => format!("<@{id}>"),
             None => self
-                .cfg
+                .cfg()
                 .person(who)
                 .map(|p| p.name.clone())
                 .unwrap_or_else(|| who.to_string()),
+        }
+    }
+
+    /// A member posts; a public channel takes posts from a bot with `chat:write.public`;
+    /// a private channel sevbot is not in is invisible to it (`channel_not_found`).
+    async fn reach(&self, channel: &str, _said: Option<bool>) -> Reach {
+        const INVITE: &str = "Invite it with `/invite @sevbot`";
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsInfoRequest::new(channel.into());
+        match self
+            .call("conversations.info", session.conversations_info(&req))
+            .await
+        {
+            Ok(r) => {
+                let flags = &r.channel.flags;
+                if flags.is_member == Some(true) || flags.is_im == Some(true) {
+                    return Reach::Posts;
+                }
+                if flags.is_private == Some(true) {
+                    return Reach::Blocked {
+                        fix: format!("{INVITE}."),
+                    };
+                }
+                match self.scopes().await {
+                    Ok(s) if s.iter().any(|s| s == "chat:write.public") => Reach::Posts,
+                    Ok(_) => Reach::Blocked {
+                        fix: format!(
+                            "{INVITE}, or give the Slack app the chat:write.public scope (to post in public channels it has not joined)."
+                        ),
+                    },
+                    Err(_) => Reach::Unknown,
+                }
+            }
+            Err(DeliveryError::Permanent(m)) if m.contains("channel_not_found") => Reach::Blocked {
+                fix: format!("{INVITE}."),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask Slack whether sevbot is in a channel");
+                Reach::Unknown
+            }
         }
     }
 

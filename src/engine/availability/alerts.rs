@@ -40,7 +40,7 @@ impl Engine {
     /// Returns how many alert states were new.
     pub async fn alerts(&self, batch: &AlertBatch) -> anyhow::Result<usize> {
         let now = self.clock.now_ms();
-        let a = &self.cfg.availability;
+        let a = &self.cfg().availability;
         let mut tx = self.store.begin().await?;
         let mut fresh = 0;
         for alert in &batch.alerts {

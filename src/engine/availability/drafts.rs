@@ -90,7 +90,7 @@ impl Engine {
                         draft: d.id,
                     }));
                 }
-                let a = &self.cfg.availability;
+                let a = &self.cfg().availability;
                 match &a.customer_updates {
                     Some(dest) => {
                         let post = Effect::Reply {
@@ -133,7 +133,7 @@ impl Engine {
         tx: &mut Tx,
         inc: &Incident,
     ) -> anyhow::Result<String> {
-        let a = &self.cfg.availability;
+        let a = &self.cfg().availability;
         let states = avail::states(tx).await?;
         let linked: Vec<&RouteState> = states.iter().filter(|s| s.sev == Some(inc.id)).collect();
         let mut features: Vec<String> = linked
@@ -176,11 +176,11 @@ impl Engine {
             share => worst.map(impact::failing_share),
             resolved => !inc.stage.is_open(),
             mitigated => inc.stage == Stage::Mitigated,
-            next_update_minutes => self.cfg.update_cadence_minutes(inc.level).max(30),
+            next_update_minutes => self.cfg().update_cadence_minutes(inc.level).max(30),
         };
         let env = minijinja::Environment::new();
         let text = env
-            .render_str(&self.cfg.draft_template, ctx)
+            .render_str(&self.cfg().draft_template, ctx)
             .map_err(|e| anyhow::anyhow!("the customer update template failed: {e}"))?;
         Ok(text.trim().to_string())
     }

@@ -12,7 +12,7 @@ impl Engine {
         sev: Option<SevId>,
         now: i64,
     ) -> String {
-        let a = &self.cfg.availability;
+        let a = &self.cfg().availability;
         let days = days_in_month(now);
         let mut lines = vec![];
         for s in degraded(states).filter(|s| sev.is_none() || s.sev.is_none() || s.sev == sev) {

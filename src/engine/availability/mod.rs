@@ -77,7 +77,7 @@ impl Engine {
         batch: &[RouteSample],
         now: i64,
     ) -> anyhow::Result<()> {
-        let a = &self.cfg.availability;
+        let a = &self.cfg().availability;
         let thresholds = a.thresholds.thresholds();
         let mut states: HashMap<String, RouteState> = avail::states(tx)
             .await?
@@ -126,7 +126,7 @@ impl Engine {
         let global = impact::global(&all);
         let gst = states.entry(GLOBAL.into()).or_insert_with(|| blank(GLOBAL));
         let glevel = global.and_then(|g| {
-            let defs = &self.cfg.definitions;
+            let defs = &self.cfg().definitions;
             level_for_availability(defs, g).or_else(|| match gst.level.is_some() {
                 // Recovered only once above every threshold raised by the margin.
                 true => defs
@@ -248,7 +248,7 @@ impl Engine {
         events: [EventKind; 2],
         now: i64,
     ) -> anyhow::Result<Incident> {
-        let a = &self.cfg.availability;
+        let a = &self.cfg().availability;
         let new = NewSev {
             sev_type: SevType::Availability,
             level,

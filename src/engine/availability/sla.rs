@@ -10,7 +10,7 @@ impl Engine {
         tx: &mut Tx,
         now: i64,
     ) -> anyhow::Result<Outcome> {
-        let a = &self.cfg.availability;
+        let a = &self.cfg().availability;
         let month_start = month_start(now);
         let days = days_in_month(now);
         let (open, ended) = sevs::list(tx, 1000).await?;
