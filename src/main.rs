@@ -332,9 +332,12 @@ fn init_logging(json: bool, default_filter: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
-        // One flat object per line: the event's fields beside `message`, not under
-        // `fields`, so collectors index `sev`, `platform` and `error` directly.
-        builder.json().flatten_event(true).init();
+        // One flat object per line: the event's and its spans' fields beside `message`,
+        // so collectors index `sev`, `platform` and `error` directly.
+        builder
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(sevbot::logging::FlatJson)
+            .init();
     } else {
         builder.init();
     }

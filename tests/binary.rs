@@ -664,7 +664,7 @@ fn modules_import_without_cycles_and_the_domain_stands_alone() {
             &["config", "store", "effects"],
             &["engine"],
             &["delivery", "scheduler", "audit", "ops", "reload"],
-            &["adapters", "http"],
+            &["adapters", "http", "logging"],
             &["app", ""],
         ];
         layers

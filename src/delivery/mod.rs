@@ -240,6 +240,7 @@ impl Delivery {
                 platform = %row.platform,
                 queue = %row.queue,
                 effect = effect.label(),
+                sev = effect.sev().map(|s| s.0),
                 attempt = row.attempts,
             );
             set.spawn(

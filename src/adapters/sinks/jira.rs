@@ -44,12 +44,29 @@ impl Jira {
             (Some(url), Some(email), Some(token)) => {
                 Jira::new(cfg, &url, &email, &token, Duration::from_secs(10)).map(Some)
             }
-            _ => {
-                tracing::warn!(
-                    "[jira] is configured but {}, {} or {} is not set: no tickets are opened",
+            (None, None, None) => {
+                // The example config has [jira]: without its variables, tickets are simply
+                // off, as e-mail is without SMTP_URL.
+                tracing::info!(
+                    "tickets are off: [jira] is configured but {}, {} and {} are not set",
                     cfg.url_env,
                     cfg.email_env,
                     cfg.token_env
+                );
+                Ok(None)
+            }
+            (url, email, token) => {
+                let missing: Vec<&str> = [
+                    (url.is_none(), cfg.url_env.as_str()),
+                    (email.is_none(), cfg.email_env.as_str()),
+                    (token.is_none(), cfg.token_env.as_str()),
+                ]
+                .into_iter()
+                .filter_map(|(gone, name)| gone.then_some(name))
+                .collect();
+                tracing::warn!(
+                    missing = missing.join(", "),
+                    "[jira] is half configured: no tickets are opened until the missing variables are set"
                 );
                 Ok(None)
             }
