@@ -19,11 +19,7 @@ pub(super) fn load(path: Option<&Path>) -> read::Read<RawConfig> {
                 p.display().to_string(),
                 "file not found (pass --config or set SEVBOT_CONFIG)".into(),
             );
-            return read::Read {
-                value: None,
-                problems: vec![problem],
-                dropped: Default::default(),
-            };
+            return read::Read::failed(problem);
         }
         fig = fig.merge(Toml::file_exact(p));
     }

@@ -24,6 +24,17 @@ pub(super) struct Read<T> {
     pub dropped: Dropped,
 }
 
+impl<T> Read<T> {
+    /// Nothing read: the one problem that stopped it.
+    pub(super) fn failed(problem: Problem) -> Read<T> {
+        Read {
+            value: None,
+            problems: vec![problem],
+            dropped: Dropped::default(),
+        }
+    }
+}
+
 /// Units left out of the config because they did not read: whole sections, and elements
 /// of lists (with their name).
 #[derive(Debug, Default)]
@@ -38,11 +49,7 @@ pub(super) fn read<T: DeserializeOwned>(fig: &Figment, file: &str) -> Read<T> {
         Ok(v) => v,
         // The file does not parse at all (TOML syntax): figment's words carry the line.
         Err(e) => {
-            return Read {
-                value: None,
-                problems: vec![Problem::error(file.to_string(), e.kind.to_string())],
-                dropped: Dropped::default(),
-            };
+            return Read::failed(Problem::error(file.to_string(), e.kind.to_string()));
         }
     };
     let mut reader = Reader {
@@ -52,14 +59,10 @@ pub(super) fn read<T: DeserializeOwned>(fig: &Figment, file: &str) -> Read<T> {
         dropped: Dropped::default(),
     };
     let Value::Dict(tag, mut dict) = root else {
-        return Read {
-            value: None,
-            problems: vec![Problem::error(
-                file.into(),
-                "not a table of settings".into(),
-            )],
-            dropped: Dropped::default(),
-        };
+        return Read::failed(Problem::error(
+            file.into(),
+            "not a table of settings".into(),
+        ));
     };
     let keys: Vec<String> = dict.keys().cloned().collect();
     for key in keys {

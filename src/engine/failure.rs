@@ -15,6 +15,8 @@ pub enum Failure {
 }
 
 impl Failure {
+    pub const ALL: [Failure; 3] = [Failure::Database, Failure::Template, Failure::Internal];
+
     pub fn of(e: &anyhow::Error) -> Failure {
         if e.chain().any(|c| c.downcast_ref::<sqlx::Error>().is_some()) {
             Failure::Database

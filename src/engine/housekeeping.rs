@@ -25,7 +25,10 @@ impl Engine {
             sev = job.sev_id.map(|s| s.0),
             attempt = job.attempts,
         );
-        self.fire_job_inner(job, owner).instrument(span).await
+        self.pinned()
+            .fire_job_inner(job, owner)
+            .instrument(span)
+            .await
     }
 
     pub(super) async fn fire_job_inner(

@@ -172,6 +172,18 @@ enum Outcome {
     Duplicate,
 }
 
+/// Creates at zero the engine's counters whose labels are few and known (each command,
+/// each kind of failure), so a `rate()` or an `absent()` alert works before the first one.
+pub fn seed_metrics() {
+    for s in command_set::SET {
+        metrics::counter!("sevbot_commands_total", "command" => s.name).absolute(0);
+    }
+    metrics::counter!("sevbot_commands_total", "command" => "invalid").absolute(0);
+    for f in failure::Failure::ALL {
+        metrics::counter!("sevbot_command_failures_total", "kind" => f.as_str()).absolute(0);
+    }
+}
+
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>, cfg: impl Into<Live>) -> Engine {
         Engine {
@@ -268,6 +280,7 @@ impl Engine {
             span.record("sev", id.0);
         }
         match self
+            .pinned()
             .run(inv, cmd, key, deferred)
             .instrument(span.clone())
             .await
@@ -515,6 +528,15 @@ impl Engine {
     /// command never mixes an old config with a new one.
     pub fn cfg(&self) -> Arc<Config> {
         self.live.get()
+    }
+
+    /// This engine with the config in force now fixed, for one command, job or batch: a
+    /// reload meanwhile does not mix two configs in it.
+    pub(crate) fn pinned(&self) -> Engine {
+        Engine {
+            live: Live::new(self.live.get()),
+            ..self.clone()
+        }
     }
 
     /// The shared configuration, for whoever reloads it.

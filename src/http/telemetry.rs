@@ -182,7 +182,8 @@ pub fn builder() -> PrometheusBuilder {
     .unwrap_or_else(|_| PrometheusBuilder::new())
 }
 
-/// HELP for every metric, unlabelled series at zero, and the build info.
+/// HELP for every metric, unlabelled series (and labelled ones whose labels are few and
+/// known) at zero, and the build info.
 pub fn describe() {
     for (kind, name, help, labelled) in CATALOGUE {
         let name = *name;
@@ -202,6 +203,10 @@ pub fn describe() {
             Kind::Histogram => metrics::describe_histogram!(name, *help),
         }
     }
+    for result in ["applied", "refused"] {
+        metrics::counter!("sevbot_config_reloads_total", "result" => result).absolute(0);
+    }
+    crate::engine::seed_metrics();
     metrics::gauge!("sevbot_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
@@ -236,6 +241,18 @@ mod tests {
         // Present before anything happened.
         assert!(text.contains("sevbot_outbox_pending 0"), "{text}");
         assert!(text.contains("sevbot_outbox_folded_total 0"), "{text}");
+        assert!(
+            text.contains("sevbot_commands_total{command=\"ack\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sevbot_command_failures_total{kind=\"database\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sevbot_config_reloads_total{result=\"refused\"} 0"),
+            "{text}"
+        );
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();
             assert!(

@@ -39,6 +39,10 @@ impl Engine {
     /// the open one, a resolved one goes on its timeline and proposes stepping down.
     /// Returns how many alert states were new.
     pub async fn alerts(&self, batch: &AlertBatch) -> anyhow::Result<usize> {
+        self.pinned().alerts_pinned(batch).await
+    }
+
+    async fn alerts_pinned(&self, batch: &AlertBatch) -> anyhow::Result<usize> {
         let now = self.clock.now_ms();
         let a = &self.cfg().availability;
         let mut tx = self.store.begin().await?;

@@ -45,6 +45,10 @@ const GLOBAL: &str = "__global__";
 impl Engine {
     /// Stores a batch and evaluates it in one transaction: accepted means kept.
     pub async fn ingest(&self, samples: &[RouteSample], source: &str) -> anyhow::Result<()> {
+        self.pinned().ingest_pinned(samples, source).await
+    }
+
+    async fn ingest_pinned(&self, samples: &[RouteSample], source: &str) -> anyhow::Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
         for s in samples {
