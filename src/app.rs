@@ -75,6 +75,46 @@ impl App {
     }
 
     /// The sinks and monitoring switched on, for the start-up line.
+    /// Places the config posts to that nothing will show: a platform without credentials
+    /// (its posts would wait in the outbox for good), or the console while it is off (they
+    /// would only reach standard output). Each with why.
+    fn unheard_destinations(&self, console: bool) -> Vec<(String, &'static str)> {
+        let why = |platform: &str| match platform {
+            "console" if !console => {
+                Some("the console is off: its posts only reach standard output")
+            }
+            "slack" if self.slack.is_none() => {
+                Some("Slack is not configured (SLACK_BOT_TOKEN): its posts wait in the outbox")
+            }
+            "discord" if self.discord.as_ref().is_none_or(|d| d.rest.is_none()) => {
+                Some("Discord is not configured (DISCORD_BOT_TOKEN): its posts wait in the outbox")
+            }
+            _ => None,
+        };
+        let cfg = self.engine.cfg();
+        let mut places: Vec<(String, &str)> = vec![];
+        for (i, f) in cfg.feeds.iter().enumerate() {
+            places.push((
+                format!("feeds[{i}] ({} {})", f.platform, f.channel),
+                &f.platform,
+            ));
+        }
+        for (i, s) in cfg.schedules.iter().enumerate() {
+            places.push((format!("schedules[{i}] ({})", s.name), &s.platform));
+        }
+        let a = &cfg.availability;
+        if self.monitoring_token.is_some() {
+            places.push(("availability.platform".into(), &a.platform));
+        }
+        if let Some(d) = &a.customer_updates {
+            places.push(("availability.customer_updates".into(), &d.platform));
+        }
+        places
+            .into_iter()
+            .filter_map(|(place, platform)| why(platform).map(|w| (place, w)))
+            .collect()
+    }
+
     fn integrations(&self) -> Vec<String> {
         let e = &self.engine;
         let mut on: Vec<String> = e.paging_sinks.clone();
@@ -419,6 +459,9 @@ pub async fn run(cfg: Config, mode: ConsoleMode, path: Option<PathBuf>) -> anyho
         }
         Err(e) => return Err(e),
     };
+    for (place, why) in app.unheard_destinations(console) {
+        tracing::warn!(config = place, "{why}");
+    }
     app.engine.ensure_housekeeping().await?;
     app.engine.ensure_schedules().await?;
     let mut workers = app.spawn_workers(&stop);

@@ -378,8 +378,8 @@ fn sql_on_file(dir: &tempfile::TempDir, statements: &[&str]) -> i64 {
 #[test]
 fn a_bot_nothing_can_reach_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    // The start-up log lines up to "sevbot started", with or without --log-json.
-    let start = |json: bool| -> Vec<String> {
+    // The start-up log lines up to one containing `until`, with or without --log-json.
+    let start = |json: bool, until: &str| -> Vec<String> {
         let mut cmd = sevbot(&dir);
         cmd.env("RUST_LOG", "sevbot=info")
             .env_remove("SLACK_APP_TOKEN")
@@ -397,7 +397,7 @@ fn a_bot_nothing_can_reach_says_so() {
         let mut lines = vec![];
         for line in BufReader::new(child.stderr.take().unwrap()).lines() {
             let line = line.unwrap();
-            let done = line.contains("sevbot started");
+            let done = line.contains(until);
             lines.push(line);
             if done {
                 break;
@@ -407,7 +407,7 @@ fn a_bot_nothing_can_reach_says_so() {
         let _ = child.wait();
         lines
     };
-    let text = start(false);
+    let text = start(false, "sevbot started");
     assert!(
         text.iter()
             .any(|l| l.contains("ERROR") && l.contains("nothing can reach sevbot")),
@@ -418,13 +418,28 @@ fn a_bot_nothing_can_reach_says_so() {
         "{text:?}"
     );
     // One flat object per line.
-    for line in start(true) {
+    for line in start(true, "sevbot started") {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert!(v.get("fields").is_none(), "{v}");
         if v["message"] == "sevbot started" {
             assert_eq!(v["platforms"], "none", "{v}");
             assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v}");
         }
+    }
+    // The example's feeds, schedule and customer updates go to the console, which is off:
+    // each is named, with why nothing will show them.
+    let text = start(false, "availability.customer_updates");
+    for place in [
+        "feeds[0] (console sev-feed)",
+        "schedules[0] (weekday digest)",
+        "availability.customer_updates",
+    ] {
+        assert!(
+            text.iter().any(|l| l.contains("WARN")
+                && l.contains(place)
+                && l.contains("the console is off: its posts only reach standard output")),
+            "{place}: {text:#?}"
+        );
     }
 }
 
