@@ -18,7 +18,11 @@ impl Failure {
     pub const ALL: [Failure; 3] = [Failure::Database, Failure::Template, Failure::Internal];
 
     pub fn of(e: &anyhow::Error) -> Failure {
-        if e.chain().any(|c| c.downcast_ref::<sqlx::Error>().is_some()) {
+        let database = |c: &(dyn std::error::Error + 'static)| {
+            c.downcast_ref::<sqlx::Error>().is_some()
+                || c.downcast_ref::<crate::store::DatabaseError>().is_some()
+        };
+        if e.chain().any(database) {
             Failure::Database
         } else if e
             .chain()

@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
@@ -162,6 +161,18 @@ pub struct Engine {
     pub mail_sink: Option<String>,
     /// Trackers that keep a ticket per SEV.
     pub ticket_sinks: Vec<String>,
+}
+
+/// What a command changes with, besides the command itself.
+struct Change<'a> {
+    inv: &'a Invocation,
+    /// The platform's delivery key, to recognise a redelivery.
+    key: Option<&'a str>,
+    /// The reply goes through the outbox, in the same transaction.
+    deferred: bool,
+    now: i64,
+    /// Why the channel cannot be subscribed, when it cannot (asked before the write).
+    blocked: Option<String>,
 }
 
 /// A refusal worded for the user, as opposed to an internal failure.
@@ -354,19 +365,57 @@ impl Engine {
             _ => None,
         };
         let now = self.clock.now_ms();
+        // Written with whatever else arrives meanwhile, in one transaction and one commit
+        // (group commit); the outcome comes back once that commit is on disk.
+        let this = self.clone();
+        let inv = inv.clone();
+        let key = key.map(str::to_string);
+        // The writer task runs it: what it logs still belongs to this command.
+        let span = tracing::Span::current();
+        self.store
+            .write(move |tx| {
+                Box::pin(
+                    async move {
+                        let change = Change {
+                            inv: &inv,
+                            key: key.as_deref(),
+                            deferred,
+                            now,
+                            blocked,
+                        };
+                        this.apply(tx, change, cmd).await
+                    }
+                    .instrument(span),
+                )
+            })
+            .await
+    }
+
+    /// A command's changes, in the transaction `tx` (a savepoint of a group transaction).
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        change: Change<'_>,
+        cmd: Command,
+    ) -> anyhow::Result<Outcome> {
+        let Change {
+            inv,
+            key,
+            deferred,
+            now,
+            blocked,
+        } = change;
         let actor = self.actor(inv);
-        let mut tx = self.store.begin().await?;
         if let Some(key) = key
-            && !self.store.first_delivery(&mut tx, key, now).await?
+            && !self.store.first_delivery(tx, key, now).await?
         {
-            tx.rollback().await?;
             return Ok(Outcome::Duplicate);
         }
         let here = self.channel_ref(&inv.platform, &inv.channel);
         let out = match cmd {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
-            Command::List => Outcome::Done(self.list(&mut tx, inv, &actor).await?),
-            Command::Sla => self.sla_command(&mut tx, now).await?,
+            Command::List => Outcome::Done(self.list(tx, inv, &actor).await?),
+            Command::Sla => self.sla_command(tx, now).await?,
             Command::Declare {
                 sev_type,
                 level,
@@ -378,7 +427,7 @@ impl Engine {
             } => 'declare: {
                 if !force_new
                     && let Some(dup) =
-                        sevs::recent_declare(&mut tx, &actor, sev_type, now - DUPLICATE_WINDOW_MS)
+                        sevs::recent_declare(tx, &actor, sev_type, now - DUPLICATE_WINDOW_MS)
                             .await?
                 {
                     break 'declare Outcome::Refused(Refusal::JustDeclared {
@@ -399,7 +448,7 @@ impl Engine {
                     origin_channel: &inv.channel,
                     now,
                 };
-                Outcome::Done(self.declare(&mut tx, new, description).await?)
+                Outcome::Done(self.declare(tx, new, description).await?)
             }
             Command::Subscribe { email: Some(_), .. } | Command::Unsubscribe { email: Some(_) }
                 if self.mail_sink.is_none() =>
@@ -431,8 +480,7 @@ impl Engine {
                     Outcome::Refused(Refusal::SecurityFeed { here })
                 } else {
                     let fresh =
-                        subscriptions::upsert(&mut tx, platform, channel, &filter, &actor, now)
-                            .await?;
+                        subscriptions::upsert(tx, platform, channel, &filter, &actor, now).await?;
                     let verb = if fresh {
                         "Subscribed"
                     } else {
@@ -455,7 +503,7 @@ impl Engine {
                     Some(a) => (mail::EMAIL, a.as_str(), a.clone()),
                     None => (inv.platform.as_str(), inv.channel.as_str(), here),
                 };
-                if subscriptions::remove(&mut tx, platform, channel).await? {
+                if subscriptions::remove(tx, platform, channel).await? {
                     Outcome::Done(Reply::public(format!(
                         "{here} will no longer get new SEV announcements."
                     )))
@@ -463,7 +511,7 @@ impl Engine {
                     Outcome::Refused(Refusal::NotSubscribed { here })
                 }
             }
-            other => self.on_sev(&mut tx, inv, &actor, other, now).await?,
+            other => self.on_sev(tx, inv, &actor, other, now).await?,
         };
         if deferred {
             let reply = match &out {
@@ -471,10 +519,9 @@ impl Engine {
                 Outcome::Refused(why) => Reply::refused(why.clone()),
                 Outcome::Duplicate => unreachable!("returned before"),
             };
-            self.enqueue(&mut tx, &inv.platform, reply_effect(inv, &reply), now)
+            self.enqueue(tx, &inv.platform, reply_effect(inv, &reply), now)
                 .await?;
         }
-        tx.commit().await.context("commit")?;
         Ok(out)
     }
 

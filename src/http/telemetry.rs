@@ -14,6 +14,12 @@ pub enum Kind {
 /// (kind, name, HELP, labelled). Unlabelled series are created at start-up at zero.
 pub const CATALOGUE: &[(Kind, &str, &str, bool)] = &[
     (
+        Kind::Histogram,
+        "sevbot_group_commit_size",
+        "commands and other writes committed together in one transaction (group commit)",
+        false,
+    ),
+    (
         Kind::Counter,
         "sevbot_config_reloads_total",
         "configuration reloads (SIGHUP, sevbot reload), by result: applied or refused (the one in force kept)",
@@ -166,20 +172,26 @@ const LATENESS_BUCKETS: &[f64] = &[
 /// Time to acknowledge: seconds to the better part of an hour.
 const ACK_BUCKETS: &[f64] = &[15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0];
 
+/// Group commit: how many writes shared one transaction.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Each histogram with its buckets, so it is exported as a histogram (summaries cannot be
+/// added up across replicas).
+const BUCKETS: &[(&str, &[f64])] = &[
+    ("sevbot_job_lateness_seconds", LATENESS_BUCKETS),
+    ("sevbot_time_to_ack_seconds", ACK_BUCKETS),
+    ("sevbot_group_commit_size", BATCH_BUCKETS),
+];
+
 /// The exporter, with buckets for the histograms.
 pub fn builder() -> PrometheusBuilder {
-    let b = PrometheusBuilder::new();
-    let b = b
-        .set_buckets_for_metric(
-            Matcher::Full("sevbot_job_lateness_seconds".into()),
-            LATENESS_BUCKETS,
-        )
-        .unwrap_or_else(|_| PrometheusBuilder::new());
-    b.set_buckets_for_metric(
-        Matcher::Full("sevbot_time_to_ack_seconds".into()),
-        ACK_BUCKETS,
-    )
-    .unwrap_or_else(|_| PrometheusBuilder::new())
+    BUCKETS
+        .iter()
+        .fold(PrometheusBuilder::new(), |b, (name, buckets)| {
+            // Refused only for an empty list of buckets, and these are constants.
+            b.set_buckets_for_metric(Matcher::Full((*name).into()), buckets)
+                .expect("histogram buckets are not empty")
+        })
 }
 
 /// HELP for every metric, unlabelled series (and labelled ones whose labels are few and
@@ -263,6 +275,18 @@ mod tests {
     }
 
     /// A metric recorded anywhere in the source is in the catalogue (so it has HELP).
+    #[test]
+    fn every_histogram_has_buckets() {
+        for (kind, name, _, _) in CATALOGUE {
+            if matches!(kind, Kind::Histogram) {
+                assert!(
+                    BUCKETS.iter().any(|(n, _)| n == name),
+                    "{name} would be exported as a summary"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_recorded_metric_is_described() {
         fn walk(dir: &std::path::Path, out: &mut Vec<String>) {

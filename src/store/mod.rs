@@ -9,6 +9,9 @@ pub mod outbox;
 pub mod paging;
 pub mod replicas;
 pub mod subscriptions;
+mod writer;
+
+pub use writer::{BoxFuture, DatabaseError};
 
 use std::time::Duration;
 
@@ -30,6 +33,8 @@ pub enum Backend {
 pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Group commit for commands (see `writer`).
+    writer: writer::Writer,
 }
 
 impl Store {
@@ -82,7 +87,12 @@ impl Store {
             }
         }
         .with_context(|| format!("connecting to {}", redact(url)))?;
-        let store = Store { pool, backend };
+        let writer = writer::Writer::start(pool.clone());
+        let store = Store {
+            pool,
+            backend,
+            writer,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -111,6 +121,18 @@ impl Store {
             "migrations applied: {applied} of {expected}"
         );
         Ok(())
+    }
+
+    /// Runs `work` in a transaction shared with whatever else is being written at the same
+    /// moment (group commit: one commit, one fsync for all), inside a savepoint of its own.
+    /// Its result comes back only once that transaction is committed; if `work` fails,
+    /// only its own writes are rolled back.
+    pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, anyhow::Result<T>> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {

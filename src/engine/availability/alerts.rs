@@ -38,14 +38,22 @@ impl Engine {
     /// retries are recognised); a firing alert declares an availability SEV or attaches to
     /// the open one, a resolved one goes on its timeline and proposes stepping down.
     /// Returns how many alert states were new.
+    /// Written with whatever else arrives meanwhile (group commit), on the config in force.
     pub async fn alerts(&self, batch: &AlertBatch) -> anyhow::Result<usize> {
-        self.pinned().alerts_pinned(batch).await
+        let this = self.pinned();
+        let batch = batch.clone();
+        let fresh = self
+            .store
+            .write(move |tx| Box::pin(async move { this.alerts_in(tx, &batch).await }))
+            .await?;
+        self.wake_outbox.notify_one();
+        self.wake_jobs.notify_one();
+        Ok(fresh)
     }
 
-    async fn alerts_pinned(&self, batch: &AlertBatch) -> anyhow::Result<usize> {
+    async fn alerts_in(&self, tx: &mut Tx, batch: &AlertBatch) -> anyhow::Result<usize> {
         let now = self.clock.now_ms();
         let a = &self.cfg().availability;
-        let mut tx = self.store.begin().await?;
         let mut fresh = 0;
         for alert in &batch.alerts {
             let labels = serde_json::to_string(&alert.labels)?;
@@ -54,7 +62,7 @@ impl Engine {
                 false => alert.fingerprint.clone(),
             };
             if !avail::first_alert(
-                &mut tx,
+                tx,
                 &batch.group_key,
                 &key,
                 &alert.status,
@@ -81,12 +89,12 @@ impl Engine {
                     .unwrap_or_else(|| r.clone())
             });
             let firing = alert.status == "firing";
-            let mut states: HashMap<String, RouteState> = avail::states(&mut tx)
+            let mut states: HashMap<String, RouteState> = avail::states(tx)
                 .await?
                 .into_iter()
                 .map(|s| (s.route.clone(), s))
                 .collect();
-            let linked = self.linked_sev(&mut tx, &states).await?;
+            let linked = self.linked_sev(tx, &states).await?;
             let event = EventKind::Alert {
                 name: name.clone(),
                 route: route.clone(),
@@ -94,7 +102,7 @@ impl Engine {
             };
             if !firing {
                 if let Some(mut inc) = linked {
-                    self.post_recorded(&mut tx, &mut inc, &[event], now).await?;
+                    self.post_recorded(tx, &mut inc, &[event], now).await?;
                 }
                 continue;
             }
@@ -120,7 +128,7 @@ impl Engine {
                             suggested: Some(level),
                         });
                     }
-                    self.post_recorded(&mut tx, &mut inc, &events, now).await?;
+                    self.post_recorded(tx, &mut inc, &events, now).await?;
                     inc
                 }
                 None => {
@@ -142,7 +150,7 @@ impl Engine {
                         signal: format!("{name} started firing"),
                     };
                     self.declare_for_monitoring(
-                        &mut tx,
+                        tx,
                         level,
                         &title,
                         "Alertmanager",
@@ -163,12 +171,9 @@ impl Engine {
                 if !fresh_sample && let Some(v) = figure {
                     st.availability = Some(v);
                 }
-                avail::save_state(&mut tx, st, now).await?;
+                avail::save_state(tx, st, now).await?;
             }
         }
-        tx.commit().await?;
-        self.wake_outbox.notify_one();
-        self.wake_jobs.notify_one();
         Ok(fresh)
     }
 }

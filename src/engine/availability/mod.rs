@@ -44,16 +44,30 @@ const GLOBAL: &str = "__global__";
 
 impl Engine {
     /// Stores a batch and evaluates it in one transaction: accepted means kept.
+    /// Written with whatever else arrives meanwhile (group commit), on the config in force.
     pub async fn ingest(&self, samples: &[RouteSample], source: &str) -> anyhow::Result<()> {
-        self.pinned().ingest_pinned(samples, source).await
+        let this = self.pinned();
+        let (batch, from) = (samples.to_vec(), source.to_string());
+        self.store
+            .write(move |tx| Box::pin(async move { this.ingest_in(tx, &batch, &from).await }))
+            .await?;
+        metrics::counter!("sevbot_availability_samples_total", "source" => source.to_string())
+            .increment(samples.len() as u64);
+        self.wake_outbox.notify_one();
+        self.wake_jobs.notify_one();
+        Ok(())
     }
 
-    async fn ingest_pinned(&self, samples: &[RouteSample], source: &str) -> anyhow::Result<()> {
+    async fn ingest_in(
+        &self,
+        tx: &mut Tx,
+        samples: &[RouteSample],
+        source: &str,
+    ) -> anyhow::Result<()> {
         let now = self.clock.now_ms();
-        let mut tx = self.store.begin().await?;
         for s in samples {
             avail::insert_sample(
-                &mut tx,
+                tx,
                 &s.route,
                 (s.window_start, s.window_end),
                 s.requests,
@@ -63,13 +77,7 @@ impl Engine {
             )
             .await?;
         }
-        self.evaluate(&mut tx, samples, now).await?;
-        tx.commit().await?;
-        metrics::counter!("sevbot_availability_samples_total", "source" => source.to_string())
-            .increment(samples.len() as u64);
-        self.wake_outbox.notify_one();
-        self.wake_jobs.notify_one();
-        Ok(())
+        self.evaluate(tx, samples, now).await
     }
 
     /// Recomputes every route's standing from the freshest samples and acts on it.

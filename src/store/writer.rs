@@ -1,0 +1,169 @@
+//! Group commit: commands that arrive together are written in one transaction and made
+//! durable by one commit (one fsync), instead of one each.
+//!
+//! A single writer task takes whatever is queued, runs each piece of work inside its own
+//! savepoint (a failure rolls back that piece only), commits once, and only then answers
+//! each caller: nothing is acknowledged before the commit that holds it is on disk. Work
+//! that failed is answered at once, since nothing of it will be committed.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::Tx;
+
+/// A boxed future borrowing for `'a` (the transaction a piece of work runs in).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The most pieces of work in one transaction: enough to amortise the fsync, few enough
+/// that the first of them is not kept waiting long for the last.
+const MAX_BATCH: usize = 256;
+
+/// The database failed the whole batch (begin or commit): each caller hears why, as a
+/// database error (so it is told as one).
+#[derive(Debug, Clone)]
+pub struct DatabaseError(pub String);
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatabaseError {}
+
+/// Called with the commit's outcome.
+type Settle = Box<dyn FnOnce(Result<(), DatabaseError>) + Send>;
+
+/// One piece of work in a batch.
+trait Piece: Send {
+    /// Runs in the batch's transaction; returns what to do once the commit's outcome is
+    /// known.
+    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, Settle>;
+    /// The batch could not start: answer with why.
+    fn refuse(self: Box<Self>, why: DatabaseError);
+}
+
+struct Job<T, F> {
+    work: F,
+    answer: oneshot::Sender<anyhow::Result<T>>,
+}
+
+impl<T, F> Piece for Job<T, F>
+where
+    T: Send + 'static,
+    F: for<'b> FnOnce(&'b mut Tx) -> BoxFuture<'b, anyhow::Result<T>> + Send + 'static,
+{
+    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, Settle> {
+        let Job { work, answer } = *self;
+        Box::pin(async move {
+            match in_savepoint(tx, work).await {
+                Ok(value) => Box::new(move |commit: Result<(), DatabaseError>| {
+                    let _ = answer.send(commit.map(|()| value).map_err(anyhow::Error::from));
+                }) as Settle,
+                // Nothing of it will be committed: said at once.
+                Err(e) => {
+                    let _ = answer.send(Err(e));
+                    Box::new(|_| {}) as Settle
+                }
+            }
+        })
+    }
+
+    fn refuse(self: Box<Self>, why: DatabaseError) {
+        let _ = self.answer.send(Err(why.into()));
+    }
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::UnboundedSender<Box<dyn Piece>>,
+}
+
+impl Writer {
+    /// Starts the writer task on `pool`; it ends when every `Writer` is dropped.
+    pub fn start(pool: sqlx::AnyPool) -> Writer {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, rx));
+        Writer { queue }
+    }
+
+    /// Runs `work` in the next group transaction; its result comes back once that
+    /// transaction is committed (or at once, if the work itself failed).
+    pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, anyhow::Result<T>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Box::new(Job { work, answer }))
+            .map_err(|_| DatabaseError("the database writer has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| DatabaseError("the database writer stopped before answering".into()))?
+    }
+}
+
+/// Runs `work` between SAVEPOINT and RELEASE, or rolls back to the savepoint when it fails.
+async fn in_savepoint<'a, T, F>(tx: &'a mut Tx, work: F) -> anyhow::Result<T>
+where
+    F: for<'b> FnOnce(&'b mut Tx) -> BoxFuture<'b, anyhow::Result<T>>,
+{
+    sqlx::query("SAVEPOINT sevbot_work")
+        .execute(&mut **tx)
+        .await?;
+    match work(tx).await {
+        Ok(v) => {
+            sqlx::query("RELEASE SAVEPOINT sevbot_work")
+                .execute(&mut **tx)
+                .await?;
+            Ok(v)
+        }
+        Err(e) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT sevbot_work")
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("RELEASE SAVEPOINT sevbot_work")
+                .execute(&mut **tx)
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+async fn run(pool: sqlx::AnyPool, mut queue: mpsc::UnboundedReceiver<Box<dyn Piece>>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        metrics::histogram!("sevbot_group_commit_size").record(batch.len() as f64);
+        let mut tx = match pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let why = DatabaseError(format!("begin: {e}"));
+                tracing::error!(error = %why, "could not begin a transaction");
+                for piece in batch {
+                    piece.refuse(why.clone());
+                }
+                continue;
+            }
+        };
+        let mut settles = Vec::with_capacity(batch.len());
+        for piece in batch {
+            settles.push(piece.run(&mut tx).await);
+        }
+        let outcome = tx
+            .commit()
+            .await
+            .map_err(|e| DatabaseError(format!("commit: {e}")));
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "a group commit failed; its commands are answered with the error");
+        }
+        for settle in settles {
+            settle(outcome.clone());
+        }
+    }
+}
