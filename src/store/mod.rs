@@ -135,6 +135,12 @@ impl Store {
         self.writer.write(work).await
     }
 
+    /// Transactions the group writer has committed since start-up (each holds one or more
+    /// writes; see `sevbot_group_commit_size` for how many).
+    pub fn group_commits(&self) -> u64 {
+        self.writer.commits()
+    }
+
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(self.pool.begin().await?)
     }

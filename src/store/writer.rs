@@ -6,6 +6,9 @@
 //! each caller: nothing is acknowledged before the commit that holds it is on disk. Work
 //! that failed is answered at once, since nothing of it will be committed.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::Tx;
@@ -76,14 +79,22 @@ where
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::UnboundedSender<Box<dyn Piece>>,
+    /// Transactions committed, for diagnostics and tests.
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer task on `pool`; it ends when every `Writer` is dropped.
     pub fn start(pool: sqlx::AnyPool) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
-        Writer { queue }
+        let commits = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(pool, rx, commits.clone()));
+        Writer { queue, commits }
+    }
+
+    /// Transactions committed so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Runs `work` in the next group transaction; its result comes back once that
@@ -130,7 +141,11 @@ where
     }
 }
 
-async fn run(pool: sqlx::AnyPool, mut queue: mpsc::UnboundedReceiver<Box<dyn Piece>>) {
+async fn run(
+    pool: sqlx::AnyPool,
+    mut queue: mpsc::UnboundedReceiver<Box<dyn Piece>>,
+    commits: Arc<AtomicU64>,
+) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -159,11 +174,91 @@ async fn run(pool: sqlx::AnyPool, mut queue: mpsc::UnboundedReceiver<Box<dyn Pie
             .commit()
             .await
             .map_err(|e| DatabaseError(format!("commit: {e}")));
+        if outcome.is_ok() {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "a group commit failed; its commands are answered with the error");
         }
         for settle in settles {
             settle(outcome.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::store::Store;
+
+    async fn insert(store: &Store, x: i64, fail: bool) -> anyhow::Result<i64> {
+        store
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                        .bind(x)
+                        .execute(&mut **tx)
+                        .await?;
+                    if fail {
+                        anyhow::bail!("piece {x} failed after its insert");
+                    }
+                    if x == 0 {
+                        // Keeps the writer busy, so the others queue behind it.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Ok(x)
+                })
+            })
+            .await
+    }
+
+    /// Writes that arrive while the writer is busy share the next commit; a piece that
+    /// fails takes back only its own writes; each caller hears its own result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_arriving_together_share_a_commit_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (x BIGINT NOT NULL)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let before = store.group_commits();
+        let first = tokio::spawn({
+            let s = store.clone();
+            async move { insert(&s, 0, false).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut rest = vec![];
+        for x in 1..=20 {
+            let s = store.clone();
+            rest.push(tokio::spawn(async move { insert(&s, x, x == 7).await }));
+        }
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        for (i, r) in rest.into_iter().enumerate() {
+            let x = i as i64 + 1;
+            match r.await.unwrap() {
+                Ok(v) => assert_eq!(v, x),
+                Err(e) => {
+                    assert_eq!(x, 7, "{e}");
+                    assert!(e.to_string().contains("piece 7 failed"));
+                }
+            }
+        }
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        let want: Vec<i64> = (0..=20).filter(|x| *x != 7).collect();
+        assert_eq!(
+            rows, want,
+            "the failed piece's insert is rolled back, no one else's"
+        );
+        let commits = store.group_commits() - before;
+        assert!(
+            commits <= 2,
+            "21 writes, {commits} commits: the 20 queued behind the first share one"
+        );
     }
 }
