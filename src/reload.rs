@@ -57,8 +57,7 @@ fn restart_only_changes(now: &Config, next: &Config) -> Vec<&'static str> {
     fn differs<T: Serialize>(a: &T, b: &T) -> bool {
         serde_json::to_value(a).ok() != serde_json::to_value(b).ok()
     }
-    let mut out = Vec::new();
-    let sections: [(&'static str, bool); 8] = [
+    let sections: [(&'static str, bool); 9] = [
         ("server", differs(&now.server, &next.server)),
         ("database", differs(&now.database, &next.database)),
         ("log", differs(&now.log, &next.log)),
@@ -67,19 +66,18 @@ fn restart_only_changes(now: &Config, next: &Config) -> Vec<&'static str> {
         ("pagerduty", differs(&now.pagerduty, &next.pagerduty)),
         ("jira", differs(&now.jira, &next.jira)),
         (
+            "tracker_webhook",
+            differs(&now.tracker_webhook, &next.tracker_webhook),
+        ),
+        (
             "email.smtp_url_env",
             now.email.smtp_url_env != next.email.smtp_url_env,
         ),
     ];
-    for (name, changed) in sections {
-        if changed {
-            out.push(name);
-        }
-    }
-    if differs(&now.tracker_webhook, &next.tracker_webhook) {
-        out.push("tracker_webhook");
-    }
-    out
+    sections
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
 }
 
 /// Sends SIGHUP to every other sevbot process of this user (or to `pid`): how `sevbot

@@ -147,6 +147,8 @@ fn a_reload_puts_a_good_config_in_force_for_what_comes_next() {
         "# PagerDuty Events API v2",
         "[[schedules]]\nname = \"friday review\"\ncron = \"0 15 * * fri\"\ntimezone = \"Europe/Berlin\"\npost = \"digest\"\nplatform = \"console\"\nchannel = \"sev-review\"\n\n# PagerDuty Events API v2",
     );
+    // A section read only at start-up changes too: the reload says it waits for a restart.
+    bot.edit_config("poll_interval_ms = 1000", "poll_interval_ms = 500");
     let out = bot.reload();
     assert!(
         out.status.success(),
@@ -154,7 +156,11 @@ fn a_reload_puts_a_good_config_in_force_for_what_comes_next() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("asked sevbot (pid"));
-    bot.wait_for("configuration reloaded");
+    let reloaded = bot.wait_for("configuration reloaded");
+    assert!(
+        reloaded.contains("take effect only at restart") && reloaded.contains("server"),
+        "{reloaded}"
+    );
     bot.type_line("/sev declare availability 1 Search slow --new");
     bot.wait_for("SEV-2 declared");
     bot.type_line(":quit");

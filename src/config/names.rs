@@ -4,17 +4,10 @@
 use chrono_tz::Tz;
 
 use super::{Problem, RawConfig};
-use crate::domain::suggest::closest;
+pub use crate::domain::suggest::hint;
 
 /// The chat platforms a feed, schedule or handle may name.
 pub const PLATFORMS: [&str; 3] = ["console", "slack", "discord"];
-
-/// `; did you mean "x"?` when a candidate is close to `word`, else nothing.
-pub fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    closest(word, candidates)
-        .map(|g| format!("; did you mean \"{g}\"?"))
-        .unwrap_or_default()
-}
 
 /// `unknown person "dav"; did you mean "dave"?`
 pub fn unknown_person<'a>(id: &str, people: impl IntoIterator<Item = &'a str>) -> String {

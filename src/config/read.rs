@@ -13,7 +13,7 @@ use figment::value::{Dict, Tag, Value};
 use serde::de::DeserializeOwned;
 
 use super::Problem;
-use crate::domain::suggest::closest;
+use crate::domain::suggest::hint;
 
 /// What was read: the config when it reads (unknown keys dropped, units that did not read
 /// left out, so the rest can still be checked), every problem found on the way, and what
@@ -292,21 +292,22 @@ fn remove(unit: &mut Value, path: &[String]) -> bool {
 pub(super) fn describe(kind: &Kind) -> String {
     match kind {
         Kind::UnknownField(field, expected) => {
-            let guess = closest(field, expected.iter().copied());
-            match guess {
-                Some(g) => format!("unknown key \"{field}\"; did you mean \"{g}\"?"),
-                None if expected.is_empty() => format!("unknown key \"{field}\""),
-                None => format!(
+            let guess = hint(field, expected.iter().copied());
+            if guess.is_empty() && !expected.is_empty() {
+                format!(
                     "unknown key \"{field}\" (known here: {})",
                     expected.join(", ")
-                ),
+                )
+            } else {
+                format!("unknown key \"{field}\"{guess}")
             }
         }
         Kind::UnknownVariant(v, expected) => {
-            let guess = closest(v, expected.iter().copied());
-            match guess {
-                Some(g) => format!("unknown value \"{v}\"; did you mean \"{g}\"?"),
-                None => format!("unknown value \"{v}\" (one of: {})", expected.join(", ")),
+            let guess = hint(v, expected.iter().copied());
+            if guess.is_empty() {
+                format!("unknown value \"{v}\" (one of: {})", expected.join(", "))
+            } else {
+                format!("unknown value \"{v}\"{guess}")
             }
         }
         Kind::MissingField(f) => format!("missing key \"{f}\""),

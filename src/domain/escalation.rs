@@ -34,9 +34,7 @@ impl Target {
                 Some(("rotation", name)) if !name.is_empty() => Ok(Target::Rotation(name.into())),
                 _ => Err(format!(
                     "target \"{s}\" is not one of secondary, manager, exec, person:<id>, rotation:<name>{}",
-                    super::suggest::closest(s, ["secondary", "manager", "exec"])
-                        .map(|g| format!("; did you mean \"{g}\"?"))
-                        .unwrap_or_default()
+                    super::suggest::hint(s, ["secondary", "manager", "exec"])
                 )),
             },
         }
