@@ -5,26 +5,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
+mod example;
 
-fn example_config() -> String {
-    format!("{}/config/sevbot.toml", env!("CARGO_MANIFEST_DIR"))
-}
+use example::BIN;
 
 fn sevbot(dir: &tempfile::TempDir) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir.path())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("sevbot.db").display()),
-        )
-        .env("SEVBOT_HTTP_ADDR", "127.0.0.1:0")
-        .env_remove("RUST_LOG")
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("DISCORD_BOT_TOKEN")
-        .arg("--config")
-        .arg(example_config());
-    c
+    example::sevbot(dir.path())
 }
 
 /// Runs sevbot with `script` on stdin; `cmd` may carry extra environment.

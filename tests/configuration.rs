@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
+mod example;
+
+use example::BIN;
 
 fn example_dir() -> String {
     format!("{}/config", env!("CARGO_MANIFEST_DIR"))
@@ -24,29 +26,8 @@ fn check(config: &Path, env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
-/// The example config with `edits` (old, new) applied, written beside copies of the files
-/// it refers to.
 fn edited(dir: &tempfile::TempDir, edits: &[(&str, &str)]) -> std::path::PathBuf {
-    let base = example_dir();
-    let mut text = std::fs::read_to_string(format!("{base}/sevbot.toml")).unwrap();
-    for (old, new) in edits {
-        assert!(text.contains(old), "the example no longer has {old:?}");
-        text = text.replacen(old, new, 1);
-    }
-    std::fs::copy(
-        format!("{base}/routes.toml"),
-        dir.path().join("routes.toml"),
-    )
-    .unwrap();
-    let templates = dir.path().join("templates");
-    std::fs::create_dir_all(&templates).unwrap();
-    for f in std::fs::read_dir(format!("{base}/templates")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), templates.join(f.file_name())).unwrap();
-    }
-    let path = dir.path().join("sevbot.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    example::edited_copy(dir.path(), edits)
 }
 
 fn lines(out: &Output) -> Vec<String> {

@@ -6,9 +6,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use example::BIN;
 use sevbot::domain::{Role, SevType};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
+mod example;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn readme() -> String {
@@ -28,23 +30,11 @@ fn block_after(heading: &str, lang: &str) -> String {
 }
 
 fn example_config() -> String {
-    format!("{ROOT}/config/sevbot.toml")
+    example::config().display().to_string()
 }
 
 fn sevbot(dir: &tempfile::TempDir) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir.path())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("sevbot.db").display()),
-        )
-        .env("SEVBOT_HTTP_ADDR", "127.0.0.1:0")
-        .env_remove("RUST_LOG")
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("DISCORD_BOT_TOKEN")
-        .arg("--config")
-        .arg(example_config());
-    c
+    example::sevbot(dir.path())
 }
 
 fn piped(mut cmd: Command, input: &str) -> String {
@@ -234,36 +224,26 @@ fn the_check_config_sample_is_true() {
     let block = block_after("`sevbot check-config` reports every problem in one run", "");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
-    std::fs::create_dir_all(config.join("templates")).unwrap();
-    std::fs::copy(
-        format!("{ROOT}/config/routes.toml"),
-        config.join("routes.toml"),
-    )
-    .unwrap();
-    for f in std::fs::read_dir(format!("{ROOT}/config/templates")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), config.join("templates").join(f.file_name())).unwrap();
-    }
-    let mut text = std::fs::read_to_string(example_config()).unwrap();
-    for (old, new) in [
-        (
-            "email = \"alice@example.com\"",
-            "emial = \"alice@example.com\"",
-        ),
-        (
-            "members = [\"alice\", \"dave\", \"erin\"]",
-            "members = [\"alice\", \"dav\", \"erin\"]",
-        ),
-        (
-            "platform = \"console\"\nchannel = \"sev-feed\"\nmax_level",
-            "platform = \"slak\"\nchannel = \"sev-feed\"\nmax_level",
-        ),
-        ("cron = \"0 9,17 * * 1-5\"", "cron = \"0 9 * * mon-fry\""),
-        ("confirm_minutes = 3 ", "confirm_minutes = 0 "),
-    ] {
-        text = text.replacen(old, new, 1);
-    }
-    std::fs::write(config.join("sevbot.toml"), text).unwrap();
+    std::fs::create_dir_all(&config).unwrap();
+    example::edited_copy(
+        &config,
+        &[
+            (
+                "email = \"alice@example.com\"",
+                "emial = \"alice@example.com\"",
+            ),
+            (
+                "members = [\"alice\", \"dave\", \"erin\"]",
+                "members = [\"alice\", \"dav\", \"erin\"]",
+            ),
+            (
+                "platform = \"console\"\nchannel = \"sev-feed\"\nmax_level",
+                "platform = \"slak\"\nchannel = \"sev-feed\"\nmax_level",
+            ),
+            ("cron = \"0 9,17 * * 1-5\"", "cron = \"0 9 * * mon-fry\""),
+            ("confirm_minutes = 3 ", "confirm_minutes = 0 "),
+        ],
+    );
     let out = Command::new(BIN)
         .current_dir(dir.path())
         .env("SEVBOT_LOG__FILTERR", "debug")

@@ -8,7 +8,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
+mod example;
+
+use example::BIN;
 
 struct Running {
     child: Child,
@@ -21,20 +23,7 @@ struct Running {
 
 impl Running {
     fn start(dir: &tempfile::TempDir) -> Running {
-        let base = format!("{}/config", env!("CARGO_MANIFEST_DIR"));
-        let config = dir.path().join("sevbot.toml");
-        std::fs::copy(format!("{base}/sevbot.toml"), &config).unwrap();
-        std::fs::copy(
-            format!("{base}/routes.toml"),
-            dir.path().join("routes.toml"),
-        )
-        .unwrap();
-        let templates = dir.path().join("templates");
-        std::fs::create_dir_all(&templates).unwrap();
-        for f in std::fs::read_dir(format!("{base}/templates")).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), templates.join(f.file_name())).unwrap();
-        }
+        let config = example::edited_copy(dir.path(), &[]);
         let db = format!("sqlite://{}", dir.path().join("sevbot.db").display());
         let mut child = Command::new(BIN)
             .current_dir(dir.path())
