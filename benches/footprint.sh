@@ -11,27 +11,27 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 bin="$repo/target/release/sevbot"
 ls -l "$bin" | awk '{printf "size: %.1f MB\n", $5/1048576}'
 d=$(mktemp -d)
-start=$(date +%s%N)
-DATABASE_URL=sqlite://$d/s.db SEVBOT_HTTP_ADDR=127.0.0.1:0 RUST_LOG=sevbot=info \
-  "$bin" --config "$repo/config/sevbot.toml" run --console off 2> $d/log &
-pid=$!
-started "$d/log"
-end=$(date +%s%N)
-echo "cold start to 'sevbot started' (fresh database, migrations included): $(( (end-start)/1000000 )) ms"
+# Starts the binary serving on database $d/s.db, logging to $1; prints ms to "sevbot started".
+start() {
+  local t0 t1
+  t0=$(date +%s%N)
+  DATABASE_URL=sqlite://$d/s.db SEVBOT_HTTP_ADDR=127.0.0.1:0 RUST_LOG=sevbot=info \
+    "$bin" --config "$repo/config/sevbot.toml" run --console off 2> "$1" &
+  pid=$!
+  started "$1"
+  t1=$(date +%s%N)
+  elapsed=$(( (t1 - t0) / 1000000 ))
+}
+start "$d/log"
+echo "cold start to 'sevbot started' (fresh database, migrations included): $elapsed ms"
 sleep 10
 grep VmRSS /proc/$pid/status
 t1=$(awk '{print $14+$15}' /proc/$pid/stat); sleep 10; t2=$(awk '{print $14+$15}' /proc/$pid/stat)
 echo "idle CPU over 10 s: $(( t2 - t1 )) ticks of 10 ms"
 kill $pid
 wait $pid 2>/dev/null || true
-# Second start on the existing database.
-start=$(date +%s%N)
-DATABASE_URL=sqlite://$d/s.db SEVBOT_HTTP_ADDR=127.0.0.1:0 RUST_LOG=sevbot=info \
-  "$bin" --config "$repo/config/sevbot.toml" run --console off 2> $d/log2 &
-pid=$!
-started "$d/log2"
-end=$(date +%s%N)
-echo "warm start (existing database): $(( (end-start)/1000000 )) ms"
+start "$d/log2"
+echo "warm start (existing database): $elapsed ms"
 kill $pid
 wait $pid 2>/dev/null || true
 rm -rf "$d"

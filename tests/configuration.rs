@@ -46,8 +46,8 @@ fn the_example_checks_clean() {
     ));
 }
 
-/// Eleven mistakes of the kinds operators make, all reported in one run, each with the
-/// name that was meant; risky values warned about; nothing that only follows from
+/// Twelve mistakes of the kinds operators make (ten errors, two risky values), all reported in one run, each with the
+/// name that was meant; the risky values warned about; nothing that only follows from
 /// another mistake.
 #[test]
 fn every_mistake_at_once_with_the_name_meant() {
