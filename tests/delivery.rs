@@ -659,3 +659,74 @@ async fn the_console_remembers_what_it_printed() {
     let printed = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
     assert_eq!(printed.matches("[page → @bob]").count(), 1, "{printed}");
 }
+
+// A command's outbox rows are held and written in one statement when its work ends: they
+// keep the order they were pushed in, the first of each queue is its head only when
+// nothing else waits there, and work that fails leaves none of them.
+both_backends!(
+    rows_written_together_keep_their_queues_order_and_heads,
+    |b| async move {
+        use sevbot::effects::Effect;
+        use sevbot::store::outbox;
+        let app = TestApp::new(b).await;
+        let store = app.engine.store.clone();
+        let reply = |channel: &str, text: &str| Effect::Reply {
+            channel: channel.into(),
+            user: None,
+            text: text.into(),
+        };
+        // Already waiting in #b, pushed outside any group write.
+        let mut conn = store.pool.acquire().await.unwrap();
+        outbox::push(&mut conn, support::PLATFORM, &reply("b", "b0"), support::T0)
+            .await
+            .unwrap();
+        drop(conn);
+        let rows = [reply("a", "a1"), reply("b", "b1"), reply("a", "a2")];
+        let pushed = rows.clone();
+        store
+            .write(move |tx| {
+                Box::pin(async move {
+                    for r in &pushed {
+                        outbox::push(tx, support::PLATFORM, r, support::T0).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let failed: anyhow::Result<()> = store
+            .write(move |tx| {
+                Box::pin(async move {
+                    outbox::push(tx, support::PLATFORM, &reply("c", "c1"), support::T0).await?;
+                    anyhow::bail!("the command failed after queueing")
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        let stored: Vec<(String, i64)> =
+            sqlx::query_as("SELECT queue, head FROM outbox ORDER BY id")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let q = |c: &str| format!("{}:#{c}", support::PLATFORM);
+        assert_eq!(
+            stored,
+            vec![(q("b"), 1), (q("a"), 1), (q("b"), 0), (q("a"), 0)],
+            "in push order; heads only where nothing waited; nothing of the failed work"
+        );
+        app.deliver().await;
+        let said = |c: &str| -> Vec<String> {
+            app.fake
+                .calls()
+                .into_iter()
+                .filter_map(|call| match call {
+                    support::Call::Reply { channel, text, .. } if channel == c => Some(text),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(said("a"), ["a1", "a2"]);
+        assert_eq!(said("b"), ["b0", "b1"]);
+        assert!(said("c").is_empty());
+    }
+);

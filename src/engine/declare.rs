@@ -54,10 +54,14 @@ impl Engine {
         )
         .await?;
         let mut recorded = self
-            .record(tx, &mut inc, new.declared_by, &declared, now)
+            .record_all(
+                tx,
+                &mut inc,
+                &[(new.declared_by, &declared), (SYSTEM_ACTOR, &roles)],
+                now,
+            )
             .await?;
-        let filled = self.record(tx, &mut inc, SYSTEM_ACTOR, &roles, now).await?;
-        recorded.extend(filled.iter().cloned());
+        let filled = recorded[declared.len()..].to_vec();
         self.start_ladder(tx, &inc, now).await?;
         let declarer = new.declared_by.to_string();
         recorded.extend(
@@ -76,7 +80,8 @@ impl Engine {
         )
         .await?;
         self.publish(tx, &inc, &recorded, true, now).await?;
-        self.reschedule_reminder(tx, &inc, now).await?;
+        // A new SEV's last update is its declaration.
+        self.reschedule_reminder(tx, &inc, Some(now), now).await?;
         metrics::counter!("sevbot_sevs_declared_total", "type" => inc.sev_type.as_str(), "level" => inc.level.to_string())
             .increment(1);
 

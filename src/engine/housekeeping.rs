@@ -129,17 +129,22 @@ impl Engine {
         Ok(())
     }
 
-    /// One pending update reminder per open SEV, due a cadence after the last update.
+    /// One pending update reminder per open SEV, due a cadence after the last update
+    /// (`last_update` when the caller knows it, else as stored).
     pub(super) async fn reschedule_reminder(
         &self,
         tx: &mut Tx,
         inc: &Incident,
+        last_update: Option<i64>,
         now: i64,
     ) -> anyhow::Result<()> {
         jobs::cancel(tx, inc.id, JOB_UPDATE_REMINDER, now).await?;
         let cadence = i64::from(self.cfg().update_cadence_minutes(inc.level)) * 60_000;
         if inc.stage.is_open() && cadence > 0 {
-            let last = sevs::last_update_at(tx, inc.id).await?;
+            let last = match last_update {
+                Some(at) => at,
+                None => sevs::last_update_at(tx, inc.id).await?,
+            };
             let due = (last + cadence).max(now);
             Job::UpdateReminder { repeat: 0 }
                 .schedule(tx, Some(inc.id), due, now)

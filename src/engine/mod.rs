@@ -657,21 +657,46 @@ impl Engine {
         events: &[EventKind],
         now: i64,
     ) -> anyhow::Result<Vec<TimelineEvent>> {
+        self.record_all(tx, inc, &[(actor, events)], now).await
+    }
+
+    /// Like `record`, for events of several actors at once (a person's, then what sevbot
+    /// did in answer): one append and one save for all of them.
+    async fn record_all(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Incident,
+        groups: &[(&str, &[EventKind])],
+        now: i64,
+    ) -> anyhow::Result<Vec<TimelineEvent>> {
         let before = inc.clone();
         let mut out = Vec::new();
-        for ev in events {
-            evolve(inc, ev);
-            let te = TimelineEvent {
-                at: now,
-                actor: actor.to_string(),
-                event: ev.clone(),
-            };
-            out.push(te);
+        for (actor, events) in groups {
+            for ev in *events {
+                evolve(inc, ev);
+                out.push(TimelineEvent {
+                    at: now,
+                    actor: actor.to_string(),
+                    event: ev.clone(),
+                });
+            }
         }
         sevs::append_events(tx, inc.id, &out).await?;
         // Pages, acknowledgements and notes change nothing in the SEV's row.
         if *inc != before {
-            sevs::save(tx, &before, inc, now, actor).await?;
+            // Each role is recorded as assigned by whoever assigned it last here.
+            let by = |role: Role| {
+                out.iter()
+                    .rev()
+                    .find_map(|te| match &te.event {
+                        EventKind::RoleAssigned { role: r, .. } if *r == role => {
+                            Some(te.actor.as_str())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(SYSTEM_ACTOR)
+            };
+            sevs::save(tx, &before, inc, now, &by).await?;
         }
         Ok(out)
     }
@@ -682,7 +707,7 @@ impl Engine {
         platform: &str,
         effect: Effect,
         now: i64,
-    ) -> anyhow::Result<i64> {
+    ) -> anyhow::Result<()> {
         outbox::push(conn, platform, &effect, now).await
     }
 }

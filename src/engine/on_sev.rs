@@ -163,11 +163,14 @@ impl Engine {
         } else {
             vec![]
         };
-        let mut recorded = self.record(tx, &mut inc, actor, &events, now).await?;
-        recorded.extend(
-            self.record(tx, &mut inc, SYSTEM_ACTOR, &filled, now)
-                .await?,
-        );
+        let mut recorded = self
+            .record_all(
+                tx,
+                &mut inc,
+                &[(actor, &events), (SYSTEM_ACTOR, &filled)],
+                now,
+            )
+            .await?;
         if before.stage.is_open() && !inc.stage.is_open() {
             self.stop_pages(tx, &inc, now).await?;
         }
@@ -218,27 +221,30 @@ impl Engine {
             )
             .await?;
         }
-        // An ended SEV's channel is archived: a late note goes on the timeline only.
+        // An ended SEV's channel is archived: a late note goes on the timeline only. The
+        // card and the feeds show the SEV, not its timeline: a note or an acknowledgement
+        // that changes nothing there is posted in the channel without editing them again
+        // (each edit is a paced platform call during the busiest minutes).
         if !before.stage.is_final() || inc.stage.is_open() {
-            self.publish(tx, &inc, &recorded, topic_changed, now)
-                .await?;
+            if inc != before {
+                self.publish(tx, &inc, &recorded, topic_changed, now)
+                    .await?;
+            } else {
+                self.post_events(tx, &inc, recorded.clone(), now).await?;
+            }
         }
         if inc.stage.is_final() && !before.stage.is_final() {
             self.retire_channel(tx, &inc, now).await?;
         }
-        if recorded
+        let updated = recorded
             .iter()
-            .any(|e| matches!(e.event, EventKind::Update { .. }))
-        {
+            .any(|e| matches!(e.event, EventKind::Update { .. }));
+        if updated {
             sevs::touch_last_update(tx, id, now).await?;
         }
-        if before.level != inc.level
-            || before.stage != inc.stage
-            || recorded
-                .iter()
-                .any(|e| matches!(e.event, EventKind::Update { .. }))
-        {
-            self.reschedule_reminder(tx, &inc, now).await?;
+        if before.level != inc.level || before.stage != inc.stage || updated {
+            self.reschedule_reminder(tx, &inc, updated.then_some(now), now)
+                .await?;
         }
         let summary = self.summarize(&inv.platform, &recorded);
         Ok(Outcome::Done(Reply::private(format!("{id}: {summary}."))))

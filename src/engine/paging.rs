@@ -10,7 +10,7 @@ use crate::domain::escalation::{Ladder, policy_for};
 use crate::domain::text::fmt_duration;
 use crate::domain::{EventKind, Incident, Refusal, Role, TimelineEvent};
 use crate::effects::{Effect, PageAction, page_severity};
-use crate::store::paging::{self, Page};
+use crate::store::paging::{self, Page, StoredLadder};
 use crate::store::{Tx, jobs};
 
 impl Engine {
@@ -102,11 +102,14 @@ impl Engine {
                 // silences nobody (no one else's page of its chain is open, as when you
                 // declare and hold the role); otherwise it answers your own pages alone.
                 if *role == Role::Imoc {
-                    let others_paged = paging::all(tx, inc.id)
-                        .await?
+                    let pages = paging::all(tx, inc.id).await?;
+                    let others_paged = pages
                         .iter()
                         .any(|p| p.in_chain() && p.is_open() && p.person != *actor);
-                    let (_, events) = self.acknowledge(tx, inc, actor, !others_paged, now).await?;
+                    let ladder = paging::ladder(tx, inc.id).await?;
+                    let (_, events) = self
+                        .acknowledge(tx, inc, actor, !others_paged, (pages, ladder), now)
+                        .await?;
                     out.extend(events);
                 }
                 continue;
@@ -298,9 +301,8 @@ impl Engine {
         let mine: Vec<&Page> = pages.iter().filter(|p| p.person == actor).collect();
         // The IMOC answers for the escalation, paged or not (say after a hand-over).
         let is_imoc = inc.roles.get(&Role::Imoc).is_some_and(|i| i == actor);
-        let ladder_running = paging::ladder(tx, id)
-            .await?
-            .is_some_and(|l| l.acked_at.is_none());
+        let ladder = paging::ladder(tx, id).await?;
+        let ladder_running = ladder.as_ref().is_some_and(|l| l.acked_at.is_none());
         if mine.is_empty() && !is_imoc {
             let paged: Vec<String> = pages
                 .iter()
@@ -313,7 +315,6 @@ impl Engine {
         }
         let answerable = mine.iter().any(|p| p.is_open()) || (is_imoc && ladder_running);
         if !answerable {
-            let ladder = paging::ladder(tx, id).await?;
             let why = match (mine.iter().filter_map(|p| p.acked_at).max(), ladder) {
                 (Some(at), _) => Refusal::AlreadyAcked { id, at },
                 (None, Some(l)) if l.acked_at.is_some() => Refusal::AckedByOther {
@@ -325,32 +326,35 @@ impl Engine {
             };
             return Ok(Outcome::Refused(why));
         }
-        let (text, recorded) = self.acknowledge(tx, &mut inc, actor, is_imoc, now).await?;
+        let (text, recorded) = self
+            .acknowledge(tx, &mut inc, actor, is_imoc, (pages, ladder), now)
+            .await?;
         self.post_events(tx, &inc, recorded, now).await?;
         Ok(Outcome::Done(Reply::public(text)))
     }
 
     /// Acknowledges `person`'s pages; from the ladder's chain (the IMOC's page or a step),
     /// or from the IMOC acknowledging for the escalation (`as_imoc`), it also stops the
-    /// ladder and closes the chain's other pages. Returns the answer and the timeline
-    /// events recorded.
+    /// ladder and closes the chain's other pages. `seen` is the SEV's pages and ladder as
+    /// the caller read them in this transaction. Returns the answer and the timeline events
+    /// recorded.
     pub(super) async fn acknowledge(
         &self,
         tx: &mut Tx,
         inc: &mut Incident,
         person: &str,
         as_imoc: bool,
+        seen: (Vec<Page>, Option<StoredLadder>),
         now: i64,
     ) -> anyhow::Result<(String, Vec<TimelineEvent>)> {
         let id = inc.id;
-        let pages = paging::all(tx, id).await?;
+        let (pages, ladder) = seen;
         let mine: Vec<&Page> = pages
             .iter()
             .filter(|p| p.person == person && p.is_open())
             .collect();
         let in_chain = mine.iter().any(|p| p.in_chain()) || as_imoc;
         paging::ack_person(tx, id, person, now).await?;
-        let ladder = paging::ladder(tx, id).await?;
         let stop = in_chain && ladder.as_ref().is_some_and(|l| l.acked_at.is_none());
         let first_paged = mine.iter().map(|p| p.paged_at).min();
         let since = match (&ladder, stop) {
@@ -363,7 +367,7 @@ impl Engine {
             jobs::cancel(tx, id, JOB_ESCALATE, now).await?;
             paging::close_chain(tx, id, now).await?;
             metrics::histogram!("sevbot_time_to_ack_seconds").record(seconds as f64);
-            self.external_all(tx, inc, PageAction::Acknowledge, now)
+            self.external_all(tx, inc, &pages, PageAction::Acknowledge, now)
                 .await?;
         }
         if mine.is_empty() && !stop {
@@ -399,22 +403,24 @@ impl Engine {
     ) -> anyhow::Result<()> {
         jobs::cancel(tx, inc.id, JOB_ESCALATE, now).await?;
         paging::close_open(tx, inc.id, now).await?;
-        self.external_all(tx, inc, PageAction::Resolve, now).await
+        let pages = paging::all(tx, inc.id).await?;
+        self.external_all(tx, inc, &pages, PageAction::Resolve, now)
+            .await
     }
 
-    /// Sends `action` for every page of the SEV that went to PagerDuty.
+    /// Sends `action` for every page of the SEV (`pages`) that went to PagerDuty.
     async fn external_all(
         &self,
         tx: &mut Tx,
         inc: &Incident,
+        pages: &[Page],
         action: PageAction,
         now: i64,
     ) -> anyhow::Result<()> {
-        let mut people: Vec<String> = paging::all(tx, inc.id)
-            .await?
-            .into_iter()
+        let mut people: Vec<String> = pages
+            .iter()
             .filter(|p| p.pagerduty)
-            .map(|p| p.person)
+            .map(|p| p.person.clone())
             .collect();
         people.sort();
         people.dedup();

@@ -145,12 +145,12 @@ pub async fn list(
 
 /// Writes the mutable fields back; roles are upserted.
 /// Writes what changed from `before`: the row, and the roles handed to someone new.
-pub async fn save(
+pub async fn save<'b>(
     conn: &mut Conn,
     before: &Incident,
     inc: &Incident,
     now: i64,
-    by: &str,
+    by: &(dyn Fn(Role) -> &'b str + Sync),
 ) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5, \
@@ -165,25 +165,31 @@ pub async fn save(
     .bind(inc.id.0)
     .execute(&mut *conn)
     .await?;
-    for (role, person) in inc
+    let changed: Vec<_> = inc
         .roles
         .iter()
         .filter(|(r, p)| before.roles.get(r) != Some(*p))
-    {
-        sqlx::query(
-            "INSERT INTO role_assignments (sev_id, role, person, assigned_at, assigned_by) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sev_id, role) DO UPDATE SET \
-             person = excluded.person, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by \
-             WHERE role_assignments.person <> excluded.person",
-        )
-        .bind(inc.id.0)
-        .bind(role.as_str())
-        .bind(person.as_str())
-        .bind(now)
-        .bind(by)
-        .execute(&mut *conn)
-        .await?;
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO role_assignments (sev_id, role, person, assigned_at, assigned_by) \
+         VALUES {} ON CONFLICT (sev_id, role) DO UPDATE SET \
+         person = excluded.person, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by \
+         WHERE role_assignments.person <> excluded.person",
+        super::values_list(changed.len(), 5, 1)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (role, person) in changed {
+        q = q
+            .bind(inc.id.0)
+            .bind(role.as_str())
+            .bind(person.as_str())
+            .bind(now)
+            .bind(by(*role));
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -245,7 +251,10 @@ pub async fn append_events(
     if events.is_empty() {
         return Ok(());
     }
+    // Three statements however many events: the count and old head, the entries, the new head.
     let n = events.len() as i64;
+    // Counting first takes the SEV's row lock (PostgreSQL), so concurrent appends chain
+    // one after the other rather than from the same head.
     let row = sqlx::query(
         "UPDATE sevs SET timeline_count = timeline_count + $1 WHERE id = $2 \
          RETURNING timeline_count, timeline_head",
@@ -262,6 +271,7 @@ pub async fn append_events(
         None if before == 0 => chain::GENESIS,
         None => unchained_head(conn, id).await?,
     };
+    let mut rows = Vec::with_capacity(events.len());
     for ev in events {
         let detail = serde_json::to_string(&ev.event)?;
         let kind = serde_json::to_value(&ev.event)?
@@ -278,19 +288,23 @@ pub async fn append_events(
                 detail: &detail,
             },
         );
-        sqlx::query(
-            "INSERT INTO incident_events (sev_id, at, actor, kind, detail, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.0)
-        .bind(ev.at)
-        .bind(ev.actor.as_str())
-        .bind(kind)
-        .bind(detail)
-        .bind(chain::to_hex(&prev))
-        .execute(&mut *conn)
-        .await?;
+        rows.push((ev, kind, detail, chain::to_hex(&prev)));
     }
+    let sql = format!(
+        "INSERT INTO incident_events (sev_id, at, actor, kind, detail, hash) VALUES {}",
+        super::values_list(rows.len(), 6, 1)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (ev, kind, detail, hash) in rows {
+        q = q
+            .bind(id.0)
+            .bind(ev.at)
+            .bind(ev.actor.as_str())
+            .bind(kind)
+            .bind(detail)
+            .bind(hash);
+    }
+    q.execute(&mut *conn).await?;
     sqlx::query("UPDATE sevs SET timeline_head = $1 WHERE id = $2")
         .bind(chain::to_hex(&prev))
         .bind(id.0)

@@ -205,8 +205,37 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `cols` numbered placeholders
+/// (`($1, $2), ($3, $4)`), numbered from `$first`, as both SQLite and PostgreSQL take them.
+/// One statement instead of one per row: each statement is a round trip to the database
+/// while the single writer holds it.
+pub fn values_list(rows: usize, cols: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * cols + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_list_numbers_every_placeholder_once() {
+        assert_eq!(super::values_list(1, 2, 1), "($1, $2)");
+        assert_eq!(super::values_list(2, 3, 2), "($2, $3, $4), ($5, $6, $7)");
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(

@@ -58,12 +58,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
 }
 
 /// Queues `effect` for `platform` (a chat platform or a sink) on its own queue and lane.
+/// Inside a piece of group-commit work (`holding`) the row is held and written with the
+/// piece's other rows in one statement when the piece ends, still in its transaction.
 pub async fn push(
     conn: &mut Conn,
     platform: &str,
     effect: &Effect,
     now: i64,
-) -> anyhow::Result<i64> {
+) -> anyhow::Result<()> {
     let (queue, lane) = effect.route(platform);
     let row = NewRow {
         platform,
@@ -73,7 +75,131 @@ pub async fn push(
         effect: &effect.encode()?,
         version: EFFECT_VERSION,
     };
-    enqueue(conn, &row, now).await
+    let held = HELD.try_with(|h| {
+        h.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Held::of(&row, now))
+    });
+    if held.is_err() {
+        enqueue(conn, &row, now).await?;
+    }
+    Ok(())
+}
+
+tokio::task_local! {
+    /// The rows pushed by the piece of work running in this task, while it is `holding`.
+    static HELD: std::sync::Arc<std::sync::Mutex<Vec<Held>>>;
+}
+
+/// A row pushed while `holding`, waiting for `write_held`.
+pub struct Held {
+    platform: String,
+    queue: String,
+    lane: Lane,
+    paced: bool,
+    effect: String,
+    version: i64,
+    now: i64,
+}
+
+impl Held {
+    fn of(row: &NewRow<'_>, now: i64) -> Held {
+        Held {
+            platform: row.platform.into(),
+            queue: row.queue.into(),
+            lane: row.lane,
+            paced: row.paced,
+            effect: row.effect.into(),
+            version: row.version,
+            now,
+        }
+    }
+}
+
+/// Runs `work`, holding back the outbox rows it pushes; returns its output and those rows,
+/// in the order pushed, for `write_held` in the same transaction. A command's dozen
+/// effects become one statement instead of a dozen round trips while the writer holds the
+/// database.
+pub async fn holding<F: std::future::Future>(work: F) -> (F::Output, Vec<Held>) {
+    let held = std::sync::Arc::default();
+    let out = HELD.scope(std::sync::Arc::clone(&held), work).await;
+    let rows = std::mem::take(&mut *held.lock().unwrap_or_else(|p| p.into_inner()));
+    (out, rows)
+}
+
+/// Rows in one multi-row insert: far below SQLite's 32,766 bound parameters.
+const HELD_PER_STATEMENT: usize = 500;
+
+/// Writes rows held by `holding`, in order, as `enqueue` would one by one: the first row
+/// of each queue is its head when nothing else is pending there (or, on PostgreSQL, when
+/// the queue's head is being finished); the rest of that queue wait behind it.
+pub async fn write_held(conn: &mut Conn, rows: Vec<Held>) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    // Per row: None behind an earlier row of its queue, else whether its queue is being
+    // finished (asked once per queue, before the insert, as `enqueue` does).
+    let mut first: Vec<Option<bool>> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        first.push(if seen.insert(row.queue.as_str()) {
+            Some(finishing(conn, &row.queue).await?)
+        } else {
+            None
+        });
+    }
+    for (rows, first) in rows
+        .chunks(HELD_PER_STATEMENT)
+        .zip(first.chunks(HELD_PER_STATEMENT))
+    {
+        let mut sql = String::from(
+            "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at, priority, paced, version, head) VALUES ",
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        for (i, f) in first.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let cols: Vec<String> = (0..8).map(|_| next()).collect();
+            let head = match f {
+                Some(_) => format!(
+                    "CASE WHEN {} = 1 OR NOT EXISTS (SELECT 1 FROM outbox WHERE queue = {} AND status = 'pending') THEN 1 ELSE 0 END",
+                    next(),
+                    next()
+                ),
+                None => "0".into(),
+            };
+            sql.push_str(&format!("({}, {head})", cols.join(", ")));
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (row, f) in rows.iter().zip(first) {
+            q = q
+                .bind(row.platform.as_str())
+                .bind(row.queue.as_str())
+                .bind(row.effect.as_str())
+                .bind(row.now)
+                .bind(row.now)
+                .bind(row.lane as i64)
+                .bind(i64::from(row.paced))
+                .bind(row.version);
+            if let Some(finishing) = f {
+                q = q.bind(i64::from(*finishing)).bind(row.queue.as_str());
+            }
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Whether `queue`'s head is being finished right now (PostgreSQL: its advisory lock is
+/// held; see the module's comment). SQLite's single writer never overlaps.
+async fn finishing(conn: &mut Conn, queue: &str) -> anyhow::Result<bool> {
+    Ok(postgres(conn)
+        && !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_xact_lock_shared(hashtext($1))")
+            .bind(queue)
+            .fetch_one(&mut *conn)
+            .await?)
 }
 
 /// A row to queue: where it goes and what it carries.
@@ -107,11 +233,7 @@ pub async fn lock_queue(conn: &mut Conn, queue: &str) -> anyhow::Result<()> {
 /// A row at the end of its queue, due at `now`; it is the queue's head when nothing else
 /// is pending there (or, on PostgreSQL, when the queue's head is being finished).
 pub async fn enqueue(conn: &mut Conn, row: &NewRow<'_>, now: i64) -> anyhow::Result<i64> {
-    let finishing = postgres(conn)
-        && !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_xact_lock_shared(hashtext($1))")
-            .bind(row.queue)
-            .fetch_one(&mut *conn)
-            .await?;
+    let finishing = finishing(conn, row.queue).await?;
     Ok(sqlx::query_scalar(
         "INSERT INTO outbox (platform, queue, effect, created_at, next_attempt_at, priority, paced, version, head) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \

@@ -122,7 +122,13 @@ where
     sqlx::query("SAVEPOINT sevbot_work")
         .execute(&mut **tx)
         .await?;
-    match work(tx).await {
+    // Outbox rows the work pushes are written together at its end, inside its savepoint.
+    let (out, held) = super::outbox::holding(work(tx)).await;
+    let out = match out {
+        Ok(v) => super::outbox::write_held(tx, held).await.map(|()| v),
+        Err(e) => Err(e),
+    };
+    match out {
         Ok(v) => {
             sqlx::query("RELEASE SAVEPOINT sevbot_work")
                 .execute(&mut **tx)

@@ -1,0 +1,90 @@
+//! How many SQL statements each durable command costs, counted from what the database
+//! driver reports (sqlx's `sqlx::query` events): every statement in the write path is time
+//! the single writer holds the database, so a command touches as few rows as it must, and a
+//! new statement in a hot path fails here until its budget is raised on purpose.
+
+mod support;
+
+use std::sync::Mutex;
+
+use support::{Backend, TestApp};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The statements executed since the last `take`, by their first words.
+static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Count;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        struct Summary(String);
+        impl tracing::field::Visit for Summary {
+            fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+                if f.name() == "summary" {
+                    self.0 = v.to_string();
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut s = Summary(String::new());
+        event.record(&mut s);
+        SEEN.lock().unwrap().push(s.0);
+    }
+}
+
+fn take() -> Vec<String> {
+    std::mem::take(&mut *SEEN.lock().unwrap())
+}
+
+/// Runs `text` and returns the statements it cost (the group commit's BEGIN and COMMIT
+/// included: here each command is alone in its batch).
+async fn cost(app: &TestApp, user: &str, channel: &str, text: &str) -> Vec<String> {
+    take();
+    let r = app.cmd(user, channel, text).await;
+    assert!(r.refusal.is_none(), "{text}: {}", r.text);
+    take()
+}
+
+/// Budgets, each what the command costs today on SQLite (SAVEPOINT and RELEASE
+/// included), so the test says when one grows: (command, channel, most statements).
+/// PostgreSQL adds one advisory-lock probe per outbox queue a command writes to.
+const BUDGETS: &[(&str, &str, usize)] = &[
+    // The SEV, its timeline (one insert for all entries), roles (one upsert), ladder, the
+    // escalation timer, two pages, the reminder, and every effect in one outbox insert.
+    ("declare availability 1 Checkout failing", "general", 19),
+    // The SEV and its roles, the timeline entry, one outbox row: card and feeds unchanged.
+    ("SEV-1 timeline note rolled back the deploy", "general", 8),
+    (
+        "SEV-1 update Error rate falling after the rollback",
+        "general",
+        15,
+    ),
+    ("SEV-1 ack", "general", 14),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_durable_command_costs_few_statements() {
+    let subscriber = tracing_subscriber::registry().with(Count).with(
+        tracing_subscriber::filter::Targets::new()
+            .with_target("sqlx::query", tracing::Level::DEBUG),
+    );
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let app = TestApp::new(Backend::Sqlite).await;
+    let mut over = vec![];
+    for (text, channel, most) in BUDGETS {
+        let user = if text.ends_with("ack") {
+            "U_ALICE"
+        } else {
+            "U_BOB"
+        };
+        let seen = cost(&app, user, channel, text).await;
+        println!("{text}: {} statements\n  {}", seen.len(), seen.join("\n  "));
+        if seen.len() > *most {
+            over.push(format!("{text}: {} statements, budget {most}", seen.len()));
+        }
+    }
+    assert!(over.is_empty(), "{over:#?}");
+}
