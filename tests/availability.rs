@@ -602,3 +602,54 @@ async fn an_alert_without_a_figure_prints_no_made_up_number() {
     let pm = app.cmd("U_ALICE", "general", "SEV-1 postmortem").await.text;
     assert!(pm.contains("70.0% since"), "{pm}");
 }
+
+/// One notification with several alerts and no SEV open: the first declares, the others
+/// attach to that SEV (found once for the notification), and a resolved one is told on
+/// its timeline; repeats of the same notification change nothing.
+#[tokio::test]
+async fn one_notification_files_one_sev_for_all_its_alerts() {
+    let app = app(Backend::Sqlite).await;
+    app.clock.set(T0);
+    let alert = |status: &str, name: &str, route: &str| {
+        json!({
+            "status": status,
+            "labels": { "alertname": name, "route": route, "severity": "critical" },
+            "annotations": {},
+            "startsAt": "2026-03-02T09:58:00Z",
+            "fingerprint": format!("{name}-{route}")
+        })
+    };
+    let batch: sevbot::engine::AlertBatch = serde_json::from_value(json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=~\"Route.*\"}",
+        "alerts": [
+            alert("firing", "RouteAvailabilityLow", "web-checkout"),
+            alert("firing", "RouteAvailabilityLow", "api-login"),
+            alert("resolved", "RouteLatencyHigh", "web-checkout"),
+            alert("firing", "RouteErrorsHigh", "web-checkout"),
+        ]
+    }))
+    .unwrap();
+    assert_eq!(app.engine.alerts(&batch).await.unwrap(), 4);
+    assert_eq!(app.engine.alerts(&batch).await.unwrap(), 0, "a repeat");
+    let count = |sql: &str| {
+        let pool = app.engine.store.pool.clone();
+        let sql = sql.to_string();
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM sevs").await, 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM incident_events WHERE sev_id = 1 AND kind = 'alert'").await,
+        4
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM route_state WHERE sev_id = 1").await,
+        2,
+        "both firing routes point at the SEV"
+    );
+}

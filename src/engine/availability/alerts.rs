@@ -55,6 +55,14 @@ impl Engine {
         let now = self.clock.now_ms();
         let a = &self.cfg().availability;
         let mut fresh = 0;
+        // Read once for the whole notification and kept current as its alerts are
+        // applied: a storm of a thousand alerts is not a thousand reads of the same rows.
+        let mut states: HashMap<String, RouteState> = avail::states(tx)
+            .await?
+            .into_iter()
+            .map(|s| (s.route.clone(), s))
+            .collect();
+        let mut linked: Option<Option<Incident>> = None;
         for alert in &batch.alerts {
             let labels = serde_json::to_string(&alert.labels)?;
             let key = match alert.fingerprint.is_empty() {
@@ -89,21 +97,23 @@ impl Engine {
                     .unwrap_or_else(|| r.clone())
             });
             let firing = alert.status == "firing";
-            let mut states: HashMap<String, RouteState> = avail::states(tx)
-                .await?
-                .into_iter()
-                .map(|s| (s.route.clone(), s))
-                .collect();
-            let linked = self.linked_sev(tx, &states).await?;
+            // The SEV the alerts attach to, found for the first that needs it; later ones
+            // attach to the same (or to the one the first declared).
+            let attached = match linked.take() {
+                Some(known) => known,
+                None => self.linked_sev(tx, &states).await?,
+            };
             let event = EventKind::Alert {
                 name: name.clone(),
                 route: route.clone(),
                 firing,
             };
             if !firing {
-                if let Some(mut inc) = linked {
-                    self.post_recorded(tx, &mut inc, &[event], now).await?;
+                let mut known = attached;
+                if let Some(inc) = &mut known {
+                    self.post_recorded(tx, inc, &[event], now).await?;
                 }
+                linked = Some(known);
                 continue;
             }
             let level = alert
@@ -112,7 +122,7 @@ impl Engine {
                 .and_then(|s| a.alert_levels.get(s))
                 .and_then(|l| Level::new(*l))
                 .unwrap_or(Level::new(2).expect("static level"));
-            let inc = match linked {
+            let inc = match attached {
                 Some(mut inc) => {
                     let mut events = vec![event];
                     if level < inc.level {
@@ -173,6 +183,7 @@ impl Engine {
                 }
                 avail::save_state(tx, st, now).await?;
             }
+            linked = Some(Some(inc));
         }
         Ok(fresh)
     }
