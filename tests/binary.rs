@@ -203,6 +203,10 @@ fn http_health_readiness_and_metrics() {
         "sevbot_pages_sent_total{via=\"console\"}",
         "sevbot_outbox_rows{state=\"failed\"}",
         "sevbot_outbox_oldest_ready_seconds",
+        // Group commit: real histograms (their buckets) with the commands written so far.
+        "sevbot_group_commit_size_bucket{le=\"256\"}",
+        "sevbot_write_seconds_bucket{le=\"1\"}",
+        "# HELP sevbot_write_seconds ",
         concat!(
             "sevbot_build_info{version=\"",
             env!("CARGO_PKG_VERSION"),

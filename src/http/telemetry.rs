@@ -20,6 +20,12 @@ pub const CATALOGUE: &[(Kind, &str, &str, bool)] = &[
         false,
     ),
     (
+        Kind::Histogram,
+        "sevbot_write_seconds",
+        "how long one command or monitoring batch held the single database writer (its statements and work inside the transaction; writes queue behind it)",
+        false,
+    ),
+    (
         Kind::Counter,
         "sevbot_config_reloads_total",
         "configuration reloads (SIGHUP, sevbot reload), by result: applied or refused (the one in force kept)",
@@ -175,12 +181,19 @@ const ACK_BUCKETS: &[f64] = &[15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800
 /// Group commit: how many writes shared one transaction.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
+/// Time one piece of work holds the writer: a note takes well under a millisecond; tens of
+/// milliseconds means writes are queueing behind it.
+const WRITE_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+];
+
 /// Each histogram with its buckets, so it is exported as a histogram (summaries cannot be
 /// added up across replicas).
 const BUCKETS: &[(&str, &[f64])] = &[
     ("sevbot_job_lateness_seconds", LATENESS_BUCKETS),
     ("sevbot_time_to_ack_seconds", ACK_BUCKETS),
     ("sevbot_group_commit_size", BATCH_BUCKETS),
+    ("sevbot_write_seconds", WRITE_BUCKETS),
 ];
 
 /// The exporter, with buckets for the histograms.
