@@ -8,6 +8,7 @@ pub mod domain;
 pub mod effects;
 pub mod engine;
 pub mod http;
+pub mod leadership;
 pub mod logging;
 pub mod ops;
 pub mod reload;

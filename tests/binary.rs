@@ -189,7 +189,12 @@ fn http_health_readiness_and_metrics() {
     std::thread::sleep(Duration::from_millis(1500));
 
     assert_eq!(http_get(&addr, "/healthz"), (200, "ok\n".into()));
-    assert_eq!(http_get(&addr, "/readyz"), (200, "ready\n".into()));
+    let (status, ready) = http_get(&addr, "/readyz");
+    assert_eq!(status, 200, "{ready}");
+    assert!(
+        ready.starts_with("ready\nreplica ") && ready.ends_with("\nleads nothing\n"),
+        "a console run leads no duty: {ready}"
+    );
     let (status, metrics) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
     for m in [
@@ -668,7 +673,14 @@ fn modules_import_without_cycles_and_the_domain_stands_alone() {
             &["domain", "clock"],
             &["config", "store", "effects"],
             &["engine"],
-            &["delivery", "scheduler", "audit", "ops", "reload"],
+            &[
+                "delivery",
+                "scheduler",
+                "audit",
+                "ops",
+                "reload",
+                "leadership",
+            ],
             &["adapters", "http", "logging"],
             &["app", ""],
         ];

@@ -9,15 +9,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Backend;
+use support::bot::Bot;
 use support::fake_slack::{FakeSlack, Fault, TOKEN};
 use support::slack_app::{SECRET, signed_post, slash_form, view_submission};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sevbot");
 /// Kills of each kind per backend.
 const ROUNDS: usize = 5;
 
@@ -31,86 +30,12 @@ enum Moment {
     Page,
 }
 
-struct Bot {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    db: String,
-    slack: String,
-    port: u16,
-    starts: usize,
+trait Commands {
+    async fn declare(&self, n: usize);
+    async fn command(&self, user: &str, channel: &str, text: &str);
 }
 
-impl Bot {
-    fn new(db: String, slack: String) -> Bot {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("sevbot.toml"), support::CONFIG).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Bot {
-            child: None,
-            dir,
-            db,
-            slack,
-            port,
-            starts: 0,
-        }
-    }
-
-    fn start(&mut self) {
-        self.starts += 1;
-        let log = std::fs::File::create(self.dir.path().join(format!("run-{}.log", self.starts)))
-            .unwrap();
-        let child = Command::new(BIN)
-            .current_dir(self.dir.path())
-            .args(["--config", "sevbot.toml", "run", "--console", "off"])
-            .env("DATABASE_URL", &self.db)
-            .env("SEVBOT_HTTP_ADDR", format!("127.0.0.1:{}", self.port))
-            .env("SLACK_BOT_TOKEN", TOKEN)
-            .env("SLACK_SIGNING_SECRET", SECRET)
-            .env("SLACK_API_URL", &self.slack)
-            .env("RUST_LOG", "sevbot=info,warn")
-            .env_remove("SLACK_APP_TOKEN")
-            .env_remove("DISCORD_BOT_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start sevbot");
-        self.child = Some(child);
-    }
-
-    /// kill -9: no shutdown, no cleanup.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-
-    fn logs(&self) -> String {
-        (1..=self.starts)
-            .map(|n| {
-                std::fs::read_to_string(self.dir.path().join(format!("run-{n}.log")))
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    async fn ready(&self) {
-        let url = format!("http://127.0.0.1:{}/healthz", self.port);
-        for _ in 0..500 {
-            if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("sevbot did not come up:\n{}", self.logs());
-    }
-
+impl Commands for Bot {
     /// Dave declares SEV-`n` ("Chaos n"); alice (IMOC) and bob (TLOC) are paged.
     async fn declare(&self, n: usize) {
         let text = format!("declare availability 2 Chaos {n} --new");
@@ -150,12 +75,6 @@ async fn submit(port: u16, payload: &Value) -> Option<u16> {
     r.ok().map(|r| r.status().as_u16())
 }
 
-impl Drop for Bot {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 async fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -184,10 +103,12 @@ async fn running(b: Backend, slack: std::net::SocketAddr) -> Bot {
         Backend::Sqlite => String::new(),
         Backend::Postgres => support::pg::fresh_database().await,
     };
-    let mut bot = Bot::new(db, format!("http://{slack}/api"));
-    if bot.db.is_empty() {
-        bot.db = format!("sqlite://{}", bot.dir.path().join("sevbot.db").display());
-    }
+    let env = [
+        ("SLACK_BOT_TOKEN", TOKEN.to_string()),
+        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
+        ("SLACK_API_URL", format!("http://{slack}/api")),
+    ];
+    let mut bot = Bot::new(support::CONFIG, &db, &env);
     bot.start();
     bot.ready().await;
     bot

@@ -730,3 +730,93 @@ both_backends!(
         assert!(said("c").is_empty());
     }
 );
+
+/// Two replicas deliver one SEV's channel on one PostgreSQL: its own queue (an IMOC's
+/// updates) and its machine queue (alerts) go out through either, and together they keep
+/// Slack's one message a second into the channel, as one process does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_pace_one_channel_together() {
+    const ROUNDS: usize = 6;
+    let monitoring_on_slack = "[availability]\nplatform = \"slack\"\nchannel = \"C_GENERAL\"\n";
+    let s = slack_live(Backend::Postgres, monitoring_on_slack, |_| {}).await;
+    let slack: Arc<dyn sevbot::effects::Platform> = s.app.slack.as_ref().unwrap().1.clone();
+    let b = Arc::new(sevbot::delivery::Delivery::new(
+        s.app.engine.store.clone(),
+        s.app.engine.clock.clone(),
+        vec![slack],
+        "replica-b".into(),
+    ));
+    let _alive = b.recover().await.unwrap();
+    let (_stop_b, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(b.clone().run(Duration::from_millis(50), stop));
+    let _stop = run_workers(&s);
+    let alert = |i: usize| Alert {
+        status: "firing".into(),
+        labels: [("alertname".to_string(), format!("Disk{i}"))].into(),
+        annotations: Default::default(),
+        starts_at: "2026-03-02T10:00:00Z".into(),
+        fingerprint: format!("d{i}"),
+        measured: None,
+    };
+    let batch = |i: usize| AlertBatch {
+        version: "4".into(),
+        group_key: "disks".into(),
+        alerts: vec![alert(i)],
+    };
+    s.app.engine.alerts(&batch(0)).await.unwrap();
+    let name = "sev-1-disk0";
+    within(Duration::from_secs(20), "the SEV's channel", || {
+        s.slack.channel_id(name).is_some()
+    })
+    .await;
+    let ch = s.slack.channel_id(name).unwrap();
+    // Both queues have work at the same moments, over and over.
+    for round in 1..=ROUNDS {
+        let (update, alerts) = (format!("update step {round}"), batch(round));
+        let (alerted, _) = tokio::join!(
+            s.app.engine.alerts(&alerts),
+            s.command("U_ALICE", &ch, &update)
+        );
+        alerted.unwrap();
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    }
+    let start = Instant::now();
+    while sevbot::store::outbox::pending(&s.app.engine.store)
+        .await
+        .unwrap()
+        .0
+        > 0
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "still pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let texts: Vec<String> = s
+        .slack
+        .messages(&ch)
+        .iter()
+        .filter_map(|m| m["text"].as_str().map(String::from))
+        .collect();
+    for r in 1..=ROUNDS {
+        let step = format!("step {r}");
+        assert!(texts.iter().any(|t| t.contains(&step)), "{step}: {texts:?}");
+    }
+    // Slack's limit is on messages posted; edits (the card) are not paced.
+    let into_channel: Vec<Instant> = s
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .filter(|c| c.body["channel"] == Value::String(ch.clone()))
+        .map(|c| c.at)
+        .collect();
+    let gaps: Vec<Duration> = into_channel.windows(2).map(|w| w[1] - w[0]).collect();
+    eprintln!(
+        "{} calls into the channel, gaps {gaps:?}",
+        into_channel.len()
+    );
+    assert!(into_channel.len() >= 7, "{}", into_channel.len());
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(900)),
+        "two calls into one channel within a second: {gaps:?}"
+    );
+}

@@ -16,9 +16,10 @@ const TOKEN: &str = "monitoring-secret";
 
 async fn start(limits: Limits) -> (std::net::SocketAddr, TestApp) {
     let app = TestApp::new(Backend::Sqlite).await;
-    let router = sevbot::http::router(app.engine.store.clone()).merge(
-        sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN, None),
-    );
+    let router =
+        sevbot::http::router(app.engine.store.clone(), "test".into(), Default::default()).merge(
+            sevbot::adapters::monitoring::routes(app.engine.clone(), TOKEN, None),
+        );
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     std::mem::forget(stop_tx);
     let (addr, _) = sevbot::http::serve_with(router, "127.0.0.1:0", stop, limits)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sevbot::adapters::slack::verify::sign;
 use support::Backend;
 use support::fake_slack::Fault;
-use support::slack_app::{SECRET, SlackApp, block_action, next_trigger, view_submission};
+use support::slack_app::{SECRET, SlackApp, block_action, slash_envelope, view_submission};
 
 both_backends!(
     declare_by_text_and_run_the_lifecycle_in_slack,
@@ -687,13 +687,6 @@ async fn wait_ack(s: &SlackApp, envelope: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("no ack for envelope {envelope}");
-}
-
-fn slash_envelope(id: &str, user: &str, channel: &str, text: &str) -> Value {
-    json!({ "envelope_id": id, "type": "slash_commands", "accepts_response_payload": true,
-        "payload": { "token": "x", "team_id": "T0001", "team_domain": "example", "channel_id": channel, "channel_name": "general",
-            "user_id": user, "user_name": "someone", "command": "/sev", "text": text, "api_app_id": "A123",
-            "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/1/2", "trigger_id": next_trigger() } })
 }
 
 #[tokio::test]

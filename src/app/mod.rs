@@ -18,7 +18,10 @@ use crate::config::{Config, Live};
 use crate::delivery::Delivery;
 use crate::effects::Platform;
 use crate::engine::Engine;
+use crate::leadership::{self, Duty, Leading, Lessee};
 use crate::scheduler::Scheduler;
+
+pub mod duties;
 use crate::store::{Store, outbox, redact, replicas};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,6 +44,8 @@ pub struct App {
     pub monitoring_token: Option<String>,
     /// This process, registered as alive for as long as the app lives.
     pub registration: replicas::Registration,
+    /// The duties this replica leads now (shown by `/readyz`).
+    pub leading: Leading,
 }
 
 impl App {
@@ -233,10 +238,26 @@ impl App {
             discord,
             monitoring_token,
             registration,
+            leading: Leading::default(),
         })
     }
 
-    /// Connects Slack's Socket Mode when an app token is configured.
+    /// Slack Socket Mode, when an app token is configured.
+    fn socket_mode(&self) -> Option<duties::SlackSocketMode> {
+        let (settings, platform) = self.slack.as_ref()?;
+        settings.app_token.as_ref()?;
+        Some(duties::SlackSocketMode {
+            inbound: slack::inbound::Inbound {
+                engine: self.engine.clone(),
+                slack: platform.clone(),
+            },
+            platform: platform.clone(),
+            settings: settings.clone(),
+        })
+    }
+
+    /// Connects Slack's Socket Mode when an app token is configured, outside any lead
+    /// (`run` holds it only while this replica leads it).
     pub async fn start_socket_mode(
         &self,
     ) -> anyhow::Result<
@@ -246,19 +267,10 @@ impl App {
             >,
         >,
     > {
-        let Some((settings, platform)) = &self.slack else {
-            return Ok(None);
-        };
-        if settings.app_token.is_none() {
-            return Ok(None);
+        match self.socket_mode() {
+            Some(s) => Ok(Some(s.connect().await?)),
+            None => Ok(None),
         }
-        let inbound = slack::inbound::Inbound {
-            engine: self.engine.clone(),
-            slack: platform.clone(),
-        };
-        Ok(Some(
-            slack::socket::start(inbound, platform.client(), settings).await?,
-        ))
     }
 
     fn discord_interactions(&self) -> Option<discord::inbound::Interactions> {
@@ -270,10 +282,10 @@ impl App {
         })
     }
 
-    /// Registers `/sev` and connects the gateway (when enabled). Discord being down does
-    /// not stop the bot: HTTP interactions and the outbox keep working, and the problem
-    /// is logged with what to do.
-    pub async fn start_discord(&self) -> Option<discord::gateway::Gateway> {
+    /// Registers `/sev` (every replica does; it is idempotent) and returns the gateway to
+    /// hold when it is enabled. Discord being down does not stop the bot: HTTP
+    /// interactions and the outbox keep working, and the problem is logged with what to do.
+    pub async fn register_discord(&self) -> Option<duties::DiscordGateway> {
         let d = self.discord.as_ref()?;
         let (Some(rest), Some(token)) = (&d.rest, &d.settings.bot_token) else {
             return None;
@@ -307,22 +319,71 @@ impl App {
         if !dcfg.gateway {
             return None;
         }
-        let inner = self.discord_interactions()?;
-        match discord::gateway::start(inner, rest.clone(), token, app).await {
-            Ok(g) => Some(g),
-            Err(e) => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "the Discord gateway is off; HTTP interactions still work"
-                );
-                None
-            }
+        Some(duties::DiscordGateway {
+            interactions: self.discord_interactions()?,
+            rest: rest.clone(),
+            token: token.clone(),
+            application_id: app,
+        })
+    }
+
+    /// Registers `/sev` and connects the gateway (when enabled), outside any lead.
+    pub async fn start_discord(&self) -> Option<discord::gateway::Gateway> {
+        self.register_discord().await?.open().await
+    }
+
+    /// What only one replica at a time may do, as configured: the Discord gateway, Slack
+    /// Socket Mode, polling Prometheus.
+    pub async fn duties(&self) -> Vec<Arc<dyn Duty>> {
+        let mut all: Vec<Arc<dyn Duty>> = vec![];
+        if let Some(s) = self.socket_mode() {
+            all.push(Arc::new(s));
         }
+        if let Some(g) = self.register_discord().await {
+            all.push(Arc::new(g));
+        }
+        if let Ok(url) = std::env::var("PROMETHEUS_URL")
+            && !url.trim().is_empty()
+        {
+            all.push(Arc::new(duties::PrometheusPoll {
+                engine: self.engine.clone(),
+                url,
+            }));
+        }
+        all
+    }
+
+    /// Holds each duty's lease and performs it while this replica leads it.
+    pub async fn spawn_duties(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let lessee = Lessee {
+            store: self.engine.store.clone(),
+            clock: self.engine.clock.clone(),
+            owner: self.registration.owner.clone(),
+        };
+        self.duties()
+            .await
+            .into_iter()
+            .map(|d| {
+                tokio::spawn(leadership::hold(
+                    d,
+                    lessee.clone(),
+                    self.leading.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect()
     }
 
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
-        let mut r = crate::http::router(self.engine.store.clone());
+        let mut r = crate::http::router(
+            self.engine.store.clone(),
+            self.registration.owner.clone(),
+            self.leading.clone(),
+        );
         let api_token = std::env::var(&self.engine.cfg().server.api_token_env)
             .ok()
             .filter(|t| !t.trim().is_empty());
@@ -485,17 +546,7 @@ pub async fn run(cfg: Config, mode: ConsoleMode, path: Option<PathBuf>) -> anyho
             "no monitoring token set: POST /api/v1/availability and /hooks/alertmanager are off"
         );
     }
-    if let Ok(url) = std::env::var("PROMETHEUS_URL")
-        && !url.trim().is_empty()
-    {
-        workers.push(tokio::spawn(crate::adapters::monitoring::poll_prometheus(
-            app.engine.clone(),
-            url,
-            stop.clone(),
-        )));
-    }
-    let socket = app.start_socket_mode().await?;
-    let gateway = app.start_discord().await;
+    workers.extend(app.spawn_duties(&stop).await);
     if console {
         let interactive = std::io::stdin().is_terminal();
         if interactive && let Some((addr, _)) = &http {
@@ -514,12 +565,6 @@ pub async fn run(cfg: Config, mode: ConsoleMode, path: Option<PathBuf>) -> anyho
     } else {
         shutdown_signal().await;
         tracing::info!("stopping");
-    }
-    if let Some(listener) = socket {
-        listener.shutdown().await;
-    }
-    if let Some(g) = gateway {
-        g.stop().await;
     }
     let _ = stop_tx.send(true);
     for w in workers {

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::effects::{Effect, Lane, Platform, Sink};
 use crate::store::outbox::{self, OutboxRow, Release};
-use crate::store::{Backend, Store, replicas};
+use crate::store::{Backend, Store, pacing, replicas};
 
 /// A claimed row is held this long unless its worker renews the lease; a process that
 /// dies mid-call frees its rows within this time (at once, when it is known to be gone).
@@ -172,20 +172,39 @@ impl Delivery {
         effect.pace_key(&row.platform).map(|k| (k, interval))
     }
 
-    /// Takes the channel for one message, or says when it is free again.
-    fn take_pace(&self, key: &str, interval: i64, now: i64) -> Result<(), i64> {
-        let mut p = self.pacing.lock().unwrap_or_else(|p| p.into_inner());
-        let pace = p.entry(key.to_string()).or_default();
-        if pace.busy {
-            return Err(now + interval);
-        }
-        if let Some(last) = pace.last
-            && now < last + interval
+    /// Takes the channel for one message, or says when it is free again. On PostgreSQL
+    /// the channel is also taken in the database for all replicas; the hold taken there
+    /// comes back, to be freed after the call.
+    async fn take_pace(&self, key: &str, interval: i64, now: i64) -> Result<Option<i64>, i64> {
         {
-            return Err(last + interval);
+            let mut p = self.pacing.lock().unwrap_or_else(|p| p.into_inner());
+            let pace = p.entry(key.to_string()).or_default();
+            if pace.busy {
+                return Err(now + interval);
+            }
+            if let Some(last) = pace.last
+                && now < last + interval
+            {
+                return Err(last + interval);
+            }
+            pace.busy = true;
         }
-        pace.busy = true;
-        Ok(())
+        if self.store.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let hold = now + LEASE_MS;
+        match pacing::take(&self.store, key, now, hold).await {
+            Ok(Ok(())) => Ok(Some(hold)),
+            Ok(Err(free_at)) => {
+                self.free_pace(key, None);
+                Err(free_at.max(now + 1))
+            }
+            Err(e) => {
+                // Without the shared record, pacing here alone beats not posting at all.
+                tracing::warn!(error = format!("{e:#}"), "shared pacing unavailable");
+                Ok(None)
+            }
+        }
     }
 
     fn free_pace(&self, key: &str, sent_at: Option<i64>) {
@@ -216,16 +235,23 @@ impl Delivery {
                 }
             };
             let pace = self.pacing_of(&row, &effect);
-            if let Some((key, interval)) = &pace
-                && let Err(free_at) = self.take_pace(key, *interval, now)
-            {
-                self.put_back(&row, free_at).await?;
-                continue;
+            let mut shared = None;
+            if let Some((key, interval)) = &pace {
+                match self.take_pace(key, *interval, now).await {
+                    Ok(hold) => shared = hold,
+                    Err(free_at) => {
+                        self.put_back(&row, free_at).await?;
+                        continue;
+                    }
+                }
             }
             let lane = self.lane(&row.platform, row.lane == Lane::Page);
             let Ok(permit) = lane.try_acquire_owned() else {
                 if let Some((key, _)) = &pace {
                     self.free_pace(key, None);
+                    if let Some(hold) = shared {
+                        self.free_shared(key, hold, now).await;
+                    }
                 }
                 self.put_back(&row, now).await?;
                 continue;
@@ -245,7 +271,7 @@ impl Delivery {
             );
             set.spawn(
                 async move {
-                    this.deliver(row, effect, pace, permit).await;
+                    this.deliver(row, effect, pace, shared, permit).await;
                 }
                 .instrument(span),
             );
@@ -274,11 +300,12 @@ impl Delivery {
         row: OutboxRow,
         effect: Effect,
         pace: Option<(String, i64)>,
+        shared: Option<i64>,
         _permit: OwnedSemaphorePermit,
     ) {
         let mut done = Finished {
             delivery: &self,
-            pace: pace.map(|(key, _)| key),
+            pace: pace.as_ref().map(|(key, _)| key.clone()),
             sent_at: None,
         };
         done.sent_at = match self.attempt(&row, effect).await {
@@ -290,6 +317,19 @@ impl Delivery {
                 None
             }
         };
+        if let (Some((key, interval)), Some(hold)) = (&pace, shared) {
+            let free_at = done
+                .sent_at
+                .map_or_else(|| self.clock.now_ms(), |at| at + interval);
+            self.free_shared(key, hold, free_at).await;
+        }
+    }
+
+    /// Gives back the channel taken in the database; if this fails the hold runs out.
+    async fn free_shared(&self, key: &str, hold: i64, free_at: i64) {
+        if let Err(e) = pacing::free(&self.store, key, hold, free_at).await {
+            tracing::warn!(error = format!("{e:#}"), "could not free a paced channel");
+        }
     }
 
     /// Claims and delivers one round of ready heads, waiting for their calls.

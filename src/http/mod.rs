@@ -23,6 +23,7 @@ use tower::ServiceExt as _;
 
 pub use guard::{Guard, Limits, Peer};
 
+use crate::leadership::Leading;
 use crate::store::Store;
 
 /// The process-wide metrics recorder (installed once, even when tests start several apps).
@@ -43,12 +44,18 @@ pub fn metrics_handle() -> PrometheusHandle {
 struct Http {
     store: Store,
     metrics: PrometheusHandle,
+    replica: String,
+    leading: Leading,
 }
 
-pub fn router(store: Store) -> Router {
+/// Health, readiness and metrics. `replica` names this process and `leading` holds the
+/// duties it leads, both shown by `/readyz`.
+pub fn router(store: Store, replica: String, leading: Leading) -> Router {
     let state = Http {
         store,
         metrics: metrics_handle(),
+        replica,
+        leading,
     };
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -59,7 +66,18 @@ pub fn router(store: Store) -> Router {
 
 async fn readyz(State(h): State<Http>) -> (StatusCode, String) {
     match h.store.ready().await {
-        Ok(()) => (StatusCode::OK, "ready\n".into()),
+        Ok(()) => {
+            let leads = h.leading.names();
+            let leads = if leads.is_empty() {
+                "nothing".to_string()
+            } else {
+                leads.join(", ")
+            };
+            (
+                StatusCode::OK,
+                format!("ready\nreplica {}\nleads {leads}\n", h.replica),
+            )
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {e:#}\n"),

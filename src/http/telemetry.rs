@@ -153,6 +153,12 @@ pub const CATALOGUE: &[(Kind, &str, &str, bool)] = &[
     ),
     (
         Kind::Gauge,
+        "sevbot_leading",
+        "1 while this replica leads the duty (discord-gateway, slack-socket-mode, prometheus-poll)",
+        true,
+    ),
+    (
+        Kind::Gauge,
         "sevbot_build_info",
         "1, labelled with the running release's version",
         true,

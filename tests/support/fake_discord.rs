@@ -192,6 +192,9 @@ struct Gateway {
     pub resumes: usize,
     pub heartbeats: usize,
     pub connects: usize,
+    /// Connections open now, and the most ever open at once.
+    live: usize,
+    most: usize,
 }
 
 #[derive(Clone)]
@@ -327,6 +330,12 @@ impl FakeDiscord {
             let _ = tx.send(Some(json!({ "op": 7, "d": null }).to_string()));
             let _ = tx.send(None);
         }
+    }
+
+    /// Gateway connections open now, and the most that were ever open at once.
+    pub fn gateway_live(&self) -> (usize, usize) {
+        let g = &self.inner.lock().unwrap().gateway;
+        (g.live, g.most)
     }
 
     pub fn connected(&self) -> bool {
@@ -816,7 +825,18 @@ fn channel_op(
 }
 
 /// The gateway: one session, resumable after a forced reconnect.
-async fn gateway(fake: FakeDiscord, mut socket: WebSocket) {
+async fn gateway(fake: FakeDiscord, socket: WebSocket) {
+    {
+        let g = &mut fake.inner.lock().unwrap().gateway;
+        g.live += 1;
+        g.most = g.most.max(g.live);
+    }
+    gateway_session(fake.clone(), socket).await;
+    fake.inner.lock().unwrap().gateway.live -= 1;
+}
+
+/// One gateway connection, until either side closes it.
+async fn gateway_session(fake: FakeDiscord, mut socket: WebSocket) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
     fake.inner.lock().unwrap().gateway.connects += 1;
     let hello = json!({ "op": 10, "d": { "heartbeat_interval": 1000 } });

@@ -51,6 +51,8 @@ pub const BOT_USER: &str = "U00000000";
 pub struct SlackCall {
     pub method: String,
     pub body: Value,
+    /// When the call arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -78,6 +80,9 @@ struct Inner {
     socket: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     acks: Vec<Value>,
     socket_connects: usize,
+    /// Socket Mode connections open now, and the most ever open at once.
+    socket_live: usize,
+    socket_most: usize,
 }
 
 #[derive(Clone, Default)]
@@ -255,6 +260,12 @@ impl FakeSlack {
         self.inner.lock().unwrap().socket_connects
     }
 
+    /// Socket Mode connections open now, and the most that were ever open at once.
+    pub fn socket_live(&self) -> (usize, usize) {
+        let i = self.inner.lock().unwrap();
+        (i.socket_live, i.socket_most)
+    }
+
     pub fn channel_id(&self, name: &str) -> Option<String> {
         self.inner.lock().unwrap().channels.get(name).cloned()
     }
@@ -267,6 +278,7 @@ async fn upload(State(f): State<FakeSlack>, Path(file): Path<String>, body: Byte
     i.calls.push(SlackCall {
         method: "upload".into(),
         body: json!({ "file": file, "length": body.len() }),
+        at: std::time::Instant::now(),
     });
     match i.files.get_mut(&file) {
         Some(entry) => {
@@ -373,6 +385,7 @@ async fn handle(
         i.calls.push(SlackCall {
             method: method.clone(),
             body: body.clone(),
+            at: std::time::Instant::now(),
         });
         let channel = body["channel"].as_str().unwrap_or_default();
         let pos = i.faults.iter().position(|(m, prefix, _)| {
@@ -657,8 +670,25 @@ fn answer(f: &FakeSlack, method: &str, body: &Value) -> Response {
 }
 
 async fn socket(State(f): State<FakeSlack>, ws: axum::extract::ws::WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |sock| async move {
+        {
+            let mut i = f.inner.lock().unwrap();
+            i.socket_live += 1;
+            i.socket_most = i.socket_most.max(i.socket_live);
+        }
+        socket_session(f.clone(), sock).await;
+        let mut i = f.inner.lock().unwrap();
+        i.socket_live -= 1;
+        if i.socket.as_ref().is_some_and(|tx| tx.is_closed()) {
+            i.socket = None;
+        }
+    })
+}
+
+/// One Socket Mode connection, until either side closes it.
+async fn socket_session(f: FakeSlack, mut sock: axum::extract::ws::WebSocket) {
     use axum::extract::ws::Message;
-    ws.on_upgrade(move |mut sock| async move {
+    {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         {
             let mut i = f.inner.lock().unwrap();
@@ -668,7 +698,11 @@ async fn socket(State(f): State<FakeSlack>, ws: axum::extract::ws::WebSocketUpgr
         let hello = json!({ "type": "hello", "num_connections": 1,
             "debug_info": { "host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060 },
             "connection_info": { "app_id": "A123" } });
-        if sock.send(Message::Text(hello.to_string().into())).await.is_err() {
+        if sock
+            .send(Message::Text(hello.to_string().into()))
+            .await
+            .is_err()
+        {
             return;
         }
         loop {
@@ -690,5 +724,5 @@ async fn socket(State(f): State<FakeSlack>, ws: axum::extract::ws::WebSocketUpgr
                 },
             }
         }
-    })
+    }
 }

@@ -2,6 +2,7 @@
 //! or a fresh PostgreSQL database, a manual clock, and a recording platform.
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod discord_app;
 pub mod fake;
 pub mod fake_discord;
@@ -112,7 +113,7 @@ description = "browsing photos"
 users_per_minute = 900.0
 "#;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,

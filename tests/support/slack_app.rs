@@ -281,3 +281,11 @@ pub fn view_submission(
     p["view"]["state"] = json!({ "values": values });
     p
 }
+
+/// A `/sev` slash command as Socket Mode delivers it, in envelope `id`.
+pub fn slash_envelope(id: &str, user: &str, channel: &str, text: &str) -> Value {
+    json!({ "envelope_id": id, "type": "slash_commands", "accepts_response_payload": true,
+        "payload": { "token": "x", "team_id": "T0001", "team_domain": "example", "channel_id": channel, "channel_name": "general",
+            "user_id": user, "user_name": "someone", "command": "/sev", "text": text, "api_app_id": "A123",
+            "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/1/2", "trigger_id": next_trigger() } })
+}

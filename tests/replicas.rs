@@ -1,0 +1,281 @@
+//! Several replicas of the real binary on one PostgreSQL. The connections Slack and
+//! Discord allow one of (Socket Mode, the gateway) are held by exactly one replica at
+//! every moment — the fakes count open connections — and when the holder is killed with
+//! -9, another takes over within 5 s; a replica stopped with SIGTERM hands over at once.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::bot::Bot;
+use support::fake_discord::{self as fd, FakeDiscord};
+use support::fake_slack::{APP_TOKEN, FakeSlack, TOKEN};
+use support::slack_app::{SECRET, slash_envelope};
+
+const REPLICAS: usize = 3;
+/// Kills of whichever replica holds the gateway.
+const KILLS: usize = 5;
+/// The longest a duty may go without a holder after its holder dies.
+const TAKEOVER: Duration = Duration::from_secs(5);
+
+async fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+/// The replica whose `/readyz` says it leads `duty`, if exactly one does.
+async fn holder(bots: &[Bot], duty: &str) -> Option<usize> {
+    let mut found = vec![];
+    for (i, b) in bots.iter().enumerate() {
+        if !b.running() {
+            continue;
+        }
+        let ready = b.readyz().await.unwrap_or_default();
+        let leads = ready
+            .lines()
+            .find_map(|l| l.strip_prefix("leads "))
+            .unwrap_or_default();
+        if leads.split(", ").any(|d| d == duty) {
+            found.push(i);
+        }
+    }
+    assert!(found.len() <= 1, "{duty} led by replicas {found:?}");
+    found.first().copied()
+}
+
+async fn wait_holder(bots: &[Bot], duty: &str) -> usize {
+    let start = Instant::now();
+    loop {
+        if let Some(i) = holder(bots, duty).await {
+            return i;
+        }
+        assert!(start.elapsed() < TAKEOVER, "nobody leads {duty}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Cluster {
+    slack: FakeSlack,
+    discord: FakeDiscord,
+    bots: Vec<Bot>,
+}
+
+async fn cluster() -> Cluster {
+    let (slack, saddr) = FakeSlack::start().await;
+    let (discord, daddr) = FakeDiscord::start().await;
+    let db = support::pg::fresh_database().await;
+    let config = format!(
+        "{}\n[discord]\nguild_id = \"{}\"\nincident_category = \"{}\"\n",
+        support::CONFIG,
+        fd::GUILD,
+        fd::CATEGORY
+    );
+    let env = [
+        ("SLACK_BOT_TOKEN", TOKEN.to_string()),
+        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
+        ("SLACK_APP_TOKEN", APP_TOKEN.to_string()),
+        ("SLACK_API_URL", format!("http://{saddr}/api")),
+        ("DISCORD_BOT_TOKEN", fd::TOKEN.to_string()),
+        ("DISCORD_APPLICATION_ID", fd::APP_ID.to_string()),
+        ("DISCORD_API_URL", format!("http://{daddr}/api/v10")),
+    ];
+    let mut bots: Vec<Bot> = (0..REPLICAS)
+        .map(|_| Bot::new(&config, &db, &env))
+        .collect();
+    for b in &mut bots {
+        b.start();
+    }
+    for b in &bots {
+        b.ready().await;
+    }
+    Cluster {
+        slack,
+        discord,
+        bots,
+    }
+}
+
+impl Cluster {
+    fn logs(&self) -> String {
+        self.bots
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("--- replica {i}\n{}", b.logs()))
+            .collect()
+    }
+
+    /// Both connections are open, once each.
+    async fn both_held(&self) {
+        until(TAKEOVER, "Socket Mode and the gateway held", || {
+            self.slack.socket_live().0 == 1 && self.discord.gateway_live().0 == 1
+        })
+        .await;
+    }
+
+    /// A slash command over Socket Mode and one over the gateway are each answered once,
+    /// by whoever holds the connections now.
+    async fn both_answer(&self, round: usize) {
+        let envelope = format!("env-{round}");
+        self.slack
+            .push(slash_envelope(&envelope, "U_ALICE", "C_GENERAL", "help"))
+            .await;
+        until(Duration::from_secs(5), "the Socket Mode ack", || {
+            !self.slack.acks_for(&envelope).is_empty()
+        })
+        .await;
+        let id = format!("13000000000000{round:05}");
+        let before = self.discord.callbacks().len();
+        self.discord.dispatch(
+            "INTERACTION_CREATE",
+            fd::command(&id, "100000000000000011", fd::GENERAL, "help", json!([])),
+        );
+        until(
+            Duration::from_secs(5),
+            "the gateway interaction's answer",
+            || self.discord.callbacks().len() > before,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(self.slack.acks_for(&envelope).len(), 1, "acked once");
+        let answered = self
+            .discord
+            .callbacks()
+            .iter()
+            .filter(|(i, _)| *i == id)
+            .count();
+        assert_eq!(answered, 1, "answered once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_holds_each_connection_and_another_takes_over_when_it_dies() {
+    let mut c = cluster().await;
+    c.both_held().await;
+    c.both_answer(0).await;
+    let mut takeovers = vec![];
+    for round in 1..=KILLS {
+        let leader = wait_holder(&c.bots, "discord-gateway").await;
+        let identifies = c.discord.gateway_stats().1;
+        let killed = Instant::now();
+        c.bots[leader].kill();
+        until(TAKEOVER, "another replica on the gateway", || {
+            c.discord.gateway_stats().1 > identifies && c.discord.gateway_live().0 == 1
+        })
+        .await;
+        takeovers.push(killed.elapsed());
+        c.both_held().await;
+        let next = wait_holder(&c.bots, "discord-gateway").await;
+        assert_ne!(next, leader, "{}", c.logs());
+        c.both_answer(round).await;
+        c.bots[leader].start();
+        c.bots[leader].ready().await;
+    }
+    // A replica stopped on purpose gives its leads up at once.
+    let leader = wait_holder(&c.bots, "slack-socket-mode").await;
+    let connects = c.slack.socket_connects();
+    let stopped = Instant::now();
+    assert!(c.bots[leader].terminate(), "{}", c.logs());
+    until(TAKEOVER, "Socket Mode handed over", || {
+        c.slack.socket_connects() > connects && c.slack.socket_live().0 == 1
+    })
+    .await;
+    let handover = stopped.elapsed();
+    c.both_answer(KILLS + 1).await;
+    // The metric says the same as /readyz.
+    let leader = wait_holder(&c.bots, "slack-socket-mode").await;
+    for (i, b) in c.bots.iter().enumerate().filter(|(_, b)| b.running()) {
+        let url = format!("http://127.0.0.1:{}/metrics", b.port);
+        let metrics = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        let line = format!(
+            "sevbot_leading{{duty=\"slack-socket-mode\"}} {}",
+            u8::from(i == leader)
+        );
+        assert!(metrics.contains(&line), "replica {i}: no {line}");
+    }
+
+    assert_eq!(
+        c.slack.socket_live().1,
+        1,
+        "two Socket Mode connections at once"
+    );
+    assert_eq!(
+        c.discord.gateway_live().1,
+        1,
+        "two gateway sessions at once"
+    );
+    let worst = takeovers.iter().max().unwrap();
+    println!(
+        "gateway takeovers after kill -9: {:?}; worst {worst:?}; Socket Mode handover after SIGTERM: {handover:?}",
+        takeovers
+    );
+    assert!(
+        handover < Duration::from_secs(2),
+        "a clean stop hands over without waiting for the lease: {handover:?}"
+    );
+}
+
+/// The lease rule itself, on both backends: a held lease is refused to others, renewed by
+/// its holder, taken over once it runs out or is given up; on PostgreSQL also at once
+/// when its holder's session is gone, and never by a replica whose own session is gone.
+#[tokio::test]
+async fn a_lease_is_held_by_one_replica_and_taken_over_when_it_lapses_or_its_holder_dies() {
+    use sevbot::store::{Store, leases, replicas};
+    for backend in [support::Backend::Sqlite, support::Backend::Postgres] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            support::Backend::Sqlite => format!("sqlite://{}", dir.path().join("l.db").display()),
+            support::Backend::Postgres => support::pg::fresh_database().await,
+        };
+        let store = Store::connect(&url).await.unwrap();
+        let t = 1_000_000;
+        let a = replicas::register(&store, "a", t).await.unwrap();
+        let b = replicas::register(&store, "b", t).await.unwrap();
+        let hold = |who: &'static str, now: i64| {
+            let store = store.clone();
+            async move {
+                leases::hold(&store, "gateway", who, now, 3_000)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(hold("a", t).await, "{backend:?}: a free lease is taken");
+        if backend == support::Backend::Postgres {
+            assert!(!hold("b", t + 100).await, "held by a live replica");
+        }
+        assert!(hold("a", t + 1_000).await, "renewed by its holder");
+        let held = leases::holders(&store, t + 1_000).await.unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!((held[0].owner.as_str(), held[0].until_ms), ("a", t + 4_000));
+        if backend == support::Backend::Postgres {
+            assert!(!hold("b", t + 3_999).await, "not before it runs out");
+        }
+        assert!(
+            hold("b", t + 4_001).await,
+            "{backend:?}: taken once it ran out"
+        );
+        assert!(!hold("a", t + 4_002).await || backend == support::Backend::Sqlite);
+        leases::release(&store, "gateway", "b").await.unwrap();
+        if backend == support::Backend::Postgres {
+            assert!(hold("a", t + 4_100).await, "given up: free at once");
+            // a's process dies: its session goes, and b takes the lease at once.
+            drop(a);
+            let mut taken = false;
+            for _ in 0..100 {
+                if hold("b", t + 4_200).await {
+                    taken = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(taken, "the lease of a replica whose session is gone");
+            // A replica whose own session is gone cannot take one.
+            assert!(!hold("a", t + 10_000).await, "a counts as dead");
+            drop(b);
+        }
+    }
+}
