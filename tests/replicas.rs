@@ -279,3 +279,71 @@ async fn a_lease_is_held_by_one_replica_and_taken_over_when_it_lapses_or_its_hol
         }
     }
 }
+
+/// A rolling upgrade: a newer release has applied a migration this one does not know and
+/// written an outbox row and a job in encodings this one cannot read. This release still
+/// starts and is ready, and leaves those rows for a replica that understands them rather
+/// than failing or firing them.
+#[tokio::test]
+async fn an_older_replica_starts_on_a_newer_schema_and_leaves_newer_rows_alone() {
+    use sevbot::effects::{EFFECT_VERSION, Lane};
+    use sevbot::engine::job::JOB_VERSION;
+    use sevbot::store::{Store, jobs, outbox};
+    for backend in [support::Backend::Sqlite, support::Backend::Postgres] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            support::Backend::Sqlite => format!("sqlite://{}", dir.path().join("u.db").display()),
+            support::Backend::Postgres => support::pg::fresh_database().await,
+        };
+        let store = Store::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             SELECT 9999, 'from a newer release', success, checksum, execution_time FROM _sqlx_migrations WHERE version = 1",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let now = 1_000_000;
+        let mut tx = store.begin().await.unwrap();
+        let row = outbox::NewRow {
+            platform: "slack",
+            queue: "slack:page:alice",
+            lane: Lane::Page,
+            paced: false,
+            effect: r#"{"kind":"from_the_future"}"#,
+            version: EFFECT_VERSION + 1,
+        };
+        outbox::enqueue(&mut tx, &row, now).await.unwrap();
+        jobs::schedule(
+            &mut tx,
+            "from_the_future",
+            None,
+            now,
+            "{}",
+            JOB_VERSION + 1,
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        drop(store);
+
+        let older = Store::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?}: refused a newer schema: {e:#}"));
+        older.ready().await.expect("ready on a newer schema");
+        let later = now + 60_000;
+        let claimed = outbox::claim(&older, "older", later, 4_000, 10, &[])
+            .await
+            .unwrap();
+        assert!(claimed.is_empty(), "{backend:?}: claimed a newer row");
+        assert_eq!(outbox::next_due(&older, &[]).await.unwrap(), None);
+        let due = jobs::claim_due(&older, "older", later, 4_000, 10)
+            .await
+            .unwrap();
+        assert!(due.is_empty(), "{backend:?}: claimed a newer job");
+        assert_eq!(jobs::next_due(&older).await.unwrap(), None);
+        let (pending, _) = outbox::pending(&older).await.unwrap();
+        assert_eq!(pending, 1, "kept for a newer replica, not failed");
+    }
+}

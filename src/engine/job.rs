@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::SevId;
 use crate::store::{Conn, jobs};
 
-/// The encoding written today (unchanged since the first release).
-pub const JOB_VERSION: i64 = 1;
+pub use crate::store::jobs::JOB_VERSION;
 
 pub const JOB_UPDATE_REMINDER: &str = "update_reminder";
 pub const JOB_PRUNE_DELIVERIES: &str = "prune_deliveries";

@@ -6,6 +6,12 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Conn, Store};
 use crate::domain::SevId;
 
+/// The encoding written today (unchanged since the first release). A job this release
+/// cannot read (a higher version, written by a newer replica during a rolling upgrade) is
+/// never claimed here: it waits for a replica that understands it. A new job kind bumps
+/// the version, so an older replica leaves it alone too.
+pub const JOB_VERSION: i64 = 1;
+
 /// A job row as stored; `engine::job::Job::decode` reads what it does.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -64,7 +70,7 @@ pub async fn claim_due(
 ) -> anyhow::Result<Vec<Job>> {
     let sql = format!(
         "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id IN (\
-           SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $3 \
+           SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $3 AND version <= {JOB_VERSION} \
            AND (lease_until IS NULL OR lease_until < $4) ORDER BY due_at, id LIMIT $5 {}) \
          RETURNING id, kind, sev_id, due_at, payload, version, attempts",
         store.skip_locked()
@@ -149,9 +155,9 @@ pub async fn give_up(
 /// same with a hundred thousand jobs pending). A job another replica holds is looked at
 /// again on the poll interval.
 pub async fn next_due(store: &Store) -> anyhow::Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT MIN(due_at) FROM jobs WHERE done_at IS NULL AND lease_owner IS NULL",
-    )
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT MIN(due_at) FROM jobs WHERE done_at IS NULL AND lease_owner IS NULL AND version <= {JOB_VERSION}"
+    )))
     .fetch_one(&store.pool)
     .await?)
 }

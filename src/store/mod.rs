@@ -99,12 +99,20 @@ impl Store {
         Ok(store)
     }
 
+    /// Applies this release's migrations. Migrations a newer release already applied
+    /// (during a rolling upgrade, an older replica restarts on a newer schema) are left
+    /// alone rather than refused: migrations add tables, columns and indexes (the rule for a
+    /// new one), so the older code still works.
     async fn migrate(&self) -> anyhow::Result<()> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
-        }
-        .context("applying database migrations")
+        let mut migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator
+            .set_ignore_missing(true)
+            .run(&self.pool)
+            .await
+            .context("applying database migrations")
     }
 
     /// Readiness: the database answers and every migration is applied.

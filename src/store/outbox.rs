@@ -271,7 +271,7 @@ pub async fn claim(
            doubt = CASE WHEN lease_owner IS NULL THEN doubt ELSE 1 END \
          WHERE id IN (\
            SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.head = 1 AND o.next_attempt_at <= $3 \
-           AND (o.lease_until IS NULL OR o.lease_until < $4) \
+           AND o.version <= {EFFECT_VERSION} AND (o.lease_until IS NULL OR o.lease_until < $4) \
            AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id){filter} \
            ORDER BY o.priority, o.next_attempt_at, o.id LIMIT $5 {}) \
          RETURNING {ROW_COLUMNS}",
@@ -502,7 +502,7 @@ fn lanes_filter(full: &[(String, bool)], first: usize) -> String {
 pub async fn next_due(store: &Store, full: &[(String, bool)]) -> anyhow::Result<Option<i64>> {
     let sql = format!(
         "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.next_attempt_at THEN o.lease_until ELSE o.next_attempt_at END) \
-         FROM outbox o WHERE o.status = 'pending' AND o.head = 1 \
+         FROM outbox o WHERE o.status = 'pending' AND o.head = 1 AND o.version <= {EFFECT_VERSION} \
          AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.queue = o.queue AND p.id < o.id){}",
         lanes_filter(full, 1)
     );
