@@ -347,3 +347,46 @@ async fn an_older_replica_starts_on_a_newer_schema_and_leaves_newer_rows_alone()
         assert_eq!(pending, 1, "kept for a newer replica, not failed");
     }
 }
+
+/// Two replicas handle a command on the same SEV at the same instant: each decides on the
+/// SEV as the other left it (the row is locked when read), so one moves it to mitigated
+/// and the other is told it already is — never two moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deciding_on_one_sev_see_each_others_change() {
+    let a = support::TestApp::new(support::Backend::Postgres).await;
+    let b = a.restart("replica-b").await;
+    const SEVS: usize = 8;
+    for n in 1..=SEVS {
+        let r = a
+            .cmd(
+                "U_ALICE",
+                "general",
+                &format!("declare availability 2 Race {n} --new"),
+            )
+            .await;
+        assert!(
+            r.text.starts_with(&format!("SEV-{n} declared")),
+            "{}",
+            r.text
+        );
+    }
+    for n in 1..=SEVS {
+        let text = format!("SEV-{n} mitigated");
+        let (ra, rb) = tokio::join!(
+            a.cmd("U_ALICE", "general", &text),
+            b.cmd("U_ALICE", "general", &text)
+        );
+        let moved = [&ra, &rb]
+            .iter()
+            .filter(|r| !r.text.contains("already"))
+            .count();
+        assert_eq!(moved, 1, "SEV-{n}: {:?} / {:?}", ra.text, rb.text);
+    }
+    let moves: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incident_events WHERE kind = 'stage_changed' AND detail LIKE '%\"to\":\"mitigated\"%'",
+    )
+    .fetch_one(&a.engine.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(moves, SEVS as i64, "one move to mitigated per SEV");
+}

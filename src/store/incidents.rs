@@ -87,9 +87,17 @@ async fn with_roles(conn: &mut Conn, mut inc: Incident) -> anyhow::Result<Incide
     Ok(inc)
 }
 
+/// Reads a SEV. On PostgreSQL the row stays locked until the transaction ends: whatever
+/// is decided from it is decided on the SEV as it is, not as another replica's command
+/// in flight is about to leave it (SQLite's single writer needs no lock).
 pub async fn load(conn: &mut Conn, id: SevId) -> anyhow::Result<Option<Incident>> {
+    let lock = if super::is_postgres(conn) {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SEV_COLUMNS} FROM sevs WHERE id = $1"
+        "SELECT {SEV_COLUMNS} FROM sevs WHERE id = $1{lock}"
     )))
     .bind(id.0)
     .fetch_optional(&mut *conn)

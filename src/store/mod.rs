@@ -25,6 +25,12 @@ use sqlx::{AnyPool, Executor};
 pub type Conn = AnyConnection;
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// Whether a connection is to PostgreSQL (where replicas share the database, so rows a
+/// decision rests on are locked).
+pub(crate) fn is_postgres(conn: &Conn) -> bool {
+    conn.backend_name() == "PostgreSQL"
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -18,7 +18,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Conn, Store};
+use super::{Conn, Store, is_postgres as postgres};
 use crate::domain::SevId;
 use crate::effects::{EFFECT_VERSION, Effect, Lane};
 
@@ -212,10 +212,6 @@ pub struct NewRow<'a> {
     pub paced: bool,
     pub effect: &'a str,
     pub version: i64,
-}
-
-fn postgres(conn: &Conn) -> bool {
-    conn.backend_name() == "PostgreSQL"
 }
 
 /// Takes `queue`'s lock for finishing its head (PostgreSQL; SQLite's single writer needs
