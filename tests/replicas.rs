@@ -65,12 +65,18 @@ struct Cluster {
     bots: Vec<Bot>,
 }
 
-async fn cluster() -> Cluster {
+/// The key Discord signs interactions with in these tests.
+fn discord_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[42u8; 32])
+}
+
+/// Three replicas on a fresh PostgreSQL, with `extra` added to the test config.
+async fn cluster(extra: &str) -> Cluster {
     let (slack, saddr) = FakeSlack::start().await;
     let (discord, daddr) = FakeDiscord::start().await;
     let db = support::pg::fresh_database().await;
     let config = format!(
-        "{}\n[discord]\nguild_id = \"{}\"\nincident_category = \"{}\"\n",
+        "{}\n{extra}\n[discord]\nguild_id = \"{}\"\nincident_category = \"{}\"\n",
         support::CONFIG,
         fd::GUILD,
         fd::CATEGORY
@@ -83,6 +89,10 @@ async fn cluster() -> Cluster {
         ("DISCORD_BOT_TOKEN", fd::TOKEN.to_string()),
         ("DISCORD_APPLICATION_ID", fd::APP_ID.to_string()),
         ("DISCORD_API_URL", format!("http://{daddr}/api/v10")),
+        (
+            "DISCORD_PUBLIC_KEY",
+            hex::encode(discord_key().verifying_key().to_bytes()),
+        ),
     ];
     let mut bots: Vec<Bot> = (0..REPLICAS)
         .map(|_| Bot::new(&config, &db, &env))
@@ -154,7 +164,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_replica_holds_each_connection_and_another_takes_over_when_it_dies() {
-    let mut c = cluster().await;
+    let mut c = cluster("").await;
     c.both_held().await;
     c.both_answer(0).await;
     let mut takeovers = vec![];
@@ -389,4 +399,287 @@ async fn two_replicas_deciding_on_one_sev_see_each_others_change() {
     .await
     .unwrap();
     assert_eq!(moves, SEVS as i64, "one move to mitigated per SEV");
+}
+
+/// The ladder of these SEVs: a minute after the first page hank, a minute later mia.
+const SHORT_LADDER: &str = r#"
+[[escalation_policies]]
+name = "short"
+levels = [2]
+steps = [
+  { after_minutes = 1, target = "person:hank" },
+  { after_minutes = 2, target = "person:mia" },
+]
+"#;
+
+/// A load balancer in front of the replicas: each request goes to the next replica in
+/// turn, and to the one after when that one is down (the same request again, as a proxy
+/// retries it: Slack's trigger_id and Discord's interaction id make a repeat harmless).
+struct Balancer {
+    http: reqwest::Client,
+    next: std::sync::atomic::AtomicUsize,
+    ports: Vec<u16>,
+}
+
+impl Balancer {
+    async fn post(
+        &self,
+        path: &str,
+        ctype: &str,
+        body: &str,
+        sign: impl Fn(i64) -> Vec<(&'static str, String)>,
+    ) {
+        let start = Instant::now();
+        loop {
+            let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let port = self.ports[n % self.ports.len()];
+            let ts = chrono::Utc::now().timestamp();
+            let mut req = self
+                .http
+                .post(format!("http://127.0.0.1:{port}{path}"))
+                .header("content-type", ctype)
+                .timeout(Duration::from_secs(3))
+                .body(body.to_string());
+            for (k, v) in sign(ts) {
+                req = req.header(k, v);
+            }
+            if let Ok(r) = req.send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no replica answered {path}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn slack(&self, user: &str, text: &str) {
+        let body = support::slack_app::slash_form(user, "C_GENERAL", text);
+        let b = body.clone();
+        self.post(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &body,
+            move |ts| {
+                vec![
+                    ("x-slack-request-timestamp", ts.to_string()),
+                    (
+                        "x-slack-signature",
+                        sevbot::adapters::slack::verify::sign(SECRET.as_bytes(), ts, b.as_bytes()),
+                    ),
+                ]
+            },
+        )
+        .await;
+    }
+
+    async fn discord(&self, interaction: &serde_json::Value) {
+        let body = interaction.to_string();
+        let b = body.clone();
+        self.post(
+            "/discord/interactions",
+            "application/json",
+            &body,
+            move |ts| {
+                vec![
+                    ("x-signature-ed25519", fd::sign(&discord_key(), ts, &b)),
+                    ("x-signature-timestamp", ts.to_string()),
+                ]
+            },
+        )
+        .await;
+    }
+}
+
+/// Whether `text` names SEV-`n` (and not SEV-`n`0).
+fn names_sev(text: &str, n: usize) -> bool {
+    let tag = format!("SEV-{n}");
+    text.match_indices(&tag).any(|(i, _)| {
+        !text[i + tag.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// Three replicas behind a round-robin balancer while a random one is killed with -9 and
+/// started again every two seconds, a hundred times (`CHAOS_KILLS` to change): SEVs are
+/// declared over Slack and Discord HTTP, half of the Slack ones acknowledged, the others
+/// climb a one-minute ladder. Every page is sent exactly once and each ladder step on
+/// time (at most 5 s late), every SEV has one channel, and the gateway and Socket Mode are
+/// never held twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_killed_a_hundred_times_lose_and_repeat_nothing() {
+    const SLACK_SEVS: usize = 8;
+    const DISCORD_SEVS: usize = 4;
+    let kills: usize = std::env::var("CHAOS_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(100);
+    let mut c = cluster(SHORT_LADDER).await;
+    c.both_held().await;
+    let lb = std::sync::Arc::new(Balancer {
+        http: reqwest::Client::new(),
+        next: Default::default(),
+        ports: c.bots.iter().map(|b| b.port).collect(),
+    });
+    // The load: declares every 4 s (Slack SEVs get the odd numbers 1, 3, …, Discord
+    // SEVs the even ones, in the order they are sent), the odd half of Slack's acked by
+    // alice 15 s after.
+    let load = {
+        let lb = lb.clone();
+        tokio::spawn(async move {
+            let mut declared = vec![];
+            let mut acks = vec![];
+            let mut n = 0;
+            for i in 0..SLACK_SEVS + DISCORD_SEVS {
+                n += 1;
+                let at = Instant::now();
+                if i % 3 == 2 {
+                    let id = format!("13100000000000{n:05}");
+                    lb.discord(&fd::command(
+                        &id,
+                        "100000000000000014",
+                        fd::GENERAL,
+                        "declare",
+                        json!([
+                            { "name": "type", "type": 3, "value": "availability" },
+                            { "name": "level", "type": 4, "value": 2 },
+                            { "name": "title", "type": 3, "value": format!("Chaos {n}") },
+                            { "name": "new", "type": 5, "value": true }
+                        ]),
+                    ))
+                    .await;
+                    declared.push((n, "discord", at));
+                } else {
+                    lb.slack("U_DAVE", &format!("declare availability 2 Chaos {n} --new"))
+                        .await;
+                    declared.push((n, "slack", at));
+                    if declared.iter().filter(|d| d.1 == "slack").count() % 2 == 1 {
+                        let lb = lb.clone();
+                        acks.push((
+                            n,
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_secs(15)).await;
+                                lb.slack("U_ALICE", &format!("SEV-{n} ack")).await;
+                            }),
+                        ));
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+            let mut acked = vec![];
+            for (n, task) in acks {
+                task.await.unwrap();
+                acked.push(n);
+            }
+            (declared, acked)
+        })
+    };
+    // The chaos: kill -9 a random replica and start it again, every 2 s.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let started = Instant::now();
+    for _ in 0..kills {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let victim = (seed % REPLICAS as u64) as usize;
+        c.bots[victim].kill();
+        c.bots[victim].start();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let (declared, acked) = load.await.unwrap();
+    eprintln!("{kills} kills in {:?}", started.elapsed());
+    for b in &c.bots {
+        b.ready().await;
+    }
+    // Every ladder has run out: wait for the outbox to empty.
+    let last = declared.iter().map(|d| d.2).max().unwrap();
+    let store = sevbot::store::Store::connect(&c.bots[0].db).await.unwrap();
+    loop {
+        let (pending, _) = sevbot::store::outbox::pending(&store).await.unwrap();
+        if pending == 0 && last.elapsed() > Duration::from_secs(130) {
+            break;
+        }
+        assert!(
+            last.elapsed() < Duration::from_secs(200),
+            "{pending} rows still pending\n{}",
+            c.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let calls = c.slack.calls();
+    let pages_to = |user: &str, n: usize| -> Vec<Instant> {
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage" && c.body["channel"] == user)
+            .filter(|c| c.body["text"].as_str().is_some_and(|t| names_sev(t, n)))
+            .map(|c| c.at)
+            .collect()
+    };
+    let mut late = vec![];
+    for (n, platform, at) in &declared {
+        let prefix = format!("sev-{n}-chaos-{n}");
+        if *platform == "discord" {
+            let channels = c.discord.channels();
+            let named = channels
+                .iter()
+                .filter(|(_, ch)| ch.name.starts_with(&prefix))
+                .count();
+            assert_eq!(named, 1, "SEV-{n}: {named} Discord channels");
+            continue;
+        }
+        let named = c
+            .slack
+            .channel_names()
+            .iter()
+            .filter(|c| c.starts_with(&prefix))
+            .count();
+        assert_eq!(named, 1, "SEV-{n}: {named} Slack channels");
+        for first in ["U_ALICE", "U_BOB"] {
+            assert_eq!(
+                pages_to(first, *n).len(),
+                1,
+                "SEV-{n}: pages to {first}\n{}",
+                c.logs()
+            );
+        }
+        let climbed = !acked.contains(n);
+        for (person, minutes) in [("U_HANK", 1u64), ("U_MIA", 2)] {
+            let pages = pages_to(person, *n);
+            assert_eq!(
+                pages.len(),
+                usize::from(climbed),
+                "SEV-{n}: pages to {person}"
+            );
+            if let Some(p) = pages.first() {
+                let due = *at + Duration::from_secs(60 * minutes);
+                assert!(*p >= due, "SEV-{n}: {person} paged early");
+                late.push(*p - due);
+            }
+        }
+    }
+    let worst = late.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "ladder steps: {} fired, worst {worst:?} after due (from the declare request)",
+        late.len()
+    );
+    assert!(!late.is_empty());
+    assert!(
+        worst <= Duration::from_secs(5),
+        "a step fired {worst:?} late: {late:?}"
+    );
+    assert_eq!(
+        c.slack.socket_live().1,
+        1,
+        "two Socket Mode connections at once"
+    );
+    assert_eq!(
+        c.discord.gateway_live().1,
+        1,
+        "two gateway sessions at once"
+    );
 }

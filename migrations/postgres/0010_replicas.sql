@@ -11,8 +11,10 @@ CREATE TABLE leases (
 
 -- When each paced channel may next be posted to, shared by the replicas so that three
 -- of them do not post three times as fast into one channel (PostgreSQL; a single SQLite
--- process paces in memory). Taken for one message at a time with a short hold.
+-- process paces in memory). Taken for one message at a time with a short hold by
+-- `owner`, whose holds are freed at once when it dies.
 CREATE TABLE pacing (
     key     TEXT   PRIMARY KEY,
-    free_at BIGINT NOT NULL
+    free_at BIGINT NOT NULL,
+    owner   TEXT
 );

@@ -193,7 +193,7 @@ impl Delivery {
             return Ok(None);
         }
         let hold = now + LEASE_MS;
-        match pacing::take(&self.store, key, now, hold).await {
+        match pacing::take(&self.store, key, &self.owner, now, hold).await {
             Ok(Ok(())) => Ok(Some(hold)),
             Ok(Err(free_at)) => {
                 self.free_pace(key, None);

@@ -1,25 +1,28 @@
 //! Per-channel pacing shared by the replicas on PostgreSQL: a row per paced channel says
 //! when it may next be posted to. A replica takes the channel for one message (holding it
-//! for a short while, so a replica that dies mid-call does not block it for long), and on
-//! finishing sets when the next message may go. On SQLite there is one process, and its
-//! memory paces alone.
+//! for a short while; a replica that dies mid-call has its holds freed by the reaping of
+//! its work), and on finishing sets when the next message may go. On SQLite there is one
+//! process, and its memory paces alone.
 
 use super::Store;
 
-/// Takes `key` for one message when it is free at `now`, holding it until `hold_until`;
-/// otherwise says when it will be free.
+/// Takes `key` for one message when it is free at `now`, holding it for `owner` until
+/// `hold_until` (freed at once if `owner` dies); otherwise says when it will be free.
 pub async fn take(
     store: &Store,
     key: &str,
+    owner: &str,
     now: i64,
     hold_until: i64,
 ) -> anyhow::Result<Result<(), i64>> {
     let taken = sqlx::query(
-        "INSERT INTO pacing (key, free_at) VALUES ($1, $2) \
-         ON CONFLICT (key) DO UPDATE SET free_at = excluded.free_at WHERE pacing.free_at <= $3",
+        "INSERT INTO pacing (key, free_at, owner) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET free_at = excluded.free_at, owner = excluded.owner \
+         WHERE pacing.free_at <= $4",
     )
     .bind(key)
     .bind(hold_until)
+    .bind(owner)
     .bind(now)
     .execute(&store.pool)
     .await?
@@ -37,7 +40,7 @@ pub async fn take(
 /// Frees `key` from the hold this replica took (`held_until`): the next message may go at
 /// `free_at`. A hold that ran out and was taken by another replica is left alone.
 pub async fn free(store: &Store, key: &str, held_until: i64, free_at: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE pacing SET free_at = $1 WHERE key = $2 AND free_at = $3")
+    sqlx::query("UPDATE pacing SET free_at = $1, owner = NULL WHERE key = $2 AND free_at = $3")
         .bind(free_at)
         .bind(key)
         .bind(held_until)

@@ -88,6 +88,16 @@ pub async fn reap(store: &Store, me: &str) -> anyhow::Result<Reaped> {
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // A channel a dead process held for a message is free: whether that message went
+    // out is the reconciling of its row, not a reason to hold the channel for seconds.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE pacing SET free_at = 0, owner = NULL \
+         WHERE owner IS NOT NULL AND owner <> $1{}",
+        others_alive.replace("lease_owner", "owner")
+    )))
+    .bind(me)
+    .execute(&mut *tx)
+    .await?;
     let gone = match store.backend {
         Backend::Sqlite => "DELETE FROM replicas WHERE owner <> $1",
         Backend::Postgres => {

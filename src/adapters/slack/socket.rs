@@ -108,8 +108,11 @@ pub async fn start(
             })
             .with_user_state(inbound),
     );
-    let listener =
-        SlackClientSocketModeListener::new(&SlackClientSocketModeConfig::new(), env, callbacks);
+    // One connection (slack-morphism opens two by default): the replica that leads Socket
+    // Mode is then the one place envelopes arrive, and an envelope sent while Slack
+    // rotates the connection is redelivered, unacknowledged.
+    let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
+    let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
     listener
         .listen_for(&SlackApiToken::new(app_token.into()))
         .await
