@@ -683,3 +683,78 @@ async fn three_replicas_killed_a_hundred_times_lose_and_repeat_nothing() {
         "two gateway sessions at once"
     );
 }
+
+/// Discord answers one replica's post with a 429: the other replica holds back from that
+/// bucket too (without calling Discord), while another channel's bucket stays open, and
+/// posts again once the wait is over.
+#[tokio::test]
+async fn a_discord_rate_limit_one_replica_hit_holds_the_others_back() {
+    use serenity::all::{ChannelId, LightMethod, Route};
+    use sevbot::adapters::discord::rest::Rest;
+    use sevbot::effects::DeliveryError;
+    let (fake, addr) = FakeDiscord::start().await;
+    let store = sevbot::store::Store::connect(&support::pg::fresh_database().await)
+        .await
+        .unwrap();
+    let replica = || {
+        let mut r = Rest::new(
+            fd::TOKEN,
+            &format!("http://{addr}/api/v10"),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        r.share_limits(
+            store.clone(),
+            std::sync::Arc::new(sevbot::clock::SystemClock),
+        );
+        r
+    };
+    let (a, b) = (replica(), replica());
+    let general = ChannelId::new(fd::GENERAL.parse().unwrap());
+    let post = |r: &'static Rest, channel: ChannelId| async move {
+        r.call(
+            "post",
+            LightMethod::Post,
+            Route::ChannelMessages {
+                channel_id: channel,
+            },
+            Some(&json!({ "content": "hello" })),
+        )
+        .await
+    };
+    let (a, b): (&'static Rest, &'static Rest) = (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+    fake.inject(
+        "POST /channels/",
+        fd::Fault::Http429 {
+            retry_after: 2.0,
+            global: false,
+        },
+    );
+    assert!(matches!(
+        post(a, general).await,
+        Err(DeliveryError::Retry { after: Some(_), .. })
+    ));
+    let calls = fake.calls().len();
+    match post(b, general).await {
+        Err(DeliveryError::Retry {
+            after: Some(wait), ..
+        }) => assert!(
+            wait > Duration::from_millis(1_000) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        ),
+        other => panic!("the other replica posted into the limited bucket: {other:?}"),
+    }
+    assert_eq!(fake.calls().len(), calls, "nothing reached Discord");
+    // Another channel is another bucket: that call goes out (to a channel the fake does
+    // not know, so it is refused there).
+    let _ = post(b, ChannelId::new(1_000_000_000_000_000_999)).await;
+    assert_eq!(
+        fake.calls().len(),
+        calls + 1,
+        "another bucket is not held back"
+    );
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    post(b, general)
+        .await
+        .expect("free again once the wait is over");
+}

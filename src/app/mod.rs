@@ -197,11 +197,15 @@ impl App {
             Some(settings) => {
                 let rest = match &settings.bot_token {
                     Some(token) => {
-                        let rest = Arc::new(discord::rest::Rest::new(
+                        let mut rest = discord::rest::Rest::new(
                             token,
                             &settings.api_url,
                             settings.call_timeout,
-                        )?);
+                        )?;
+                        if store.backend == crate::store::Backend::Postgres {
+                            rest.share_limits(store.clone(), clock.clone());
+                        }
+                        let rest = Arc::new(rest);
                         let bot = discord_bot_user(&rest, &settings).await;
                         platforms.push(Arc::new(discord::platform::DiscordPlatform::new(
                             rest.clone(),

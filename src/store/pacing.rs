@@ -48,3 +48,37 @@ pub async fn free(store: &Store, key: &str, held_until: i64, free_at: i64) -> an
         .await?;
     Ok(())
 }
+
+/// Records that `key` (a platform's rate-limit bucket, learned from a 429) may not be used
+/// before `until`, for every replica; a later limit already recorded stands.
+pub async fn limit(store: &Store, key: &str, until: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO pacing (key, free_at) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET free_at = excluded.free_at \
+         WHERE pacing.free_at < excluded.free_at",
+    )
+    .bind(key)
+    .bind(until)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+/// The latest time `key` or `global` may not be used before, if that is after `now`.
+pub async fn limited_until(
+    store: &Store,
+    key: &str,
+    global: &str,
+    now: i64,
+) -> anyhow::Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT MAX(free_at) FROM pacing WHERE key IN ($1, $2) AND free_at > $3",
+        )
+        .bind(key)
+        .bind(global)
+        .bind(now)
+        .fetch_one(&store.pool)
+        .await?,
+    )
+}

@@ -2,10 +2,12 @@
 //! proxy rewriting), executed here rather than through serenity's `Http`, because with a
 //! proxy serenity's own rate limiter must be off and its errors then drop `retry_after`
 //! and the `X-RateLimit-*` headers. Reading them here lets the outbox own the limits:
-//! an exhausted bucket is reported as "retry after N" before anything is sent.
+//! an exhausted bucket is reported as "retry after N" before anything is sent. On
+//! PostgreSQL a 429 is shared with the other replicas, so they hold back from that
+//! bucket too rather than each learning it from a 429 of its own.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -13,7 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 use serenity::http::{LightMethod, RatelimitingBucket, Request, Route};
 
+use crate::clock::Clock;
 use crate::effects::DeliveryError;
+use crate::store::{Store, pacing};
 
 pub struct Rest {
     client: reqwest::Client,
@@ -22,7 +26,13 @@ pub struct Rest {
     /// Replaces `https://discord.com` in serenity's paths (local servers, proxies).
     origin: Option<String>,
     limits: Mutex<Limits>,
+    /// On PostgreSQL: the limits learned here, shared with the other replicas (a 429 one
+    /// replica hit holds the others back from that bucket too).
+    shared: Option<(Store, Arc<dyn Clock>)>,
 }
+
+/// The shared key of Discord's global limit.
+const GLOBAL: &str = "discord:global";
 
 #[derive(Default)]
 struct Limits {
@@ -56,7 +66,48 @@ impl Rest {
             auth: format!("Bot {}", token.trim_start_matches("Bot ")),
             origin: (origin != "https://discord.com").then(|| origin.to_string()),
             limits: Mutex::new(Limits::default()),
+            shared: None,
         })
+    }
+
+    /// Shares the rate limits this client learns with every replica on `store`.
+    pub fn share_limits(&mut self, store: Store, clock: Arc<dyn Clock>) {
+        self.shared = Some((store, clock));
+    }
+
+    /// How long another replica's 429 holds `bucket` (or everything) back, if at all.
+    async fn shared_wait(&self, bucket: RatelimitingBucket) -> Option<Duration> {
+        let (store, clock) = self.shared.as_ref()?;
+        let now = clock.now_ms();
+        match pacing::limited_until(store, &bucket_key(bucket), GLOBAL, now).await {
+            Ok(until) => until.map(|t| Duration::from_millis((t - now).max(1) as u64)),
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "shared Discord rate limits unavailable"
+                );
+                None
+            }
+        }
+    }
+
+    /// Tells the other replicas about a limit learned here.
+    async fn share(&self, learned: Option<(bool, Duration)>, bucket: RatelimitingBucket) {
+        let (Some((store, clock)), Some((global, after))) = (&self.shared, learned) else {
+            return;
+        };
+        let key = if global {
+            GLOBAL.to_string()
+        } else {
+            bucket_key(bucket)
+        };
+        let until = clock.now_ms() + after.as_millis() as i64;
+        if let Err(e) = pacing::limit(store, &key, until).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "could not share a Discord rate limit"
+            );
+        }
     }
 
     /// The origin serenity's gateway client is pointed at (`None`: Discord's own).
@@ -112,7 +163,11 @@ impl Rest {
         bucket: RatelimitingBucket,
         req: Request<'_>,
     ) -> Result<Value, DeliveryError> {
-        if let Some(wait) = self.wait_for(bucket) {
+        let wait = match self.wait_for(bucket) {
+            Some(w) => Some(w),
+            None => self.shared_wait(bucket).await,
+        };
+        if let Some(wait) = wait {
             return Err(DeliveryError::Retry {
                 reason: format!("{what}: Discord rate limit bucket exhausted"),
                 after: Some(wait),
@@ -141,7 +196,8 @@ impl Rest {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.unwrap_or_default();
-        self.learn(bucket, status, &headers, &bytes);
+        let learned = self.learn(bucket, status, &headers, &bytes);
+        self.share(learned, bucket).await;
         if (200..300).contains(&status) {
             if bytes.is_empty() {
                 return Ok(Value::Null);
@@ -167,8 +223,15 @@ impl Rest {
         Some(until - now)
     }
 
-    /// Remembers what the headers say about the next request in this bucket.
-    fn learn(&self, bucket: RatelimitingBucket, status: u16, headers: &HeaderMap, body: &[u8]) {
+    /// Remembers what the headers say about the next request in this bucket; returns a
+    /// 429's wait (and whether it is global), which the other replicas must keep too.
+    fn learn(
+        &self,
+        bucket: RatelimitingBucket,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<(bool, Duration)> {
         let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
         let now = Instant::now();
         let mut l = self.limits.lock().unwrap_or_else(|p| p.into_inner());
@@ -182,14 +245,20 @@ impl Rest {
             } else {
                 l.buckets.insert(bucket, now + after);
             }
-            return;
+            return Some((global, after));
         }
         if h("x-ratelimit-remaining") == Some("0")
             && let Some(reset) = h("x-ratelimit-reset-after").and_then(secs)
         {
             l.buckets.insert(bucket, now + reset);
         }
+        None
     }
+}
+
+/// A bucket's key in the shared table.
+fn bucket_key(bucket: RatelimitingBucket) -> String {
+    format!("discord:{bucket:?}")
 }
 
 fn secs(s: &str) -> Option<Duration> {
