@@ -40,13 +40,7 @@ async fn main() {
 /// The load generator's process.
 async fn load(url: String) {
     let load = support::Load::new(url, SECRET);
-    // The SEV the notes go to.
-    let first = load
-        .run(1, 1, |_| {
-            "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=declare+availability+2+Bench&trigger_id=t.0".to_string()
-        })
-        .await;
-    assert_eq!(first.refused, 0, "the first declare was not answered 200");
+    support::declare_first(&load).await;
     let kinds: [support::Kind; 3] = [
         ("help (read-only)", |i| {
             format!("team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=help&trigger_id=h.{i}")

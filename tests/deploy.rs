@@ -31,6 +31,15 @@ fn yaml(files: &[String]) -> Vec<Vec<Value>> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn manifests() -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(Path::new(ROOT).join(KUBERNETES))
         .unwrap()
@@ -77,12 +86,7 @@ fn the_kubernetes_manifests_pass_the_schema_strictly() {
         .unwrap_or_else(|e| {
             panic!("kubernetes-validate: {e} (pip install kubernetes-validate==1.37.0, or run .ci/run, which does)")
         });
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
 }
 
 #[test]
@@ -189,12 +193,7 @@ fn the_kubernetes_manifests_agree_with_each_other_and_the_binary() {
         .env_remove("SEVBOT_CONFIG")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
 }
 
 #[test]

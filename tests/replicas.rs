@@ -229,6 +229,14 @@ async fn one_replica_holds_each_connection_and_another_takes_over_when_it_dies()
     );
 }
 
+/// A new database of `backend` (a SQLite file in `dir`).
+async fn fresh_url(backend: support::Backend, dir: &std::path::Path) -> String {
+    match backend {
+        support::Backend::Sqlite => format!("sqlite://{}", dir.join("s.db").display()),
+        support::Backend::Postgres => support::pg::fresh_database().await,
+    }
+}
+
 /// The lease rule itself, on both backends: a held lease is refused to others, renewed by
 /// its holder, taken over once it runs out or is given up; on PostgreSQL also at once
 /// when its holder's session is gone, and never by a replica whose own session is gone.
@@ -237,10 +245,7 @@ async fn a_lease_is_held_by_one_replica_and_taken_over_when_it_lapses_or_its_hol
     use sevbot::store::{Store, leases, replicas};
     for backend in [support::Backend::Sqlite, support::Backend::Postgres] {
         let dir = tempfile::tempdir().unwrap();
-        let url = match backend {
-            support::Backend::Sqlite => format!("sqlite://{}", dir.path().join("l.db").display()),
-            support::Backend::Postgres => support::pg::fresh_database().await,
-        };
+        let url = fresh_url(backend, dir.path()).await;
         let store = Store::connect(&url).await.unwrap();
         let t = 1_000_000;
         let a = replicas::register(&store, "a", t).await.unwrap();
@@ -301,10 +306,7 @@ async fn an_older_replica_starts_on_a_newer_schema_and_leaves_newer_rows_alone()
     use sevbot::store::{Store, jobs, outbox};
     for backend in [support::Backend::Sqlite, support::Backend::Postgres] {
         let dir = tempfile::tempdir().unwrap();
-        let url = match backend {
-            support::Backend::Sqlite => format!("sqlite://{}", dir.path().join("u.db").display()),
-            support::Backend::Postgres => support::pg::fresh_database().await,
-        };
+        let url = fresh_url(backend, dir.path()).await;
         let store = Store::connect(&url).await.unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -611,6 +613,11 @@ async fn three_replicas_killed_a_hundred_times_lose_and_repeat_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(failed, 0, "rows given up on\n{}", c.logs());
     let calls = c.slack.calls();
     let pages_to = |user: &str, n: usize| -> Vec<Instant> {
         calls

@@ -139,7 +139,8 @@ pub fn cpu_seconds() -> f64 {
 
 pub struct Load {
     client: reqwest::Client,
-    url: String,
+    /// Requests go to each in turn (several replicas behind a round-robin balancer).
+    urls: Vec<String>,
     signer: Arc<Signer>,
 }
 
@@ -202,12 +203,17 @@ impl Load {
 
     /// Requests to `url` signed by `signer`.
     pub fn signed(url: String, signer: Signer) -> Load {
+        Load::spread(vec![url], signer)
+    }
+
+    /// Requests to each of `urls` in turn, signed by `signer`.
+    pub fn spread(urls: Vec<String>, signer: Signer) -> Load {
         Load {
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)
                 .build()
                 .unwrap(),
-            url,
+            urls,
             signer: Arc::new(signer),
         }
     }
@@ -222,7 +228,7 @@ impl Load {
             let due = start + interval * i as u32;
             tokio::time::sleep_until(due.into()).await;
             let client = self.client.clone();
-            let url = self.url.clone();
+            let url = self.urls[i as usize % self.urls.len()].clone();
             let signer = self.signer.clone();
             let body = body(i);
             tasks.push(tokio::spawn(async move {
@@ -272,6 +278,16 @@ pub fn rates() -> Vec<u64> {
         .ok()
         .map(|r| r.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![200, 1000, 5000])
+}
+
+/// Declares SEV-1 through `load` (Slack), the SEV the benchmarks' notes go to.
+pub async fn declare_first(load: &Load) {
+    let first = load
+        .run(1, 1, |_| {
+            "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=declare+availability+2+Bench&trigger_id=t.0".to_string()
+        })
+        .await;
+    assert_eq!(first.refused, 0, "the first declare was not answered 200");
 }
 
 /// A kind of request: its name and its body for the i-th request.

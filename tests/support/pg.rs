@@ -56,7 +56,7 @@ fn pg_command(bin: &Path, root: bool) -> Command {
     }
 }
 
-fn start() -> Result<Server, String> {
+fn start(fsync: bool) -> Result<Server, String> {
     let bin = bindir();
     let root = is_root();
     let dir = std::env::temp_dir().join(format!(
@@ -103,8 +103,9 @@ fn start() -> Result<Server, String> {
         .map_err(|e| e.to_string())?
         .port();
     let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-        dir.display()
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
+        dir.display(),
+        if fsync { "on" } else { "off" }
     );
     let out = pg_command(&bin.join("pg_ctl"), root)
         .args(["-w", "-t", "60", "-D"])
@@ -147,12 +148,23 @@ fn rand_suffix() -> u128 {
         .unwrap_or(0)
 }
 
-/// A URL to a new, empty database on the shared test server.
+/// A URL to a new, empty database on the shared test server (fsync off: tests check
+/// behaviour, not the disk).
 pub async fn fresh_database() -> String {
     static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+    create_on(SERVER.get_or_init(|| start(false))).await
+}
+
+/// A URL to a new, empty database on a server that syncs every commit to disk, as a
+/// production one does (benchmarks).
+pub async fn fresh_durable_database() -> String {
+    static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+    create_on(SERVER.get_or_init(|| start(true))).await
+}
+
+async fn create_on(server: &Result<Server, String>) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let server = SERVER
-        .get_or_init(start)
+    let server = server
         .as_ref()
         .unwrap_or_else(|e| panic!("could not start PostgreSQL: {e}"));
     let name = format!("sevbot_test_{}", N.fetch_add(1, Ordering::SeqCst));
