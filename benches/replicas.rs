@@ -93,16 +93,8 @@ async fn main() {
         let load = support::Load::spread(urls, support::Signer::Slack(SECRET.into()));
         support::declare_first(&load).await;
         let kinds: [support::Kind; 2] = [
-            ("timeline note (durable)", |i| {
-                format!(
-                    "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=SEV-1+timeline+note+step+{i}&trigger_id=n.{i}"
-                )
-            }),
-            ("declare (durable)", |i| {
-                format!(
-                    "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=declare+availability+2+Bench+{i}+--new&trigger_id=d.{i}"
-                )
-            }),
+            ("timeline note (durable)", support::slack_note),
+            ("declare (durable)", support::slack_declare),
         ];
         support::matrix(&format!("replicas={n}"), &load, &kinds).await;
     }

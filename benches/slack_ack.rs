@@ -45,16 +45,8 @@ async fn load(url: String) {
         ("help (read-only)", |i| {
             format!("team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=help&trigger_id=h.{i}")
         }),
-        ("timeline note (durable)", |i| {
-            format!(
-                "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=SEV-1+timeline+note+step+{i}&trigger_id=n.{i}"
-            )
-        }),
-        ("declare (durable)", |i| {
-            format!(
-                "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=declare+availability+2+Bench+{i}+--new&trigger_id=d.{i}"
-            )
-        }),
+        ("timeline note (durable)", support::slack_note),
+        ("declare (durable)", support::slack_declare),
     ];
     support::matrix("slack_ack", &load, &kinds).await;
 }

@@ -119,6 +119,16 @@ impl Cluster {
             .collect()
     }
 
+    /// Socket Mode and the gateway were never open twice at once.
+    fn never_held_twice(&self) {
+        let (socket, gateway) = (self.slack.socket_live().1, self.discord.gateway_live().1);
+        assert!(
+            socket == 1 && gateway == 1,
+            "at most {socket} Socket Mode and {gateway} gateway connections at once\n{}",
+            self.logs()
+        );
+    }
+
     /// Both connections are open, once each.
     async fn both_held(&self) {
         until(TAKEOVER, "Socket Mode and the gateway held", || {
@@ -208,16 +218,7 @@ async fn one_replica_holds_each_connection_and_another_takes_over_when_it_dies()
         assert!(metrics.contains(&line), "replica {i}: no {line}");
     }
 
-    assert_eq!(
-        c.slack.socket_live().1,
-        1,
-        "two Socket Mode connections at once"
-    );
-    assert_eq!(
-        c.discord.gateway_live().1,
-        1,
-        "two gateway sessions at once"
-    );
+    c.never_held_twice();
     let worst = takeovers.iter().max().unwrap();
     println!(
         "gateway takeovers after kill -9: {:?}; worst {worst:?}; Socket Mode handover after SIGTERM: {handover:?}",
@@ -679,16 +680,7 @@ async fn three_replicas_killed_a_hundred_times_lose_and_repeat_nothing() {
         worst <= Duration::from_secs(5),
         "a step fired {worst:?} late: {late:?}"
     );
-    assert_eq!(
-        c.slack.socket_live().1,
-        1,
-        "two Socket Mode connections at once"
-    );
-    assert_eq!(
-        c.discord.gateway_live().1,
-        1,
-        "two gateway sessions at once"
-    );
+    c.never_held_twice();
 }
 
 /// Discord answers one replica's post with a 429: the other replica holds back from that

@@ -290,6 +290,20 @@ pub async fn declare_first(load: &Load) {
     assert_eq!(first.refused, 0, "the first declare was not answered 200");
 }
 
+/// The i-th timeline note on SEV-1, as a Slack slash command.
+pub fn slack_note(i: u64) -> String {
+    format!(
+        "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=SEV-1+timeline+note+step+{i}&trigger_id=n.{i}"
+    )
+}
+
+/// The i-th declare, as a Slack slash command.
+pub fn slack_declare(i: u64) -> String {
+    format!(
+        "team_id=T1&channel_id=C1&user_id=U1&command=%2Fsev&text=declare+availability+2+Bench+{i}+--new&trigger_id=d.{i}"
+    )
+}
+
 /// A kind of request: its name and its body for the i-th request.
 pub type Kind = (&'static str, fn(u64) -> String);
 
