@@ -361,12 +361,7 @@ start_date = "2026-01-05"
     s.deliver().await;
     assert_eq!(pages_about(&s.slack, "SEV-1"), vec!["U_ERIN".to_string()]);
     let ch = s.slack.channel_id("sev-1-backups-lagging").unwrap();
-    let texts: Vec<String> = s
-        .slack
-        .messages(&ch)
-        .iter()
-        .filter_map(|m| m["text"].as_str().map(String::from))
-        .collect();
+    let texts = s.slack.texts(&ch);
     assert!(
         texts.iter().any(|t| t == "paged <@U_ERIN> as IMOC"),
         "{texts:?}"
@@ -790,12 +785,7 @@ async fn two_replicas_pace_one_channel_together() {
         assert!(start.elapsed() < Duration::from_secs(60), "still pending");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let texts: Vec<String> = s
-        .slack
-        .messages(&ch)
-        .iter()
-        .filter_map(|m| m["text"].as_str().map(String::from))
-        .collect();
+    let texts = s.slack.texts(&ch);
     for r in 1..=ROUNDS {
         let step = format!("step {r}");
         assert!(texts.iter().any(|t| t.contains(&step)), "{step}: {texts:?}");

@@ -203,6 +203,14 @@ impl FakeSlack {
             .unwrap_or_default()
     }
 
+    /// The text of each message in `channel`, oldest first.
+    pub fn texts(&self, channel: &str) -> Vec<String> {
+        self.messages(channel)
+            .iter()
+            .filter_map(|m| m["text"].as_str().map(String::from))
+            .collect()
+    }
+
     /// Every channel created, by name.
     pub fn channel_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self
