@@ -415,6 +415,15 @@ steps = [
 ]
 "#;
 
+/// Who is paged on Discord for a SEV nobody acknowledges: alice (IMOC), bob (TLOC), then
+/// hank and mia (the ladder), by their Discord ids in the test config.
+const DISCORD_PAGED: [&str; 4] = [
+    "100000000000000011",
+    "100000000000000012",
+    "100000000000000024",
+    "100000000000000023",
+];
+
 /// A load balancer in front of the replicas: each request goes to the next replica in
 /// turn, and to the one after when that one is down (the same request again, as a proxy
 /// retries it: Slack's trigger_id and Discord's interaction id make a repeat harmless).
@@ -638,6 +647,17 @@ async fn three_replicas_killed_a_hundred_times_lose_and_repeat_nothing() {
                 .filter(|(_, ch)| ch.name.starts_with(&prefix))
                 .count();
             assert_eq!(named, 1, "SEV-{n}: {named} Discord channels");
+            // Pages are DMs: IMOC and TLOC, then (never acknowledged) the whole ladder.
+            for user in DISCORD_PAGED {
+                let dm = format!("dm-{user}");
+                let pages = channels
+                    .values()
+                    .filter(|ch| ch.name == dm)
+                    .flat_map(|ch| ch.messages.values())
+                    .filter(|m| names_sev(&m.to_string(), *n))
+                    .count();
+                assert_eq!(pages, 1, "SEV-{n}: Discord pages to {user}");
+            }
             continue;
         }
         let named = c
