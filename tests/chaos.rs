@@ -175,19 +175,7 @@ async fn chaos(b: Backend) {
     }
     // Everything settles: every SEV has its one channel, every line and page went out.
     let store = sevbot::store::Store::connect(&bot.db).await.unwrap();
-    let start = Instant::now();
-    loop {
-        let (pending, _) = sevbot::store::outbox::pending(&store).await.unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{pending} rows still pending:\n{}",
-            bot.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::until_outbox_empty(&store, Duration::from_secs(60), || bot.logs()).await;
     let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
         .fetch_one(&store.pool)
         .await

@@ -775,16 +775,7 @@ async fn two_replicas_pace_one_channel_together() {
         alerted.unwrap();
         tokio::time::sleep(Duration::from_millis(1_000)).await;
     }
-    let start = Instant::now();
-    while sevbot::store::outbox::pending(&s.app.engine.store)
-        .await
-        .unwrap()
-        .0
-        > 0
-    {
-        assert!(start.elapsed() < Duration::from_secs(60), "still pending");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::until_outbox_empty(&s.app.engine.store, Duration::from_secs(60), String::new).await;
     let texts = s.slack.texts(&ch);
     for r in 1..=ROUNDS {
         let step = format!("step {r}");

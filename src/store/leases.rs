@@ -19,9 +19,7 @@ pub struct Holder {
 fn alive(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "SELECT $2",
-        Backend::Postgres => {
-            "SELECT r.owner FROM replicas r JOIN pg_stat_activity a ON a.pid = r.session"
-        }
+        Backend::Postgres => super::replicas::LIVE_OWNERS,
     }
 }
 

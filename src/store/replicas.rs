@@ -11,6 +11,10 @@ use sqlx::Connection;
 
 use super::{Backend, Store};
 
+/// The owners of every registered process whose PostgreSQL session is still connected.
+pub(crate) const LIVE_OWNERS: &str =
+    "SELECT r.owner FROM replicas r JOIN pg_stat_activity a ON a.pid = r.session";
+
 /// Held for the life of the process (on PostgreSQL: the session that proves it alive).
 pub struct Registration {
     pub owner: String,
@@ -65,16 +69,15 @@ pub struct Reaped {
 pub async fn reap(store: &Store, me: &str) -> anyhow::Result<Reaped> {
     // Owners whose leases stay: on SQLite only this process; on PostgreSQL every
     // registered process whose session is still connected.
-    let others_alive = match store.backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => {
-            " AND lease_owner NOT IN (SELECT r.owner FROM replicas r JOIN pg_stat_activity a ON a.pid = r.session)"
-        }
+    let others_alive = |column: &str| match store.backend {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres => format!(" AND {column} NOT IN ({LIVE_OWNERS})"),
     };
     let mut tx = store.begin().await?;
     let outbox = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, doubt = 1 \
-         WHERE status = 'pending' AND lease_owner IS NOT NULL AND lease_owner <> $1{others_alive}"
+         WHERE status = 'pending' AND lease_owner IS NOT NULL AND lease_owner <> $1{}",
+        others_alive("lease_owner")
     )))
     .bind(me)
     .execute(&mut *tx)
@@ -82,7 +85,8 @@ pub async fn reap(store: &Store, me: &str) -> anyhow::Result<Reaped> {
     .rows_affected();
     let jobs = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-         WHERE done_at IS NULL AND lease_owner IS NOT NULL AND lease_owner <> $1{others_alive}"
+         WHERE done_at IS NULL AND lease_owner IS NOT NULL AND lease_owner <> $1{}",
+        others_alive("lease_owner")
     )))
     .bind(me)
     .execute(&mut *tx)
@@ -93,7 +97,7 @@ pub async fn reap(store: &Store, me: &str) -> anyhow::Result<Reaped> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE pacing SET free_at = 0, owner = NULL \
          WHERE owner IS NOT NULL AND owner <> $1{}",
-        others_alive.replace("lease_owner", "owner")
+        others_alive("owner")
     )))
     .bind(me)
     .execute(&mut *tx)

@@ -310,6 +310,28 @@ impl Captured {
 }
 
 /// Serves `router` on a free local port for the rest of the test; returns its address.
+/// Waits until nothing is pending in the outbox of `store`; fails after `limit`, showing
+/// `why()` (the processes' logs, say).
+pub async fn until_outbox_empty(
+    store: &sevbot::store::Store,
+    limit: std::time::Duration,
+    why: impl Fn() -> String,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        let (pending, _) = sevbot::store::outbox::pending(store).await.unwrap();
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{pending} rows still pending:\n{}",
+            why()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     // Never stopped: the server lives as long as the test's runtime.
