@@ -606,6 +606,7 @@ async fn connect_gateway(d: &DiscordApp) -> Gateway {
 #[tokio::test]
 async fn gateway_interactions_survive_a_reconnect() {
     let d = DiscordApp::start().await;
+    d.fake.heartbeat_every(1_000);
     let g = connect_gateway(&d).await;
     let commands = d.fake.commands();
     assert_eq!(commands.len(), 1);

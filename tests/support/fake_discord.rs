@@ -195,6 +195,8 @@ struct Gateway {
     /// Connections open now, and the most ever open at once.
     live: usize,
     most: usize,
+    /// The heartbeat interval HELLO announces; Discord's own unless a test shortens it.
+    heartbeat_ms: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -330,6 +332,11 @@ impl FakeDiscord {
             let _ = tx.send(Some(json!({ "op": 7, "d": null }).to_string()));
             let _ = tx.send(None);
         }
+    }
+
+    /// Announces a heartbeat interval of `ms` to the connections opened from now on.
+    pub fn heartbeat_every(&self, ms: u64) {
+        self.inner.lock().unwrap().gateway.heartbeat_ms = Some(ms);
     }
 
     /// Gateway connections open now, and the most that were ever open at once.
@@ -839,7 +846,17 @@ async fn gateway(fake: FakeDiscord, socket: WebSocket) {
 async fn gateway_session(fake: FakeDiscord, mut socket: WebSocket) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
     fake.inner.lock().unwrap().gateway.connects += 1;
-    let hello = json!({ "op": 10, "d": { "heartbeat_interval": 1000 } });
+    // Discord's own interval by default. A short one makes serenity restart the shard (a
+    // fresh IDENTIFY, so dispatches in flight are lost) whenever a busy machine delays an
+    // ACK past it, so only the test of heartbeats themselves asks for one.
+    let interval = fake
+        .inner
+        .lock()
+        .unwrap()
+        .gateway
+        .heartbeat_ms
+        .unwrap_or(41_250);
+    let hello = json!({ "op": 10, "d": { "heartbeat_interval": interval } });
     if socket
         .send(Ws::Text(hello.to_string().into()))
         .await
@@ -878,6 +895,10 @@ async fn gateway_session(fake: FakeDiscord, mut socket: WebSocket) {
                             let mut i = fake.inner.lock().unwrap();
                             i.gateway.identifies += 1;
                             i.gateway.session = Some("fake-session-1".into());
+                            // A new session counts its dispatches from 1 and replays
+                            // nothing from an earlier one.
+                            i.gateway.seq = 0;
+                            i.gateway.log.clear();
                             i.gateway.tx = Some(tx.clone());
                             i.addr.clone()
                         };
