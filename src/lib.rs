@@ -14,3 +14,4 @@ pub mod ops;
 pub mod reload;
 pub mod scheduler;
 pub mod store;
+pub mod web;

@@ -681,7 +681,7 @@ fn modules_import_without_cycles_and_the_domain_stands_alone() {
                 "reload",
                 "leadership",
             ],
-            &["adapters", "http", "logging"],
+            &["adapters", "http", "logging", "web"],
             &["app", ""],
         ];
         layers

@@ -1,18 +1,22 @@
-//! The read API for tools and people outside chat: `GET /api/v1/sevs/{id}/postmortem`
-//! (Markdown). Authenticated with its own token (`API_TOKEN`, or the variable
-//! `server.api_token_env` names); off while the token is unset.
+//! The read API for tools and people outside chat, authenticated with its own token
+//! (`API_TOKEN`, or the variable `server.api_token_env` names) and off while it is unset:
+//! `GET /api/v1/sevs` (open and recently ended SEVs), `GET /api/v1/sevs/{id}` (one SEV:
+//! card, roles, pages, timeline, postmortem) as JSON with the field names of
+//! `engine::views`, and `GET /api/v1/sevs/{id}/postmortem` as Markdown. The token is
+//! nobody in particular, so a restricted SEV shows only its id, type, level and stage.
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 
 use super::monitoring::authorized;
 use crate::domain::SevId;
 use crate::engine::Engine;
+use crate::engine::views::Reader;
 
 #[derive(Clone)]
 struct Api {
@@ -22,6 +26,8 @@ struct Api {
 
 pub fn routes(engine: Engine, token: &str) -> Router {
     Router::new()
+        .route("/api/v1/sevs", get(list))
+        .route("/api/v1/sevs/{id}", get(one))
         .route("/api/v1/sevs/{id}/postmortem", get(postmortem))
         .with_state(Api {
             engine,
@@ -33,45 +39,95 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (status, body.into()).into_response()
 }
 
+/// 401 with how to authenticate, unless the request carries the API token.
+fn refused(api: &Api, headers: &HeaderMap) -> Option<Response> {
+    if authorized(headers, &api.token) {
+        return None;
+    }
+    let mut r = text(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong credentials: send Authorization: Bearer <the API token>\n",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        "Bearer".parse().expect("static header"),
+    );
+    Some(r)
+}
+
+/// The SEV an address names, or the 400 that says how to write it.
+fn sev_id(id: &str) -> Result<SevId, Box<Response>> {
+    SevId::parse(id).ok_or_else(|| {
+        Box::new(text(
+            StatusCode::BAD_REQUEST,
+            format!("\"{id}\" is not a SEV id; write it as SEV-12\n"),
+        ))
+    })
+}
+
+fn failed(e: anyhow::Error, what: &str) -> Response {
+    tracing::error!(error = format!("{e:#}"), "could not read {what}");
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("sevbot could not read {what}; its log says why\n"),
+    )
+}
+
+/// How many recently ended SEVs the list carries.
+const RECENTLY_ENDED: i64 = 20;
+
+async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    match api.engine.sev_list(&Reader::Anyone, RECENTLY_ENDED).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => failed(e, "the SEVs"),
+    }
+}
+
+async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    let id = match sev_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    match api.engine.sev_detail(id, &Reader::Anyone).await {
+        Ok(Some(sev)) => Json(sev).into_response(),
+        Ok(None) => text(StatusCode::NOT_FOUND, format!("there is no {id}\n")),
+        Err(e) => failed(e, "the SEV"),
+    }
+}
+
 async fn postmortem(
     State(api): State<Api>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authorized(&headers, &api.token) {
-        let mut r = text(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong credentials: send Authorization: Bearer <the API token>\n",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Bearer".parse().expect("static header"),
-        );
+    if let Some(r) = refused(&api, &headers) {
         return r;
     }
-    let Some(id) = SevId::parse(&id) else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!("\"{id}\" is not a SEV id; write it as SEV-12\n"),
-        );
+    let id = match sev_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
     };
-    match api.engine.postmortem_of(id).await {
-        Ok(Some(doc)) => (
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            doc,
-        )
-            .into_response(),
-        Ok(None) => text(StatusCode::NOT_FOUND, format!("there is no {id}\n")),
-        Err(e) => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                sev = id.0,
-                "could not write a postmortem"
-            );
-            text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "sevbot could not write the postmortem; its log says why\n",
+    match api.engine.sev_detail(id, &Reader::Anyone).await {
+        Ok(Some(sev)) => match sev.postmortem {
+            Some(doc) => (
+                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+                doc,
             )
-        }
+                .into_response(),
+            None => text(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{id} is restricted: its postmortem is for its members; ask for it with /sev postmortem in its channel\n"
+                ),
+            ),
+        },
+        Ok(None) => text(StatusCode::NOT_FOUND, format!("there is no {id}\n")),
+        Err(e) => failed(e, "the postmortem"),
     }
 }

@@ -56,7 +56,7 @@ pub fn routes(engine: Engine, token: &str, prometheus: Option<&str>) -> Router {
 }
 
 /// Same time whatever the mismatch, so the secret cannot be guessed byte by byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
 }

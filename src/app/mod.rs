@@ -381,6 +381,12 @@ impl App {
             .collect()
     }
 
+    /// The web view's credentials from `[web]` and the environment; `None`: it is off.
+    pub fn web_access(&self) -> Option<crate::web::Access> {
+        let web = &self.engine.cfg().web;
+        crate::web::Access::new(web, std::env::var(&web.token_env).ok())
+    }
+
     /// Health, readiness and metrics, plus the endpoints of each configured platform.
     pub fn router(&self) -> axum::Router {
         let mut r = crate::http::router(
@@ -393,6 +399,9 @@ impl App {
             .filter(|t| !t.trim().is_empty());
         if let Some(token) = &api_token {
             r = r.merge(crate::adapters::api::routes(self.engine.clone(), token));
+        }
+        if let Some(access) = self.web_access() {
+            r = r.merge(crate::web::routes(self.engine.clone(), access));
         }
         if let Some(token) = &self.monitoring_token {
             let prometheus = std::env::var("PROMETHEUS_URL")
@@ -544,6 +553,12 @@ pub async fn run(cfg: Config, mode: ConsoleMode, path: Option<PathBuf>) -> anyho
         path,
         stop.clone(),
     )));
+    if app.web_access().is_none() {
+        tracing::info!(
+            env = cfg.web.token_env,
+            "no web token and no proxy user header set: the web view is off"
+        );
+    }
     if app.monitoring_token.is_none() {
         tracing::info!(
             env = cfg.availability.token_env,

@@ -86,6 +86,7 @@ impl RawConfig {
             email: Default::default(),
             jira: Default::default(),
             tracker_webhook: Default::default(),
+            web: Default::default(),
         }
     }
 }
@@ -106,13 +107,14 @@ fn ours(key: &str, sections: &[String]) -> bool {
 }
 
 /// `SEVBOT_*` variables sevbot does not read (not `SEVBOT_<SECTION>__<KEY>` of a known
-/// section, nor `SEVBOT_CONFIG` or `SEVBOT_HTTP_ADDR`), for a debug line at start-up.
+/// section, nor `SEVBOT_CONFIG`, `SEVBOT_HTTP_ADDR` or `SEVBOT_WEB_TOKEN`), for a debug line at start-up.
 pub fn ignored_env() -> Vec<String> {
     let sections = sections();
     std::env::vars()
         .filter_map(|(k, _)| {
             let rest = k.strip_prefix("SEVBOT_")?;
-            let known = ours(rest, &sections) || rest == "CONFIG" || rest == "HTTP_ADDR";
+            let known =
+                ours(rest, &sections) || ["CONFIG", "HTTP_ADDR", "WEB_TOKEN"].contains(&rest);
             (!known).then_some(k)
         })
         .collect()

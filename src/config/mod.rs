@@ -24,6 +24,7 @@ mod postmortem;
 mod read;
 mod sections;
 mod tickets;
+mod web;
 pub use availability::{AvailabilityConfig, Destination, MIN_POLL_SECONDS};
 pub use email::{EmailConfig, MailList};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
@@ -39,6 +40,7 @@ pub use sections::{
     ServerConfig,
 };
 pub use tickets::{JiraConfig, TrackerWebhookConfig};
+pub use web::WebConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +87,8 @@ pub struct RawConfig {
     pub jira: JiraConfig,
     #[serde(default)]
     pub tracker_webhook: TrackerWebhookConfig,
+    #[serde(default)]
+    pub web: WebConfig,
 }
 
 /// The validated configuration the program runs on.
@@ -107,6 +111,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub jira: JiraConfig,
     pub tracker_webhook: TrackerWebhookConfig,
+    pub web: WebConfig,
     pub people: Vec<Person>,
     pub rotations: Vec<Rotation>,
     pub feeds: Vec<Feed>,
@@ -259,6 +264,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
     let postmortem_template = postmortem::template(&raw.postmortem, &mut problems);
     email::check(&raw.email, &mut problems);
     tickets::check(&raw.jira, &mut problems);
+    web::check(&raw.web, &mut problems);
     let ok = !problems.iter().any(|p| p.fatal);
     // The sections are handed on as checked; the raw lists they were checked from
     // (people, rotations, feeds, policies, schedules) stay here.
@@ -277,6 +283,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         email,
         jira,
         tracker_webhook,
+        web,
         ..
     } = raw;
     let cfg = ok.then_some(Config {
@@ -294,6 +301,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         email,
         jira,
         tracker_webhook,
+        web,
         people,
         rotations,
         feeds,
@@ -304,6 +312,19 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         learned: Learned::default(),
     });
     (cfg, problems)
+}
+
+/// A valid configuration from TOML text, for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn from_toml(text: &str) -> Config {
+    use figment::Figment;
+    use figment::providers::{Format, Serialized, Toml};
+    let raw: RawConfig = Figment::from(Serialized::defaults(RawConfig::empty()))
+        .merge(Toml::string(text))
+        .extract()
+        .unwrap();
+    let (cfg, problems) = validate(raw);
+    cfg.unwrap_or_else(|| panic!("{problems:?}"))
 }
 
 #[cfg(test)]

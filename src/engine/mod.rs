@@ -18,6 +18,7 @@ mod publish;
 mod reads;
 mod schedules;
 mod tickets;
+pub mod views;
 
 use std::collections::HashMap;
 use std::sync::Arc;

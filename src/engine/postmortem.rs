@@ -21,16 +21,6 @@ use crate::store::availability::{self as avail, RouteState};
 use crate::store::incidents as sevs;
 
 impl Engine {
-    /// The postmortem of SEV `id` now, or `None` when there is no such SEV.
-    pub async fn postmortem_of(&self, id: crate::domain::SevId) -> anyhow::Result<Option<String>> {
-        let mut conn = self.store.pool.acquire().await?;
-        let Some(inc) = sevs::load(&mut conn, id).await? else {
-            return Ok(None);
-        };
-        let now = self.clock.now_ms();
-        Ok(Some(self.postmortem(&mut conn, &inc, now).await?))
-    }
-
     /// `/sev postmortem`: where the platform takes files, the document goes to the asker
     /// as `postmortem-SEV-n.md` in a direct message (whole, however long; mentions in a
     /// file notify nobody); elsewhere (the console) it is the answer, as text the platform

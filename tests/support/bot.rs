@@ -63,6 +63,7 @@ impl Bot {
             "DISCORD_PUBLIC_KEY",
             "DISCORD_APPLICATION_ID",
             "PROMETHEUS_URL",
+            "SEVBOT_WEB_TOKEN",
         ] {
             cmd.env_remove(k);
         }
