@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use super::monitoring::authorized;
 use crate::domain::SevId;
 use crate::engine::Engine;
-use crate::engine::views::Reader;
+use crate::engine::views::{Reader, SevDetail};
 
 #[derive(Clone)]
 struct Api {
@@ -86,18 +86,23 @@ async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Some(r) = refused(&api, &headers) {
-        return r;
+/// The SEV `id` names, as the token may see it: 401, 400, 404 or 500 when there is none.
+async fn read_sev(api: &Api, headers: &HeaderMap, id: &str) -> Result<SevDetail, Response> {
+    if let Some(r) = refused(api, headers) {
+        return Err(r);
     }
-    let id = match sev_id(&id) {
-        Ok(id) => id,
-        Err(r) => return *r,
-    };
+    let id = sev_id(id).map_err(|r| *r)?;
     match api.engine.sev_detail(id, &Reader::Anyone).await {
-        Ok(Some(sev)) => Json(sev).into_response(),
-        Ok(None) => text(StatusCode::NOT_FOUND, format!("there is no {id}\n")),
-        Err(e) => failed(e, "the SEV"),
+        Ok(Some(sev)) => Ok(sev),
+        Ok(None) => Err(text(StatusCode::NOT_FOUND, format!("there is no {id}\n"))),
+        Err(e) => Err(failed(e, "the SEV")),
+    }
+}
+
+async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match read_sev(&api, &headers, &id).await {
+        Ok(sev) => Json(sev).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -106,28 +111,22 @@ async fn postmortem(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(r) = refused(&api, &headers) {
-        return r;
-    }
-    let id = match sev_id(&id) {
-        Ok(id) => id,
-        Err(r) => return *r,
+    let sev = match read_sev(&api, &headers, &id).await {
+        Ok(sev) => sev,
+        Err(r) => return r,
     };
-    match api.engine.sev_detail(id, &Reader::Anyone).await {
-        Ok(Some(sev)) => match sev.postmortem {
-            Some(doc) => (
-                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-                doc,
-            )
-                .into_response(),
-            None => text(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "{id} is restricted: its postmortem is for its members; ask for it with /sev postmortem in its channel\n"
-                ),
+    match sev.postmortem {
+        Some(doc) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            doc,
+        )
+            .into_response(),
+        None => text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} is restricted: its postmortem is for its members; ask for it with /sev postmortem in its channel\n",
+                sev.summary.id
             ),
-        },
-        Ok(None) => text(StatusCode::NOT_FOUND, format!("there is no {id}\n")),
-        Err(e) => failed(e, "the postmortem"),
+        ),
     }
 }

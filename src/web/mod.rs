@@ -140,6 +140,25 @@ impl Web {
         }
     }
 
+    /// The page `page` makes of the SEVs `reader` may see (and the last `ended` ended).
+    async fn open_sevs(
+        &self,
+        reader: &Reader,
+        ended: i64,
+        page: impl FnOnce(crate::engine::views::SevList) -> (&'static str, minijinja::Value),
+    ) -> Response {
+        match self.engine.sev_list(reader, ended).await {
+            Ok(list) => {
+                let (name, ctx) = page(list);
+                self.render(name, ctx)
+            }
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "could not read the open SEVs");
+                failed()
+            }
+        }
+    }
+
     /// "Signed in as Ian" for a person; nothing for the shared token.
     fn reader_name(&self, reader: &Reader) -> Option<String> {
         match reader {
@@ -167,16 +186,11 @@ async fn open_page(
     State(web): State<Web>,
     axum::Extension(reader): axum::Extension<Reader>,
 ) -> Response {
-    match web.engine.sev_list(&reader, RECENTLY_ENDED).await {
-        Ok(list) => web.render(
-            "open.html",
-            context! { list, reader => web.reader_name(&reader) },
-        ),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "could not read the open SEVs");
-            failed()
-        }
-    }
+    let name = web.reader_name(&reader);
+    web.open_sevs(&reader, RECENTLY_ENDED, |list| {
+        ("open.html", context! { list, reader => name })
+    })
+    .await
 }
 
 /// The open SEVs' table rows alone, for the page's poll.
@@ -184,13 +198,8 @@ async fn open_rows(
     State(web): State<Web>,
     axum::Extension(reader): axum::Extension<Reader>,
 ) -> Response {
-    match web.engine.sev_list(&reader, 0).await {
-        Ok(list) => web.render("open_rows.html", context! { list }),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "could not read the open SEVs");
-            failed()
-        }
-    }
+    web.open_sevs(&reader, 0, |list| ("open_rows.html", context! { list }))
+        .await
 }
 
 async fn sev_page(
