@@ -50,6 +50,11 @@ fn templates() -> Environment<'static> {
             .unwrap_or_else(|e| panic!("template {name}: {e:#}"));
     }
     env.add_filter("age", |seconds: i64| fmt_age(seconds));
+    // RFC 3339 as people read it: "2026-12-02 19:45:08 UTC" (the datetime attribute keeps
+    // the machine form).
+    env.add_filter("when", |t: String| {
+        t.replacen('T', " ", 1).replace('Z', " UTC")
+    });
     env
 }
 
