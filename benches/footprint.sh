@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Size, cold start, idle resident memory and idle CPU of the release binary, serving with the
 # example config and the console off. Build it first: cargo build --release --bin sevbot
+# (BIN=path measures another build).
 set -euo pipefail
 # Waits (5 s at most) for the start-up line in $1.
 started() {
@@ -8,8 +9,8 @@ started() {
   echo "sevbot did not start:"; cat "$1"; exit 1
 }
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bin="$repo/target/release/sevbot"
-ls -l "$bin" | awk '{printf "size: %.1f MB\n", $5/1048576}'
+bin="${BIN:-$repo/target/release/sevbot}"
+ls -l "$bin" | awk '{printf "size: %d bytes (%.1f MiB)\n", $5, $5/1048576}'
 d=$(mktemp -d)
 # Starts the binary serving on database $d/s.db, logging to $1; prints ms to "sevbot started".
 start() {
