@@ -396,6 +396,22 @@ fn discord_command(text: &str) -> (String, Value) {
             }
             "reopen"
         }
+        "oncall" | "simulate" => {
+            let at = words.iter().position(|w| *w == "at").unwrap_or(words.len());
+            let before = &words[1..at];
+            if words[0] == "simulate" {
+                options.push(int("level", before[0]));
+                if let Some(ty) = before.get(1) {
+                    options.push(string("type", ty.to_string()));
+                }
+            } else if let Some(role) = before.first() {
+                options.push(string("role", role.to_string()));
+            }
+            if at < words.len() {
+                options.push(string("at", rest(at + 1)));
+            }
+            words[0]
+        }
         "diagnosed" => {
             if words.len() > 1 {
                 options.push(string("note", rest(1)));

@@ -100,6 +100,20 @@ const fn spec(
     }
 }
 
+/// Before and between incidents: on Discord, `/sev plan oncall`, `/sev plan simulate` and
+/// `/sev plan sla` (the top level's 25 entries are full).
+const PLAN: (&str, &str) = (
+    "plan",
+    "Before and between incidents: who is on call, whom a SEV would page, the SLA",
+);
+
+const AT: Opt = opt(
+    "at",
+    Arg::Text(40),
+    false,
+    "When, e.g. sat 03:00 or 2026-12-05 03:00, in the rotation's timezone (default: now)",
+);
+
 /// After the incident: on Discord, `/sev review postmortem` and `/sev review followup`
 /// (the top level's 25 entries are full).
 const REVIEW: (&str, &str) = (
@@ -236,7 +250,8 @@ pub const SET: &[Spec] = &[
         "This month's downtime against the SLA",
         &[],
         "sla",
-    ),
+    )
+    .in_group(PLAN),
     spec(
         "followup",
         "/sev followup [add <text…> [@owner] [due YYYY-MM-DD] | list | done <n>]",
@@ -344,6 +359,36 @@ pub const SET: &[Spec] = &[
         &[],
         "list",
     ),
+    spec(
+        "oncall",
+        "/sev oncall [role] [at <time>]",
+        "who holds each role now, or at a time (in the rotation's timezone)",
+        "Who is on call now, or at a time",
+        &[
+            opt("role", Arg::Role, false, "The role (default: all three)"),
+            AT,
+        ],
+        "oncall imoc at sat 03:00",
+    )
+    .in_group(PLAN),
+    spec(
+        "simulate",
+        "/sev simulate <level> [type] [at <time>]",
+        "whom a SEV declared now (or then) would page, and when, step by step",
+        "Whom a SEV declared now, or at a time, would page",
+        &[
+            opt("level", Arg::Level, true, "The SEV level"),
+            opt(
+                "type",
+                Arg::SevType,
+                false,
+                "The SEV type (default: availability)",
+            ),
+            AT,
+        ],
+        "simulate 1 security at sat 03:00",
+    )
+    .in_group(PLAN),
     spec(
         "timeline",
         "/sev timeline [note <text…>]",

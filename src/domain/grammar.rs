@@ -6,6 +6,7 @@ use std::fmt;
 use super::feed::FeedFilter;
 pub use super::suggest::closest;
 use super::types::{Level, Role, SevId, SevType};
+use super::when::When;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -93,6 +94,18 @@ pub enum Command {
         sev: Option<SevId>,
     },
     List,
+    /// Who holds each role (or one) now, or at a moment (`/sev oncall [role] [at <time>]`).
+    Oncall {
+        role: Option<Role>,
+        at: Option<When>,
+    },
+    /// The whole ladder a SEV declared then would follow, with names and minutes
+    /// (`/sev simulate <level> [type] [at <time>]`).
+    Simulate {
+        level: Level,
+        sev_type: SevType,
+        at: Option<When>,
+    },
     Timeline {
         sev: Option<SevId>,
     },
@@ -130,6 +143,8 @@ impl Command {
             Command::Impact { .. } => "impact",
             Command::Draft { .. } => "draft",
             Command::Sla => "sla",
+            Command::Oncall { .. } => "oncall",
+            Command::Simulate { .. } => "simulate",
             Command::Diagnosed { .. } => "diagnosed",
             Command::Retitle { .. } => "retitle",
             Command::Reopen { .. } => "reopen",
@@ -386,6 +401,8 @@ pub fn parse_with(
         }
         "status" => no_args(Command::Status { sev }),
         "list" => no_args(Command::List),
+        "oncall" => oncall(&rest),
+        "simulate" => simulate(&rest),
         "timeline" => match rest.split_first() {
             None => Ok(Command::Timeline { sev }),
             Some((w, note)) if w.eq_ignore_ascii_case("note") => {
@@ -650,6 +667,78 @@ fn check_title(cmd: &str, title: &str) -> Result<String, UsageError> {
         ));
     }
     Ok(title.to_string())
+}
+
+/// `[role] [at <time>]`, as typed or picked.
+pub fn oncall(words: &[&str]) -> Result<Command, UsageError> {
+    let (words, at) = moment("oncall", words)?;
+    let role = match words {
+        [] => None,
+        [r] => Some(Role::parse(r).ok_or_else(|| {
+            UsageError::new("oncall", format!("Unknown role \"{r}\"."))
+                .suggest(closest(r, Role::ALL.iter().map(|r| r.as_str())).map(str::to_string))
+        })?),
+        _ => {
+            return Err(UsageError::new(
+                "oncall",
+                "Name at most one role, then `at` and a time.",
+            ));
+        }
+    };
+    Ok(Command::Oncall { role, at })
+}
+
+/// `<level> [type] [at <time>]`, as typed or picked; the type is availability unless said.
+pub fn simulate(words: &[&str]) -> Result<Command, UsageError> {
+    let (words, at) = moment("simulate", words)?;
+    let (level, ty) = match words {
+        [level] => (*level, None),
+        [level, ty] => (*level, Some(*ty)),
+        _ => {
+            return Err(UsageError::new(
+                "simulate",
+                "Say the level, then optionally the type and `at` a time: simulate 1 security at sat 03:00.",
+            ));
+        }
+    };
+    let level = parse_level("simulate", level)?;
+    let sev_type = match ty {
+        None => SevType::Availability,
+        Some(ty) => SevType::parse(ty).ok_or_else(|| {
+            UsageError::new(
+                "simulate",
+                format!("Unknown SEV type \"{ty}\"; types are availability, durability, security, feature-degradation."),
+            )
+            .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
+        })?,
+    };
+    Ok(Command::Simulate {
+        level,
+        sev_type,
+        at,
+    })
+}
+
+/// Splits `… at <time>` off the words.
+fn moment<'a, 'b>(
+    cmd: &str,
+    words: &'b [&'a str],
+) -> Result<(&'b [&'a str], Option<When>), UsageError> {
+    let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("at")) else {
+        return Ok((words, None));
+    };
+    let time = &words[i + 1..];
+    match When::parse(time) {
+        Some(w) => Ok((&words[..i], Some(w))),
+        None => Err(UsageError::new(
+            cmd,
+            format!(
+                "\"{}\" is not a time; write {}.",
+                time.join(" "),
+                super::when::FORMS
+            ),
+        )),
+    }
 }
 
 /// `0`–`3`, or `sev0`/`sev-0` as people say it; nothing else (no sign: `-1` is not SEV1).

@@ -21,6 +21,7 @@ pub mod refusal;
 pub mod suggest;
 pub mod text;
 pub mod types;
+pub mod when;
 pub mod words;
 
 pub use feed::FeedFilter;

@@ -13,6 +13,7 @@ pub mod mail;
 mod on_sev;
 pub mod outcomes;
 mod paging;
+mod plan;
 mod postmortem;
 mod publish;
 mod reads;
@@ -417,6 +418,12 @@ impl Engine {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
             Command::List => Outcome::Done(self.list(tx, inv, &actor).await?),
             Command::Sla => self.sla_command(tx, now).await?,
+            Command::Oncall { role, at } => Outcome::Done(self.oncall(role, at, now)),
+            Command::Simulate {
+                level,
+                sev_type,
+                at,
+            } => Outcome::Done(self.simulate(level, sev_type, at, now)),
             Command::Declare {
                 sev_type,
                 level,

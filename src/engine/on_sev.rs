@@ -138,6 +138,8 @@ impl Engine {
             Command::Declare { .. }
             | Command::List
             | Command::Sla
+            | Command::Oncall { .. }
+            | Command::Simulate { .. }
             | Command::Subscribe { .. }
             | Command::Unsubscribe { .. }
             | Command::Help { .. } => {

@@ -250,6 +250,26 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
         "status" => Command::Status { sev },
         "timeline" => Command::Timeline { sev },
         "list" => Command::List,
+        // Picked options become the typed words, so both are read by the same grammar.
+        "oncall" | "simulate" => {
+            let mut words: Vec<String> = ["level", "type", "role"]
+                .iter()
+                .filter_map(|k| get(k))
+                .collect();
+            if let Some(at) = get("at") {
+                // "at sat 03:00" typed into the box means "sat 03:00".
+                let at = at.strip_prefix("at ").unwrap_or(&at).to_string();
+                words.push("at".into());
+                words.extend(at.split_whitespace().map(str::to_string));
+            }
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let parse = if name == "oncall" {
+                grammar::oncall
+            } else {
+                grammar::simulate
+            };
+            parse(&words).map_err(usage)?
+        }
         // The typed options become the grammar's words, so both check them alike.
         "subscribe" | "unsubscribe" => {
             let mut words = vec![name.to_string()];
