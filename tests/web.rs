@@ -356,3 +356,41 @@ async fn the_binary_serves_the_view_only_when_a_token_is_set() {
     assert!(body.contains("No open SEVs."), "{body}");
     on.kill();
 }
+
+/// With `[web] public_url`, Slack cards link to the SEV's page; without it, none does.
+#[tokio::test]
+async fn slack_cards_link_to_the_sev_page_when_a_public_address_is_set() {
+    use support::slack_app::SlackApp;
+    let linked = SlackApp::start_with(
+        Backend::Sqlite,
+        "[web]\npublic_url = \"https://sevbot.example.com/\"\n",
+        |_| {},
+    )
+    .await;
+    linked
+        .command("U_ALICE", "C_GENERAL", "declare availability 1 Checkout failing")
+        .await;
+    linked.deliver().await;
+    let cards: Vec<String> = linked
+        .slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.to_string().contains("Checkout failing") && c["blocks"].is_array())
+        .map(|c| c["blocks"].to_string())
+        .collect();
+    assert!(!cards.is_empty());
+    assert!(
+        cards
+            .iter()
+            .any(|b| b.contains("<https://sevbot.example.com/sevs/1|Open in the web view>")),
+        "{cards:?}"
+    );
+
+    let plain = SlackApp::start(Backend::Sqlite).await;
+    plain
+        .command("U_ALICE", "C_GENERAL", "declare availability 1 Checkout failing")
+        .await;
+    plain.deliver().await;
+    let calls = serde_json::to_string(&plain.slack.calls_to("chat.postMessage")).unwrap();
+    assert!(calls.contains("Checkout failing") && !calls.contains("web view"));
+}

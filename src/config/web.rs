@@ -40,6 +40,14 @@ impl Default for WebConfig {
     }
 }
 
+impl WebConfig {
+    /// The SEV's page in the web view, when a public address is configured.
+    pub fn sev_url(&self, id: crate::domain::SevId) -> Option<String> {
+        let base = self.public_url.as_deref()?.trim_end_matches('/');
+        Some(format!("{base}/sevs/{}", id.0))
+    }
+}
+
 fn default_token_env() -> String {
     "SEVBOT_WEB_TOKEN".into()
 }
@@ -74,5 +82,22 @@ pub(super) fn check(web: &WebConfig, problems: &mut Vec<Problem>) {
             "empty: nobody could sign in through web.user_header; list the proxy's addresses"
                 .into(),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SevId;
+
+    #[test]
+    fn a_sev_url_needs_the_public_address() {
+        let mut w = WebConfig::default();
+        assert_eq!(w.sev_url(SevId(12)), None);
+        w.public_url = Some("https://sevbot.example.com/".into());
+        assert_eq!(
+            w.sev_url(SevId(12)).as_deref(),
+            Some("https://sevbot.example.com/sevs/12")
+        );
     }
 }

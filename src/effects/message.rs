@@ -30,6 +30,15 @@ pub enum Message<'a> {
 }
 
 impl Message<'_> {
+    /// The SEV a card or feed announcement shows in full (not a redacted one): what a link
+    /// to its web page goes with.
+    pub fn shown_sev(&self) -> Option<SevId> {
+        match self {
+            Message::Card(inc) | Message::FeedAnnouncement(inc, _) if !inc.redacted => Some(inc.id),
+            _ => None,
+        }
+    }
+
     /// Plain text for terminals, notification previews and screen readers; platforms with
     /// rich formatting render their own alongside it.
     pub fn plain_text(&self, m: &Markup) -> String {

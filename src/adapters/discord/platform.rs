@@ -116,6 +116,11 @@ impl DiscordPlatform {
         Ok(GuildId::new(id("guild", g)?))
     }
 
+    /// The SEV's web page for a card or feed announcement, when `[web] public_url` is set.
+    fn web_link(&self, msg: &Message<'_>) -> Option<String> {
+        msg.shown_sev().and_then(|id| self.cfg().web.sev_url(id))
+    }
+
     /// Renders with Discord's markup, noting whom sevbot mentioned (the only people the
     /// message may notify).
     fn rendered<T>(&self, f: impl FnOnce(&Markup, &dyn Fn() -> Vec<u64>) -> T) -> T {
@@ -390,7 +395,8 @@ impl Platform for DiscordPlatform {
         msg: Message<'_>,
         key: &str,
     ) -> Result<String, DeliveryError> {
-        let body = self.rendered(|m, named| render::create(msg, m, named));
+        let link = self.web_link(&msg);
+        let body = self.rendered(|m, named| render::create(msg, m, named, link.as_deref()));
         self.create_message("post message", channel, body, key)
             .await
     }
@@ -401,7 +407,8 @@ impl Platform for DiscordPlatform {
         message_id: &str,
         msg: Message<'_>,
     ) -> Result<(), DeliveryError> {
-        let body = self.rendered(|m, named| render::edit(msg, m, named));
+        let link = self.web_link(&msg);
+        let body = self.rendered(|m, named| render::edit(msg, m, named, link.as_deref()));
         self.rest
             .call(
                 "edit message",

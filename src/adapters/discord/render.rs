@@ -110,18 +110,23 @@ pub fn embed_parts(inc: &Incident, m: &Markup) -> (String, String, String) {
     (title, description, footer)
 }
 
-fn embed(inc: &Incident, m: &Markup) -> CreateEmbed {
+/// The card's embed; its title links to the SEV's web page when there is one.
+fn embed(inc: &Incident, m: &Markup, link: Option<&str>) -> CreateEmbed {
     let (title, description, footer) = embed_parts(inc, m);
-    CreateEmbed::new()
+    let e = CreateEmbed::new()
         .title(title)
         .description(description)
         .colour(colour(inc))
-        .footer(CreateEmbedFooter::new(footer))
+        .footer(CreateEmbedFooter::new(footer));
+    match link {
+        Some(url) => e.url(url),
+        None => e,
+    }
 }
 
 /// A feed's embed; a scheduled status push says when the status was confirmed.
-fn feed_embed(inc: &Incident, as_of: Option<i64>, m: &Markup) -> CreateEmbed {
-    let e = embed(inc, m);
+fn feed_embed(inc: &Incident, as_of: Option<i64>, m: &Markup, link: Option<&str>) -> CreateEmbed {
+    let e = embed(inc, m, link);
     match as_of {
         Some(at) => {
             let (_, _, footer) = embed_parts(inc, m);
@@ -170,14 +175,20 @@ fn mentions(msg: &Message<'_>, users: &[u64]) -> CreateAllowedMentions {
     }
 }
 
-/// The body of a new message; `named` tells who sevbot mentioned while rendering it.
-pub fn create(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> CreateMessage {
+/// The body of a new message; `named` tells who sevbot mentioned while rendering it;
+/// `link` is the SEV's web page, if any.
+pub fn create(
+    msg: Message<'_>,
+    m: &Markup,
+    named: &dyn Fn() -> Vec<u64>,
+    link: Option<&str>,
+) -> CreateMessage {
     let body = match msg {
         Message::Card(inc) => CreateMessage::new()
-            .embed(embed(inc, m))
+            .embed(embed(inc, m, link))
             .components(card_buttons(inc)),
         Message::FeedAnnouncement(inc, as_of) => {
-            CreateMessage::new().embed(feed_embed(inc, as_of, m))
+            CreateMessage::new().embed(feed_embed(inc, as_of, m, link))
         }
         Message::Event(..)
         | Message::Batch(..)
@@ -198,13 +209,18 @@ fn message_buttons(msg: &Message<'_>) -> Vec<CreateActionRow> {
 }
 
 /// The body that edits a message in place (buttons disappear once the SEV is closed).
-pub fn edit(msg: Message<'_>, m: &Markup, named: &dyn Fn() -> Vec<u64>) -> EditMessage {
+pub fn edit(
+    msg: Message<'_>,
+    m: &Markup,
+    named: &dyn Fn() -> Vec<u64>,
+    link: Option<&str>,
+) -> EditMessage {
     let body = match msg {
         Message::Card(inc) => EditMessage::new()
-            .embed(embed(inc, m))
+            .embed(embed(inc, m, link))
             .components(card_buttons(inc)),
         Message::FeedAnnouncement(inc, as_of) => {
-            EditMessage::new().embed(feed_embed(inc, as_of, m))
+            EditMessage::new().embed(feed_embed(inc, as_of, m, link))
         }
         Message::Event(..)
         | Message::Batch(..)
@@ -266,7 +282,7 @@ mod tests {
         assert!(t.chars().count() <= MAX_EMBED_TITLE);
         assert!(d.chars().count() <= MAX_EMBED_DESCRIPTION);
         assert!(t.chars().count() + d.chars().count() + f.chars().count() <= MAX_EMBED_TOTAL);
-        let body = serde_json::to_value(create(Message::Card(&i), &m, &Vec::new)).unwrap();
+        let body = serde_json::to_value(create(Message::Card(&i), &m, &Vec::new, None)).unwrap();
         assert_eq!(body["embeds"].as_array().unwrap().len(), 1);
         assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
         let ev = serde_json::to_value(text(&long, Some(9))).unwrap();
@@ -311,7 +327,22 @@ mod tests {
         assert!(card_buttons(&i).is_empty());
         let same = |p: &str| p.to_string();
         let m = Markup::plain(&same);
-        let edit = serde_json::to_value(edit(Message::Card(&i), &m, &Vec::new)).unwrap();
+        let edit = serde_json::to_value(edit(Message::Card(&i), &m, &Vec::new, None)).unwrap();
         assert_eq!(edit["components"], serde_json::json!([]), "buttons removed");
+        // With a web view, the card's title links to the SEV's page.
+        let url = "https://sevbot.example.com/sevs/7";
+        let body =
+            serde_json::to_value(create(Message::Card(&i), &m, &Vec::new, Some(url))).unwrap();
+        assert_eq!(body["embeds"][0]["url"], url);
+        let body = serde_json::to_value(super::edit(
+            Message::FeedAnnouncement(&i, None),
+            &m,
+            &Vec::new,
+            Some(url),
+        ))
+        .unwrap();
+        assert_eq!(body["embeds"][0]["url"], url);
+        let body = serde_json::to_value(create(Message::Card(&i), &m, &Vec::new, None)).unwrap();
+        assert!(body["embeds"][0].get("url").is_none());
     }
 }

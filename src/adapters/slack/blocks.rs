@@ -79,18 +79,27 @@ fn card_blocks(inc: &Incident, m: &Markup, feed: bool) -> Vec<Value> {
     blocks
 }
 
+/// The line that links a card to the SEV's page in the web view (an address from the
+/// config, not typed text).
+fn web_link(url: &str) -> Value {
+    json!({ "type": "context", "elements": [ { "type": "mrkdwn",
+        "text": format!("<{url}|Open in the web view>") } ] })
+}
+
 /// Fallback text (notifications, screen readers) and blocks for one message; `m` escapes
-/// typed text and writes sevbot's own mentions.
-pub fn render(msg: Message<'_>, m: &Markup) -> (String, Vec<Value>) {
+/// typed text and writes sevbot's own mentions; `link` is the SEV's web page, if any.
+pub fn render(msg: Message<'_>, m: &Markup, link: Option<&str>) -> (String, Vec<Value>) {
     let text = msg.plain_text(m);
     let blocks = match msg {
         Message::Card(inc) => {
             let mut blocks = card_blocks(inc, m, false);
+            blocks.extend(link.map(web_link));
             blocks.extend(card_actions(inc));
             blocks
         }
         Message::FeedAnnouncement(inc, as_of) => {
             let mut blocks = card_blocks(inc, m, true);
+            blocks.extend(link.map(web_link));
             if let Some(at) = as_of {
                 blocks.push(json!({ "type": "context", "elements": [ { "type": "mrkdwn",
                     "text": format!("Status as of {}", fmt_time(at)) } ] }));
@@ -167,7 +176,7 @@ mod tests {
             mention: &mention,
             text: &escape,
         };
-        let (text, blocks) = render(Message::Card(&i), &m);
+        let (text, blocks) = render(Message::Card(&i), &m, None);
         assert!(text.chars().count() <= MAX_SECTION);
         assert!(blocks.len() <= MAX_BLOCKS);
         let header = blocks[0]["text"]["text"].as_str().unwrap();
@@ -189,6 +198,42 @@ mod tests {
     }
 
     #[test]
+    fn a_card_links_to_its_web_page_when_there_is_one() {
+        let i = inc("Checkout failing", None);
+        let mention = |p: &str| format!("<@{p}>");
+        let m = Markup {
+            mention: &mention,
+            text: &escape,
+        };
+        let url = "https://sevbot.example.com/sevs/7";
+        for msg in [Message::Card(&i), Message::FeedAnnouncement(&i, None)] {
+            let (_, without) = render(msg, &m, None);
+            assert!(
+                !Value::Array(without.clone())
+                    .to_string()
+                    .contains("web view")
+            );
+            let (_, with) = render(msg, &m, Some(url));
+            assert_eq!(with.len(), without.len() + 1);
+            let link = with.iter().find(|b| b.to_string().contains(url)).unwrap();
+            assert_eq!(
+                link["elements"][0]["text"],
+                format!("<{url}|Open in the web view>")
+            );
+            let parsed: Vec<slack_morphism::prelude::SlackBlock> =
+                serde_json::from_value(Value::Array(with)).unwrap();
+            assert!(!parsed.is_empty());
+        }
+        // The buttons stay last on the card.
+        let (_, card) = render(Message::Card(&i), &m, Some(url));
+        assert_eq!(card.last().unwrap()["type"], "actions");
+        // Only a SEV shown in full gets a link: not a redacted one, not other messages.
+        assert_eq!(Message::Card(&i).shown_sev(), Some(i.id));
+        assert_eq!(Message::FeedAnnouncement(&i.redacted(), None).shown_sev(), None);
+        assert_eq!(Message::Impact("x").shown_sev(), None);
+    }
+
+    #[test]
     fn card_shows_roles_and_unassigned_ones() {
         let i = inc("Checkout <failing> & more", None);
         let mention = |p: &str| format!("<@{p}>");
@@ -196,7 +241,7 @@ mod tests {
             mention: &mention,
             text: &escape,
         };
-        let (_, blocks) = render(Message::FeedAnnouncement(&i, None), &m);
+        let (_, blocks) = render(Message::FeedAnnouncement(&i, None), &m, None);
         let body = blocks[1]["text"]["text"].as_str().unwrap();
         assert!(body.contains("*IMOC* <@alice>"), "{body}");
         assert!(body.contains("*TLOC* _unassigned_"), "{body}");
@@ -216,7 +261,7 @@ mod tests {
             mention: &mention,
             text: &escape,
         };
-        let (text, blocks) = render(Message::Card(&i), &m);
+        let (text, blocks) = render(Message::Card(&i), &m, None);
         let all = format!("{text}{}", Value::Array(blocks.clone()));
         for raw in [
             "<!channel>",

@@ -248,7 +248,8 @@ impl SlackPlatform {
             mention: &mention,
             text: &blocks::escape,
         };
-        let (text, blocks) = blocks::render(msg, &m);
+        let link = msg.shown_sev().and_then(|id| self.cfg().web.sev_url(id));
+        let (text, blocks) = blocks::render(msg, &m, link.as_deref());
         let blocks: Vec<SlackBlock> = serde_json::from_value(serde_json::Value::Array(blocks))
             .map_err(|e| DeliveryError::Permanent(format!("bad Block Kit: {e}")))?;
         Ok(SlackMessageContent::new()
