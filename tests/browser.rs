@@ -1,7 +1,7 @@
 //! The web view in a real headless Chromium (Debian's `chromium` and `chromium-driver`,
 //! driven over WebDriver), against the real binary: refused without the token, in with
 //! `?token=` once, a SEV declared over Slack's HTTP endpoint appears on the open page
-//! without a reload, links lead from the list to the SEV and back, a security SEV shows
+//! without a reload, links lead from the list to the SEV and back and to the SLA page, a security SEV shows
 //! nothing but its id to the token, and an accessibility smoke check (language, one h1,
 //! headings in order, captioned tables, link text, level colours' contrast) on each page.
 //! `UPDATE_DOCS=1` writes the screenshots the README shows (`docs/screenshots/`).
@@ -318,6 +318,20 @@ async fn the_web_view_in_a_real_browser() {
         r#"return location.pathname === "/""#,
     )
     .await;
+
+    // The SLA page, from the nav.
+    c.find(Locator::LinkText("SLA"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the SLA page", r#"return location.pathname === "/sla""#).await;
+    assert!(text_of(&c, "h1").await.starts_with("SLA, "));
+    assert!(c.find(Locator::Css("svg.burn polyline")).await.is_ok());
+    accessible(&c, "SLA").await;
+    screenshot(&c, "web-sla").await;
+    c.goto(&format!("{base}/")).await.unwrap();
 
     // A security SEV: the token sees that it exists, never what it is.
     declare("declare security 1 Signing key leaked", "U_CAROL").await;

@@ -368,7 +368,11 @@ async fn slack_cards_link_to_the_sev_page_when_a_public_address_is_set() {
     )
     .await;
     linked
-        .command("U_ALICE", "C_GENERAL", "declare availability 1 Checkout failing")
+        .command(
+            "U_ALICE",
+            "C_GENERAL",
+            "declare availability 1 Checkout failing",
+        )
         .await;
     linked.deliver().await;
     let cards: Vec<String> = linked
@@ -388,9 +392,56 @@ async fn slack_cards_link_to_the_sev_page_when_a_public_address_is_set() {
 
     let plain = SlackApp::start(Backend::Sqlite).await;
     plain
-        .command("U_ALICE", "C_GENERAL", "declare availability 1 Checkout failing")
+        .command(
+            "U_ALICE",
+            "C_GENERAL",
+            "declare availability 1 Checkout failing",
+        )
         .await;
     plain.deliver().await;
     let calls = serde_json::to_string(&plain.slack.calls_to("chat.postMessage")).unwrap();
     assert!(calls.contains("Checkout failing") && !calls.contains("web view"));
+}
+
+/// The SLA page on a scripted month: the same minutes as `/sev sla`, both budgets, the SEV
+/// that spent them, and a chart that climbs on the day they were spent.
+#[tokio::test]
+async fn the_sla_page_adds_up_the_month_like_sev_sla() {
+    let v = view(Backend::Sqlite, loopback()).await;
+    v.app.advance_minutes(30);
+    let r = v.app.cmd("U_ALICE", "general", "SEV-1 mitigated").await;
+    assert!(!r.text.contains("not"), "{}", r.text);
+    let chat = v.app.cmd("U_ALICE", "general", "sla").await.text;
+    // "SLA, March 2026 to date: 30.0 min of downtime (SEV-1 30.0)."
+    let total = chat
+        .split("to date: ")
+        .nth(1)
+        .and_then(|t| t.split(" min").next())
+        .unwrap_or_else(|| panic!("{chat}"))
+        .to_string();
+    assert_ne!(total, "0.0", "{chat}");
+    let page = v.as_token("/sla").await;
+    assert!(page.contains("<h1>SLA, March 2026</h1>"), "{page}");
+    assert!(
+        page.contains(&format!("{total} minutes of downtime to date")),
+        "{page}"
+    );
+    assert!(
+        page.contains("Contract 99.9%") && page.contains("44.6 min"),
+        "{page}"
+    );
+    assert!(page.contains("<a href=\"/sevs/1\">SEV-1</a>"), "{page}");
+    let points = page
+        .split("points=\"")
+        .nth(1)
+        .and_then(|p| p.split('"').next())
+        .unwrap();
+    let ys: Vec<f64> = points
+        .split(' ')
+        .map(|p| p.split_once(',').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(ys.len(), 3, "the month's start, day 1 and day 2: {points}");
+    assert!(ys[2] < ys[1], "it climbs on 2 March: {points}");
+    assert!(!page.contains(SECURITY_TITLE) && !page.contains("script>alert"));
+    assert_eq!(v.get("/sla", &[]).await.0, 401);
 }

@@ -728,5 +728,6 @@ fn reply_effect(inv: &Invocation, reply: &Reply) -> Effect {
     }
 }
 
+pub use availability::sla::{SlaMonth, SlaSev};
 pub use availability::{Alert, AlertBatch, RouteSample};
 pub use outcomes::channel_created;

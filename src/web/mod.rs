@@ -5,6 +5,7 @@
 //! route at all) unless a web token or a proxy's user header is configured.
 
 pub mod access;
+mod sla;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ fn templates() -> Environment<'static> {
         ("sev.html", include_str!("templates/sev.html")),
         ("refused.html", include_str!("templates/refused.html")),
         ("not_found.html", include_str!("templates/not_found.html")),
+        ("sla.html", include_str!("templates/sla.html")),
     ] {
         env.add_template(name, text)
             .unwrap_or_else(|e| panic!("template {name}: {e:#}"));
@@ -68,6 +70,7 @@ pub fn routes(engine: Engine, access: Access) -> Router {
         .route("/", get(open_page))
         .route("/fragments/open", get(open_rows))
         .route("/sevs/{id}", get(sev_page))
+        .route("/sla", get(sla_page))
         .route_layer(middleware::from_fn_with_state(web.clone(), gate))
         .with_state(web);
     Router::new()
@@ -242,6 +245,24 @@ async fn sev_page(
                 sev = sev_id.0,
                 "could not read a SEV"
             );
+            failed()
+        }
+    }
+}
+
+/// The month's downtime against both budgets, with its burn-down chart. Every reader sees
+/// it: SEVs appear by id and minutes only.
+async fn sla_page(
+    State(web): State<Web>,
+    axum::Extension(reader): axum::Extension<Reader>,
+) -> Response {
+    match web.engine.sla_month(web.engine.clock.now_ms()).await {
+        Ok(m) => web.render(
+            "sla.html",
+            context! { sla => sla::view(&m), reader => web.reader_name(&reader) },
+        ),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "could not read the SLA month");
             failed()
         }
     }

@@ -229,7 +229,10 @@ mod tests {
         assert_eq!(card.last().unwrap()["type"], "actions");
         // Only a SEV shown in full gets a link: not a redacted one, not other messages.
         assert_eq!(Message::Card(&i).shown_sev(), Some(i.id));
-        assert_eq!(Message::FeedAnnouncement(&i.redacted(), None).shown_sev(), None);
+        assert_eq!(
+            Message::FeedAnnouncement(&i.redacted(), None).shown_sev(),
+            None
+        );
         assert_eq!(Message::Impact("x").shown_sev(), None);
     }
 

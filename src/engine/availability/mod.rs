@@ -7,7 +7,7 @@
 mod alerts;
 mod drafts;
 mod impact_card;
-mod sla;
+pub mod sla;
 
 pub use alerts::{Alert, AlertBatch};
 
