@@ -34,20 +34,12 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn driver() -> Driver {
     assert!(
         std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(DRIVER).exists(),
         "the browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
     );
-    let port = free_port();
+    let port = support::free_port();
     let child = Command::new(DRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -96,6 +88,18 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
         .connect(&driver.url)
         .await
         .expect("a WebDriver session in Chromium")
+}
+
+/// Clicks the link that reads `text` and waits for the page at `path`.
+async fn follow(c: &Client, text: &str, path: &str) {
+    c.find(Locator::LinkText(text))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let script = format!("return location.pathname === {path:?}");
+    until_page(c, &format!("{path} after following {text}"), &script).await;
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
@@ -288,45 +292,17 @@ async fn the_web_view_in_a_real_browser() {
     screenshot(&c, "web-open").await;
 
     // From the list to the SEV's page and back, by its links.
-    c.find(Locator::LinkText("SEV-1"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until_page(
-        &c,
-        "the SEV's page",
-        r#"return location.pathname === "/sevs/1""#,
-    )
-    .await;
+    follow(&c, "SEV-1", "/sevs/1").await;
     let h1 = text_of(&c, "h1").await;
     assert!(h1.contains("SEV-1: Checkout failing in EU"), "{h1}");
     let timeline = text_of(&c, "ol.timeline").await;
     assert!(timeline.contains("declared"), "{timeline}");
     accessible(&c, "SEV page").await;
     screenshot(&c, "web-sev").await;
-    c.find(Locator::LinkText("All open SEVs"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until_page(
-        &c,
-        "back on the list",
-        r#"return location.pathname === "/""#,
-    )
-    .await;
+    follow(&c, "All open SEVs", "/").await;
 
     // The SLA page, from the nav.
-    c.find(Locator::LinkText("SLA"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until_page(&c, "the SLA page", r#"return location.pathname === "/sla""#).await;
+    follow(&c, "SLA", "/sla").await;
     assert!(text_of(&c, "h1").await.starts_with("SLA, "));
     assert!(c.find(Locator::Css("svg.burn polyline")).await.is_ok());
     accessible(&c, "SLA").await;

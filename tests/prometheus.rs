@@ -25,14 +25,6 @@ fn binary(name: &str) -> String {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Kills the child when the test ends, however it ends.
 struct Guard(Child);
 
@@ -88,7 +80,7 @@ async fn prometheus_and_alertmanager_file_a_sev_whose_impact_card_matches() {
         "confirm_minutes = 3\nprometheus_query = \"route:availability:ratio_rate30s\"",
     );
     let app = TestApp::with_clock(Backend::Sqlite, &cfg, Arc::new(ManualClock::new(now))).await;
-    let (prom_port, am_port) = (free_port(), free_port());
+    let (prom_port, am_port) = (support::free_port(), support::free_port());
     // As `run` does with PROMETHEUS_URL set: an alert without a figure is measured there.
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let prom_url = format!("http://127.0.0.1:{prom_port}");

@@ -22,11 +22,7 @@ impl Bot {
     pub fn new(config: &str, db: &str, env: &[(&str, String)]) -> Bot {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sevbot.toml"), config).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let db = if db.is_empty() {
             format!("sqlite://{}", dir.path().join("sevbot.db").display())
         } else {

@@ -332,6 +332,15 @@ pub async fn until_outbox_empty(
     }
 }
 
+/// A local port nobody listens on now (for a child process to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     // Never stopped: the server lives as long as the test's runtime.
