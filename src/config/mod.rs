@@ -159,6 +159,14 @@ impl Config {
             .or_else(|| self.learned.get(platform, person))
     }
 
+    /// A person's name from the config, else the id or handle as given (for places that
+    /// name people without mentioning them).
+    pub fn display_name(&self, id: &str) -> String {
+        self.person(id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
     pub fn is_admin(&self, person: &str) -> bool {
         self.admins.iter().any(|a| a == person)
     }

@@ -26,13 +26,6 @@ fn moment(at: DateTime<Utc>, tz: Tz) -> String {
 }
 
 impl Engine {
-    fn person_name(&self, id: &str) -> String {
-        self.cfg()
-            .person(id)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| id.to_string())
-    }
-
     /// The instant `at` means for `rotation` (now when not given), and how to say it.
     fn instant(
         &self,
@@ -57,7 +50,7 @@ impl Engine {
                 let rotation = rotation_for(&cfg.rotations, role, t);
                 let (instant, said) = self.instant(at, rotation, now);
                 let who = match cfg.on_call(role, t, instant) {
-                    Some((r, p)) => format!("{} (rotation {})", self.person_name(p), r.name),
+                    Some((r, p)) => format!("{} (rotation {})", cfg.display_name(p), r.name),
                     None => "nobody: the role starts unassigned".into(),
                 };
                 let answer = format!("{who}, {said}");
@@ -89,7 +82,7 @@ impl Engine {
                 continue;
             }
             let who = holder(role).map_or("nobody on call: unassigned".into(), |p| {
-                format!("{} at once", self.person_name(&p))
+                format!("{} at once", cfg.display_name(&p))
             });
             lines.push(format!("  {role}: {who}"));
         }
@@ -103,7 +96,7 @@ impl Engine {
                 [] => "nobody (this step pages no one)".to_string(),
                 people => people
                     .iter()
-                    .map(|p| self.person_name(p))
+                    .map(|p| cfg.display_name(p))
                     .collect::<Vec<_>>()
                     .join(", "),
             };

@@ -144,7 +144,7 @@ impl Engine {
         let pages = crate::store::paging::all(&mut conn, id).await?;
         let postmortem = Some(self.postmortem(&mut conn, &inc, now).await?);
         let cfg = self.cfg();
-        let name = |p: &str| self.display_name(&cfg, p);
+        let name = |p: &str| cfg.display_name(p);
         let markup = Markup::plain(&name);
         let timeline = events
             .into_iter()
@@ -246,15 +246,8 @@ impl Engine {
     fn holder(&self, cfg: &Config, person: &str) -> Holder {
         Holder {
             id: person.to_string(),
-            name: self.display_name(cfg, person),
+            name: cfg.display_name(person),
         }
-    }
-
-    /// A person's name from the config, else their id or handle as recorded.
-    fn display_name(&self, cfg: &Config, person: &str) -> String {
-        cfg.person(person)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| person.to_string())
     }
 }
 

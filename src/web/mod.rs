@@ -171,13 +171,7 @@ impl Web {
     fn reader_name(&self, reader: &Reader) -> Option<String> {
         match reader {
             Reader::Anyone => None,
-            Reader::Person(id) => Some(
-                self.engine
-                    .cfg()
-                    .person(id)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_else(|| id.clone()),
-            ),
+            Reader::Person(id) => Some(self.engine.cfg().display_name(id)),
         }
     }
 }

@@ -370,11 +370,7 @@ impl Platform for SlackPlatform {
         }
         match self.user_id(who) {
             Some(id) => format!("<@{id}>"),
-            None => self
-                .cfg()
-                .person(who)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| who.to_string()),
+            None => self.cfg().display_name(who),
         }
     }
 
