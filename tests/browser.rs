@@ -1,7 +1,7 @@
 //! The web view in a real headless Chromium (Debian's `chromium` and `chromium-driver`,
 //! driven over WebDriver), against the real binary: refused without the token, in with
 //! `?token=` once, a SEV declared over Slack's HTTP endpoint appears on the open page
-//! without a reload, links lead from the list to the SEV and back and to the SLA page, a security SEV shows
+//! without a reload, links lead from the list to the SEV and back and to the SLA and reports pages, a security SEV shows
 //! nothing but its id to the token, and an accessibility smoke check (language, one h1,
 //! headings in order, captioned tables, link text, level colours' contrast) on each page.
 //! `UPDATE_DOCS=1` writes the screenshots the README shows (`docs/screenshots/`).
@@ -329,6 +329,40 @@ async fn the_web_view_in_a_real_browser() {
         "{page}"
     );
     accessible(&c, "restricted SEV page").await;
+
+    // The reports page, from the nav: this month's two SEVs, three charts; then the
+    // quarter by its link.
+    follow(&c, "Reports", "/reports").await;
+    let h1 = text_of(&c, "h1").await;
+    assert!(
+        h1.starts_with("Report, ") && h1.ends_with("to date"),
+        "{h1}"
+    );
+    let main = text_of(&c, "main").await;
+    assert!(main.contains("2 SEVs"), "{main}");
+    assert!(!main.contains("Signing key"), "{main}");
+    assert_eq!(
+        c.find_all(Locator::Css("svg.bars rect"))
+            .await
+            .unwrap()
+            .len(),
+        4 + 8 + 3,
+        "bars for 4 levels, 4 phases × 2, downtime and 2 budgets"
+    );
+    accessible(&c, "reports").await;
+    screenshot(&c, "web-reports").await;
+    c.find(Locator::LinkText("This quarter"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(
+        &c,
+        "the quarter's report",
+        r#"return location.search === "?period=quarter" && document.querySelector("h1").textContent.startsWith("Report, Q")"#,
+    )
+    .await;
 
     c.close().await.unwrap();
     bot.kill();

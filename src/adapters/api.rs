@@ -2,12 +2,13 @@
 //! (`API_TOKEN`, or the variable `server.api_token_env` names) and off while it is unset:
 //! `GET /api/v1/sevs` (open and recently ended SEVs), `GET /api/v1/sevs/{id}` (one SEV:
 //! card, roles, pages, timeline, postmortem) as JSON with the field names of
-//! `engine::views`, and `GET /api/v1/sevs/{id}/postmortem` as Markdown. The token is
+//! `engine::views`, `GET /api/v1/sevs/{id}/postmortem` as Markdown, and
+//! `GET /api/v1/reports?period=…` (a month or quarter's figures, `domain::report`). The token is
 //! nobody in particular, so a restricted SEV shows only its id, type, level and stage.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +16,7 @@ use axum::{Json, Router};
 
 use super::monitoring::authorized;
 use crate::domain::SevId;
+use crate::domain::report::{PERIODS, Period};
 use crate::engine::Engine;
 use crate::engine::views::{Reader, SevDetail};
 
@@ -29,6 +31,7 @@ pub fn routes(engine: Engine, token: &str) -> Router {
         .route("/api/v1/sevs", get(list))
         .route("/api/v1/sevs/{id}", get(one))
         .route("/api/v1/sevs/{id}/postmortem", get(postmortem))
+        .route("/api/v1/reports", get(reports))
         .with_state(Api {
             engine,
             token: token.as_bytes().into(),
@@ -83,6 +86,37 @@ async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
     match api.engine.sev_list(&Reader::Anyone, RECENTLY_ENDED).await {
         Ok(list) => Json(list).into_response(),
         Err(e) => failed(e, "the SEVs"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    period: Option<String>,
+}
+
+/// The report for `?period=` (`month`, the default; `quarter`; `2026-11`; `2026-Q4`).
+async fn reports(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(q): Query<ReportQuery>,
+) -> Response {
+    if let Some(r) = refused(&api, &headers) {
+        return r;
+    }
+    let now = api.engine.clock.now_ms();
+    let Some(period) = Period::parse(q.period.as_deref(), now) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "\"{}\" is not a period; write {}\n",
+                q.period.unwrap_or_default(),
+                PERIODS.replace('`', "")
+            ),
+        );
+    };
+    match api.engine.report(period, &Reader::Anyone).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => failed(e, "the report"),
     }
 }
 

@@ -43,8 +43,14 @@ impl Default for WebConfig {
 impl WebConfig {
     /// The SEV's page in the web view, when a public address is configured.
     pub fn sev_url(&self, id: crate::domain::SevId) -> Option<String> {
+        self.page_url(&format!("sevs/{}", id.0))
+    }
+
+    /// A page of the web view (`path` without the leading slash), when a public address is
+    /// configured.
+    pub fn page_url(&self, path: &str) -> Option<String> {
         let base = self.public_url.as_deref()?.trim_end_matches('/');
-        Some(format!("{base}/sevs/{}", id.0))
+        Some(format!("{base}/{path}"))
     }
 }
 

@@ -390,6 +390,20 @@ pub const SET: &[Spec] = &[
     )
     .in_group(PLAN),
     spec(
+        "report",
+        "/sev report [month|quarter|2026-11|2026-Q4]",
+        "SEVs by type and level, time to acknowledge, detect, diagnose and recover, downtime against the budgets, the routes behind it, open follow-ups",
+        "The month's or quarter's report",
+        &[opt(
+            "period",
+            Arg::Text(20),
+            false,
+            "month (default), quarter, a month as 2026-11 or a quarter as 2026-Q4",
+        )],
+        "report quarter",
+    )
+    .in_group(PLAN),
+    spec(
         "timeline",
         "/sev timeline [note <text…>]",
         "show the timeline, or add a note to it",

@@ -57,6 +57,10 @@ pub enum Command {
     },
     /// The month's SLA ledger.
     Sla,
+    /// The report for a month or a quarter (`/sev report [month|quarter|2026-11|2026-Q4]`).
+    Report {
+        period: super::report::Asked,
+    },
     /// The SEV's follow-ups: add one, list them, mark one done.
     Followup {
         sev: Option<SevId>,
@@ -143,6 +147,7 @@ impl Command {
             Command::Impact { .. } => "impact",
             Command::Draft { .. } => "draft",
             Command::Sla => "sla",
+            Command::Report { .. } => "report",
             Command::Oncall { .. } => "oncall",
             Command::Simulate { .. } => "simulate",
             Command::Diagnosed { .. } => "diagnosed",
@@ -353,6 +358,7 @@ pub fn parse_with(
         "ack" => no_args(Command::Ack { sev }),
         "impact" => no_args(Command::Impact { sev }),
         "sla" => no_args(Command::Sla),
+        "report" => report(&rest),
         "draft" => match rest.split_first() {
             None => Ok(Command::Draft {
                 sev,
@@ -686,6 +692,35 @@ pub fn oncall(words: &[&str]) -> Result<Command, UsageError> {
         }
     };
     Ok(Command::Oncall { role, at })
+}
+
+/// `[month|quarter|2026-11|2026-Q4]`, as typed or picked.
+pub fn report(words: &[&str]) -> Result<Command, UsageError> {
+    use super::report::{Asked, PERIODS};
+    let word = match words {
+        [] => None,
+        [w] => Some(*w),
+        _ => {
+            return Err(UsageError::new(
+                "report",
+                format!("Name one period: {PERIODS}."),
+            ));
+        }
+    };
+    match Asked::parse(word) {
+        Some(period) => Ok(Command::Report { period }),
+        None => Err(UsageError::new(
+            "report",
+            format!(
+                "\"{}\" is not a period; write {PERIODS}.",
+                word.unwrap_or_default()
+            ),
+        )
+        .suggest(
+            word.and_then(|w| closest(w, ["month", "quarter"]))
+                .map(str::to_string),
+        )),
+    }
 }
 
 /// `<level> [type] [at <time>]`, as typed or picked; the type is availability unless said.

@@ -18,6 +18,7 @@ pub mod naming;
 pub mod oncall;
 pub mod postmortem;
 pub mod refusal;
+pub mod report;
 pub mod suggest;
 pub mod text;
 pub mod types;

@@ -32,6 +32,13 @@ pub fn fmt_age(seconds: i64) -> String {
     }
 }
 
+/// RFC 3339 in UTC to the second, as the API and the web pages carry instants.
+pub fn rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
 pub fn fmt_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())

@@ -17,6 +17,7 @@ mod plan;
 mod postmortem;
 mod publish;
 mod reads;
+mod report;
 mod schedules;
 mod tickets;
 pub mod views;
@@ -418,6 +419,7 @@ impl Engine {
             Command::Help { topic } => Outcome::Done(self.help(topic.as_deref())),
             Command::List => Outcome::Done(self.list(tx, inv, &actor).await?),
             Command::Sla => self.sla_command(tx, now).await?,
+            Command::Report { period } => self.report_command(tx, period, inv, &actor, now).await?,
             Command::Oncall { role, at } => Outcome::Done(self.oncall(role, at, now)),
             Command::Simulate {
                 level,

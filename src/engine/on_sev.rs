@@ -138,6 +138,7 @@ impl Engine {
             Command::Declare { .. }
             | Command::List
             | Command::Sla
+            | Command::Report { .. }
             | Command::Oncall { .. }
             | Command::Simulate { .. }
             | Command::Subscribe { .. }

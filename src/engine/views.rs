@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::*;
@@ -94,11 +93,7 @@ pub struct SevList {
     pub recently_ended: Vec<SevSummary>,
 }
 
-pub fn rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| ms.to_string())
-}
+pub use crate::domain::words::rfc3339;
 
 impl Engine {
     /// Open SEVs and the last `ended` that ended, as `reader` may see them.
@@ -178,7 +173,7 @@ impl Engine {
 
     /// Whether `reader` may see `inc` in full: an open SEV anyone; a restricted one its
     /// members, admins and the people paged for it, never a shared credential.
-    async fn shown_to(
+    pub(super) async fn shown_to(
         &self,
         conn: &mut Conn,
         reader: &Reader,

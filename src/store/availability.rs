@@ -31,6 +31,28 @@ pub async fn insert_sample(
     Ok(())
 }
 
+/// Failed requests per route in the sample windows that overlap [from, to).
+pub async fn failures_by_route(
+    conn: &mut Conn,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
+    let rows = sqlx::query(
+        "SELECT route, CAST(SUM(failures) AS BIGINT) AS failed FROM availability_samples \
+         WHERE window_end > $1 AND window_start < $2 GROUP BY route",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let failed: Option<i64> = r.try_get("failed")?;
+            Ok((r.try_get("route")?, failed.unwrap_or(0)))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteState {
     pub route: String,

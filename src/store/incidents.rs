@@ -151,6 +151,24 @@ pub async fn list(
     Ok(out)
 }
 
+/// SEVs that may touch [from, to): declared before its end and not over before its start
+/// (drills left out), oldest first; reports and the SLA ledger clip their minutes.
+pub async fn touching(conn: &mut Conn, from: i64, to: i64) -> anyhow::Result<Vec<Incident>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SEV_COLUMNS} FROM sevs WHERE drill = 0 AND declared_at < $1 \
+         AND (stage IN ('declared', 'investigating', 'mitigated') OR updated_at >= $2) ORDER BY id"
+    )))
+    .bind(to)
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(with_roles(conn, from_row(&r)?).await?);
+    }
+    Ok(out)
+}
+
 /// Writes the mutable fields back; roles are upserted.
 /// Writes what changed from `before`: the row, and the roles handed to someone new.
 pub async fn save<'b>(

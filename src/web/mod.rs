@@ -5,12 +5,13 @@
 //! route at all) unless a web token or a proxy's user header is configured.
 
 pub mod access;
+mod report;
 mod sla;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,7 +22,8 @@ pub use access::Access;
 use access::Decision;
 
 use crate::domain::SevId;
-use crate::domain::words::fmt_age;
+use crate::domain::report::{PERIODS, Period, Spread};
+use crate::domain::words::{fmt_age, fmt_duration};
 use crate::engine::Engine;
 use crate::engine::views::Reader;
 use crate::http::Peer;
@@ -47,6 +49,7 @@ fn templates() -> Environment<'static> {
         ("refused.html", include_str!("templates/refused.html")),
         ("not_found.html", include_str!("templates/not_found.html")),
         ("sla.html", include_str!("templates/sla.html")),
+        ("reports.html", include_str!("templates/reports.html")),
     ] {
         env.add_template(name, text)
             .unwrap_or_else(|e| panic!("template {name}: {e:#}"));
@@ -71,6 +74,7 @@ pub fn routes(engine: Engine, access: Access) -> Router {
         .route("/fragments/open", get(open_rows))
         .route("/sevs/{id}", get(sev_page))
         .route("/sla", get(sla_page))
+        .route("/reports", get(reports_page))
         .route_layer(middleware::from_fn_with_state(web.clone(), gate))
         .with_state(web);
     Router::new()
@@ -262,6 +266,69 @@ async fn sla_page(
     }
 }
 
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    period: Option<String>,
+}
+
+/// A month's or a quarter's report (`?period=month|quarter|2026-11|2026-Q4`), with charts.
+/// Counts include restricted SEVs; their follow-ups' text only for people who may see them.
+async fn reports_page(
+    State(web): State<Web>,
+    axum::Extension(reader): axum::Extension<Reader>,
+    Query(q): Query<ReportQuery>,
+) -> Response {
+    let now = web.engine.clock.now_ms();
+    let Some(period) = Period::parse(q.period.as_deref(), now) else {
+        let page = web.render(
+            "not_found.html",
+            context! { message => format!(
+                "\"{}\" is not a period: write {}.",
+                q.period.unwrap_or_default(),
+                PERIODS.replace('`', "")
+            ) },
+        );
+        return (StatusCode::BAD_REQUEST, page).into_response();
+    };
+    match web.engine.report(period, &reader).await {
+        Ok(r) => {
+            let spread = |s: &Spread| {
+                let f = |v: Option<i64>| v.map(fmt_duration).unwrap_or_else(|| "—".into());
+                context! { median => f(s.median_seconds), p90 => f(s.p90_seconds), count => s.count }
+            };
+            let t = &r.times;
+            let times = vec![
+                ("Acknowledge", spread(&t.to_acknowledge)),
+                ("Detection", spread(&t.detection)),
+                ("Diagnosis", spread(&t.diagnosis)),
+                ("Recovery", spread(&t.recovery)),
+            ];
+            let budgets = vec![
+                ("Contract", &r.downtime.contract),
+                ("Internal", &r.downtime.internal),
+            ];
+            let previous = period.previous();
+            web.render(
+                "reports.html",
+                context! {
+                    charts => report::charts(&r),
+                    times,
+                    budgets,
+                    previous => context! { key => previous.key(), label => previous.label() },
+                    this_month => Period::month_of(now).key(),
+                    this_quarter => Period::quarter_of(now).key(),
+                    r,
+                    reader => web.reader_name(&reader),
+                },
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "could not read the report");
+            failed()
+        }
+    }
+}
+
 async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
@@ -284,6 +351,9 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let env = super::templates();
-        assert!(env.get_template("sev.html").is_ok());
+        assert!(env.templates().count() >= 8);
+        for (name, t) in env.templates() {
+            assert!(t.name() == name, "{name}");
+        }
     }
 }

@@ -214,6 +214,8 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
             },
         },
         "sla" => Command::Sla,
+        "report" => grammar::report(&get("period").as_deref().into_iter().collect::<Vec<_>>())
+            .map_err(usage)?,
         "ack" => Command::Ack { sev },
         "impact" => Command::Impact { sev },
         "diagnosed" => Command::Diagnosed {

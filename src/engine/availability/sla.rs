@@ -42,9 +42,8 @@ impl Engine {
         let a = &self.cfg().availability;
         let start = month_start(now);
         let days = days_in_month(now);
-        let (open, ended) = sevs::list(conn, 1000).await?;
         let mut timelines = vec![];
-        for inc in open.iter().chain(ended.iter()) {
+        for inc in &sevs::touching(conn, start, now + 1).await? {
             if inc.sev_type == SevType::Availability && inc.stage != Stage::Cancelled {
                 timelines.push((inc.id, sevs::timeline(conn, inc.id).await?));
             }
