@@ -170,13 +170,14 @@ fn main() -> ExitCode {
                     println!("{}", config::explain(&c, at));
                 }
                 println!(
-                    "{where_from}: OK ({} people, {} rotations, {} escalation policies, {} routes, {} schedules, {} feeds, {} warnings)",
+                    "{where_from}: OK ({} people, {} rotations, {} escalation policies, {} routes, {} schedules, {} feeds, {} drill scenarios, {} warnings)",
                     c.people.len(),
                     c.rotations.len(),
                     c.policies.len(),
                     c.availability.routes.len(),
                     c.schedules.len(),
                     c.feeds.len(),
+                    c.drills.scenarios.len(),
                     problems.len()
                 );
                 ExitCode::SUCCESS

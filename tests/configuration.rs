@@ -42,7 +42,7 @@ fn the_example_checks_clean() {
     let out = check(Path::new(&format!("{}/sevbot.toml", example_dir())), &[]);
     assert!(out.status.success(), "{:?}", lines(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(
-        "OK (6 people, 4 rotations, 1 escalation policies, 20 routes, 1 schedules, 2 feeds, 0 warnings)"
+        "OK (6 people, 4 rotations, 1 escalation policies, 20 routes, 1 schedules, 2 feeds, 1 drill scenarios, 0 warnings)"
     ));
 }
 

@@ -418,6 +418,20 @@ fn discord_command(text: &str) -> (String, Value) {
             }
             "diagnosed"
         }
+        "drill" => {
+            options.push(string("type", words[1].into()));
+            options.push(int("level", words[2]));
+            if let Some(scenario) = words.get(3) {
+                options.push(string("scenario", scenario.to_string()));
+            }
+            "drill"
+        }
+        "report" => {
+            if let Some(period) = words.get(1) {
+                options.push(string("period", period.to_string()));
+            }
+            "report"
+        }
         "help" => {
             if let Some(topic) = words.get(1) {
                 options.push(string("command", topic.to_string()));

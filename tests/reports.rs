@@ -301,6 +301,33 @@ both_backends!(reports_add_up_scripted_months, |b| async move {
     );
     assert!(!m.to_string().contains("signing keys"));
 
+    // SEV-3's page and API carry monitoring's view of its impact as it changed.
+    let sev3: Value = serde_json::from_str(
+        &s.http
+            .get(format!("{}/api/v1/sevs/SEV-3", s.base))
+            .bearer_auth(API)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let impact = sev3["impact"].as_array().unwrap();
+    assert!(!impact.is_empty(), "{sev3}");
+    assert!(
+        impact[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("web-checkout"),
+        "{sev3}"
+    );
+    let (_, page) = s
+        .page("/sevs/3", ("authorization", &format!("Bearer {WEB}")))
+        .await;
+    assert!(page.contains("<h2>Impact</h2>") && !page.contains("Nothing from monitoring."));
+
     // February: SEV-1 and SEV-2 (declared on the 28th).
     let f = s.json("?period=2026-02").await;
     assert_eq!(f["period"]["to_date"], false);

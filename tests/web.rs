@@ -445,3 +445,88 @@ async fn the_sla_page_adds_up_the_month_like_sev_sla() {
     assert!(!page.contains(SECURITY_TITLE) && !page.contains("script>alert"));
     assert_eq!(v.get("/sla", &[]).await.0, 401);
 }
+
+/// A SEV's page has its own sections for customer updates and follow-ups (typed text shown
+/// as text), and the API carries them under stable names; a restricted SEV's stay hidden.
+#[tokio::test]
+async fn a_sev_page_shows_its_customer_updates_and_follow_ups() {
+    let v = view(Backend::Sqlite, loopback()).await;
+    let r = v
+        .app
+        .cmd(
+            "U_ALICE",
+            "general",
+            "SEV-1 followup add <b>rotate</b> the @here keys @U_BOB due 2026-03-01",
+        )
+        .await;
+    assert!(r.text.contains("#1"), "{}", r.text);
+    v.app
+        .cmd("U_ALICE", "general", "SEV-1 followup add write the runbook")
+        .await;
+    v.app
+        .cmd("U_ALICE", "general", "SEV-1 followup done 2")
+        .await;
+    let r = v.app.cmd("U_ALICE", "general", "SEV-1 draft").await;
+    assert!(r.text.contains("Customer update draft"), "{}", r.text);
+    let r = v.app.cmd("U_ALICE", "general", "SEV-1 draft approve").await;
+    assert!(r.text.contains("approved and published"), "{}", r.text);
+    v.app
+        .cmd(
+            "U_CAROL",
+            "general",
+            "SEV-2 followup add revoke the leaked key",
+        )
+        .await;
+
+    let page = v.as_token("/sevs/1").await;
+    for section in [
+        "<h2>Impact</h2>",
+        "<h2>Customer updates</h2>",
+        "<h2>Follow-ups</h2>",
+    ] {
+        assert!(page.contains(section), "{section}: {page}");
+    }
+    assert!(page.contains("Nothing from monitoring."), "{page}");
+    assert!(page.contains("<h3>Update #1</h3>"), "{page}");
+    assert!(
+        page.contains("approved by alice") && page.contains(", published"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;b&gt;rotate&lt;&#x2f;b&gt; the @here keys")
+            || page.contains("&lt;b&gt;rotate&lt;/b&gt; the @here keys"),
+        "typed text is text: {page}"
+    );
+    assert!(!page.contains("<b>rotate"), "{page}");
+    assert!(page.contains("2026-03-01 (overdue)"), "{page}");
+    let api: serde_json::Value = serde_json::from_str(
+        &v.http
+            .get(format!("{}/api/v1/sevs/SEV-1", v.base))
+            .bearer_auth("api-s3cret")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let f = &api["followups"];
+    assert_eq!(f[0]["number"], 1);
+    assert_eq!(f[0]["owner"]["id"], "bob");
+    assert_eq!(f[0]["due"], "2026-03-01");
+    assert_eq!(f[0]["overdue"], true);
+    assert_eq!(
+        (f[1]["done"].clone(), f[1]["overdue"].clone()),
+        (true.into(), false.into())
+    );
+    let u = &api["customer_updates"][0];
+    assert_eq!(u["number"], 1);
+    assert_eq!(u["approved_by"]["id"], "alice");
+    assert_eq!(u["published"], true);
+    assert!(u["text"].as_str().unwrap().len() > 20, "{u}");
+    assert_eq!(api["impact"], serde_json::json!([]));
+    // The token sees nothing of the security SEV's follow-ups.
+    let secret = v.as_token("/sevs/2").await;
+    assert!(!secret.contains("revoke the leaked key") && !secret.contains("<h2>Follow-ups</h2>"));
+}

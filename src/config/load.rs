@@ -50,6 +50,7 @@ pub(super) fn load(path: Option<&Path>) -> read::Read<RawConfig> {
     if let Some(raw) = &mut read.value {
         availability::load_routes(&mut raw.availability, path, &mut read.problems);
         postmortem::load(&mut raw.postmortem, path, &mut read.problems);
+        drills::load(&mut raw.drills, path, &mut read.problems);
     }
     read
 }
@@ -87,6 +88,7 @@ impl RawConfig {
             jira: Default::default(),
             tracker_webhook: Default::default(),
             web: Default::default(),
+            drills: Default::default(),
         }
     }
 }

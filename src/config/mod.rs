@@ -10,6 +10,7 @@ use crate::domain::oncall::Rotation;
 
 mod availability;
 mod cron;
+mod drills;
 mod email;
 mod escalation;
 mod explain;
@@ -26,6 +27,7 @@ mod sections;
 mod tickets;
 mod web;
 pub use availability::{AvailabilityConfig, Destination, MIN_POLL_SECONDS};
+pub use drills::{DrillsConfig, Scenario};
 pub use email::{EmailConfig, MailList};
 pub use escalation::{PagerDutyConfig, RawPolicy, RawSchedule, RawStep, Schedule, ScheduleKind};
 pub use explain::explain;
@@ -89,6 +91,8 @@ pub struct RawConfig {
     pub tracker_webhook: TrackerWebhookConfig,
     #[serde(default)]
     pub web: WebConfig,
+    #[serde(default)]
+    pub drills: DrillsConfig,
 }
 
 /// The validated configuration the program runs on.
@@ -112,6 +116,7 @@ pub struct Config {
     pub jira: JiraConfig,
     pub tracker_webhook: TrackerWebhookConfig,
     pub web: WebConfig,
+    pub drills: DrillsConfig,
     pub people: Vec<Person>,
     pub rotations: Vec<Rotation>,
     pub feeds: Vec<Feed>,
@@ -273,6 +278,11 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
     email::check(&raw.email, &mut problems);
     tickets::check(&raw.jira, &mut problems);
     web::check(&raw.web, &mut problems);
+    drills::check(
+        &raw.drills,
+        raw.people.iter().map(|p| p.id.as_str()),
+        &mut problems,
+    );
     let ok = !problems.iter().any(|p| p.fatal);
     // The sections are handed on as checked; the raw lists they were checked from
     // (people, rotations, feeds, policies, schedules) stay here.
@@ -292,6 +302,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         jira,
         tracker_webhook,
         web,
+        drills,
         ..
     } = raw;
     let cfg = ok.then_some(Config {
@@ -310,6 +321,7 @@ pub fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
         jira,
         tracker_webhook,
         web,
+        drills,
         people,
         rotations,
         feeds,

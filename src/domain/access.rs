@@ -69,6 +69,7 @@ mod tests {
             latest_update: Some("rotating the key".into()),
             restricted,
             redacted: false,
+            drill: false,
         }
     }
 

@@ -390,6 +390,24 @@ pub const SET: &[Spec] = &[
     )
     .in_group(PLAN),
     spec(
+        "drill",
+        "/sev drill <type> <level> [scenario]",
+        "a practice SEV, marked DRILL everywhere: only you and the drill volunteers are paged, roles are yours to take; nothing reaches feeds, paging services, execs, customers, the SLA or reports; a scenario from config/drills feeds it prompts; scored at the end",
+        "Start a practice SEV (a drill), optionally from a scenario",
+        &[
+            opt("type", Arg::SevType, true, "The SEV type"),
+            opt("level", Arg::Level, true, "The SEV level"),
+            opt(
+                "scenario",
+                Arg::Text(60),
+                false,
+                "A scenario from config/drills, e.g. checkout-outage",
+            ),
+        ],
+        "drill availability 2",
+    )
+    .in_group(PLAN),
+    spec(
         "report",
         "/sev report [month|quarter|2026-11|2026-Q4]",
         "SEVs by type and level, time to acknowledge, detect, diagnose and recover, downtime against the budgets, the routes behind it, open follow-ups",

@@ -57,6 +57,13 @@ pub enum Command {
     },
     /// The month's SLA ledger.
     Sla,
+    /// A practice SEV, optionally fed by a scripted scenario (`/sev drill <type> <level>
+    /// [scenario]`).
+    Drill {
+        sev_type: SevType,
+        level: Level,
+        scenario: Option<String>,
+    },
     /// The report for a month or a quarter (`/sev report [month|quarter|2026-11|2026-Q4]`).
     Report {
         period: super::report::Asked,
@@ -148,6 +155,7 @@ impl Command {
             Command::Draft { .. } => "draft",
             Command::Sla => "sla",
             Command::Report { .. } => "report",
+            Command::Drill { .. } => "drill",
             Command::Oncall { .. } => "oncall",
             Command::Simulate { .. } => "simulate",
             Command::Diagnosed { .. } => "diagnosed",
@@ -359,6 +367,7 @@ pub fn parse_with(
         "impact" => no_args(Command::Impact { sev }),
         "sla" => no_args(Command::Sla),
         "report" => report(&rest),
+        "drill" => drill(&rest),
         "draft" => match rest.split_first() {
             None => Ok(Command::Draft {
                 sev,
@@ -630,13 +639,7 @@ pub struct Declaration {
 /// A declare from its parts, checked the same way whether they were typed or picked in a
 /// form: the title is kept as given (flags or quotes in it are part of the title).
 pub fn declare(ty: &str, level: &str, title: &str, d: Declaration) -> Result<Command, UsageError> {
-    let sev_type = SevType::parse(ty).ok_or_else(|| {
-        UsageError::new(
-            "declare",
-            format!("Unknown SEV type \"{ty}\"; types are availability, durability, security, feature-degradation."),
-        )
-        .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
-    })?;
+    let sev_type = parse_type("declare", ty)?;
     let level = parse_level("declare", level)?;
     let title = check_title("declare", title)?;
     Ok(Command::Declare {
@@ -647,6 +650,36 @@ pub fn declare(ty: &str, level: &str, title: &str, d: Declaration) -> Result<Com
         force_new: d.force_new,
         private: d.private,
         description: d.description.filter(|t| !t.trim().is_empty()),
+    })
+}
+
+/// A SEV type as typed, or why it is not one.
+pub fn parse_type(cmd: &str, ty: &str) -> Result<SevType, UsageError> {
+    SevType::parse(ty).ok_or_else(|| {
+        UsageError::new(
+            cmd,
+            format!("Unknown SEV type \"{ty}\"; types are availability, durability, security, feature-degradation."),
+        )
+        .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
+    })
+}
+
+/// `<type> <level> [scenario]`, as typed or picked.
+pub fn drill(words: &[&str]) -> Result<Command, UsageError> {
+    let (ty, level, scenario) = match words {
+        [ty, level] => (*ty, *level, None),
+        [ty, level, scenario] => (*ty, *level, Some(scenario.to_ascii_lowercase())),
+        _ => {
+            return Err(UsageError::new(
+                "drill",
+                "Give the type and level, then optionally a scenario: drill availability 1 checkout-outage.",
+            ));
+        }
+    };
+    Ok(Command::Drill {
+        sev_type: parse_type("drill", ty)?,
+        level: parse_level("drill", level)?,
+        scenario,
     })
 }
 
@@ -739,13 +772,7 @@ pub fn simulate(words: &[&str]) -> Result<Command, UsageError> {
     let level = parse_level("simulate", level)?;
     let sev_type = match ty {
         None => SevType::Availability,
-        Some(ty) => SevType::parse(ty).ok_or_else(|| {
-            UsageError::new(
-                "simulate",
-                format!("Unknown SEV type \"{ty}\"; types are availability, durability, security, feature-degradation."),
-            )
-            .suggest(closest(ty, SevType::ALL.iter().map(|t| t.as_str())).map(str::to_string))
-        })?,
+        Some(ty) => parse_type("simulate", ty)?,
     };
     Ok(Command::Simulate {
         level,

@@ -32,6 +32,15 @@ pub struct Incident {
     /// This copy's details were removed for a place that may not see them.
     #[serde(default, skip_serializing_if = "is_false")]
     pub redacted: bool,
+    /// A practice SEV (`/sev drill`): only its starter and the volunteers take part; it
+    /// never reaches feeds, paging services, execs, customers, the SLA ledger or reports.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub drill: bool,
+}
+
+/// Customer updates approved before drills existed were all published.
+fn published() -> bool {
+    true
 }
 
 fn is_false(b: &bool) -> bool {
@@ -240,12 +249,26 @@ pub enum EventKind {
     },
     DraftApproved {
         draft: i64,
+        /// False for a drill's: approved as practice, sent nowhere.
+        #[serde(default = "published")]
+        published: bool,
     },
     Acknowledged {
         person: String,
         /// Time from the first page of the chain (or of their own page) to the ack.
         seconds: i64,
         stopped_ladder: bool,
+    },
+    /// A drill's scenario step: what the trainee is told `minute` minutes in, and what its
+    /// make-believe monitoring shows.
+    DrillPrompt {
+        minute: u32,
+        text: String,
+        impact: Option<String>,
+    },
+    /// A drill ended: how it went.
+    DrillScored {
+        score: super::drill::Score,
     },
 }
 
@@ -463,6 +486,8 @@ pub fn evolve(inc: &mut Incident, ev: &EventKind) {
         | EventKind::Acknowledged { .. }
         | EventKind::Impact { .. }
         | EventKind::Alert { .. }
+        | EventKind::DrillPrompt { .. }
+        | EventKind::DrillScored { .. }
         | EventKind::DraftProposed { .. }
         | EventKind::DraftApproved { .. } => {}
     }
@@ -488,6 +513,7 @@ mod tests {
             latest_update: None,
             restricted: false,
             redacted: false,
+            drill: false,
         }
     }
 

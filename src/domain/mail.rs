@@ -145,6 +145,7 @@ mod tests {
             latest_update: None,
             restricted: true,
             redacted: false,
+            drill: false,
         }
     }
 

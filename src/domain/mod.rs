@@ -6,6 +6,7 @@ pub mod address;
 pub mod chain;
 pub mod command_set;
 pub mod definitions;
+pub mod drill;
 pub mod escalation;
 pub mod feed;
 pub mod grammar;

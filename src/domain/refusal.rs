@@ -177,6 +177,13 @@ pub enum Refusal {
     },
     /// An e-mail subscription while no e-mail is sent.
     MailOff,
+    /// A drill's role for someone who does not take part in it.
+    NotInDrill {
+        id: SevId,
+        person: String,
+        /// Who takes part (by name).
+        people: String,
+    },
     /// A channel subscribed where sevbot cannot post: every announcement would fail.
     CannotPost {
         here: String,
@@ -225,6 +232,7 @@ impl Refusal {
             Refusal::SecurityFeed { .. } => "security_feed",
             Refusal::NotSubscribed { .. } => "not_subscribed",
             Refusal::MailOff => "mail_off",
+            Refusal::NotInDrill { .. } => "not_in_drill",
             Refusal::CannotPost { .. } => "cannot_post",
         }
     }
@@ -436,6 +444,11 @@ impl fmt::Display for Refusal {
                 f,
                 "sevbot sends no e-mail here: the operator sets [email] from in the config and \
                  SMTP_URL in the environment (smtp://user:pass@host:587 or smtps://…), then restarts it."
+            ),
+            Refusal::NotInDrill { id, person, people } => write!(
+                f,
+                "{id} is a drill: only its people ({people}) take part, so {person} is not paged or given a role. \
+                 The operator lists volunteers under [drills] volunteers."
             ),
             Refusal::NotSubscribed { here } => {
                 write!(

@@ -156,6 +156,7 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
                 .unwrap_or_default();
             match (role, step) {
                 (Some(r), 0) => format!("paged {} as {r}{via}", mention(person)),
+                (None, 0) => format!("paged {}{via}", mention(person)),
                 _ => format!("paged {} (escalation step {step}){via}", mention(person)),
             }
         }
@@ -234,12 +235,30 @@ pub fn describe(ev: &EventKind, actor: &str, m: &Markup) -> String {
                 "resolved; consider `/sev mitigated` or a lower level"
             }
         ),
+        EventKind::DrillPrompt {
+            minute,
+            text,
+            impact,
+        } => format!(
+            "DRILL, minute {minute}: {}{}",
+            esc(text),
+            impact
+                .as_ref()
+                .map(|i| format!(" Monitoring (make-believe): {}.", esc(i)))
+                .unwrap_or_default()
+        ),
+        EventKind::DrillScored { score } => format!("DRILL over, the score: {}", score.describe()),
         EventKind::DraftProposed { draft } => {
             format!("{who} drafted customer update #{draft} (`/sev draft` to review)")
         }
-        EventKind::DraftApproved { draft } => {
-            format!("{who} approved customer update #{draft}; it was published")
-        }
+        EventKind::DraftApproved {
+            draft,
+            published: true,
+        } => format!("{who} approved customer update #{draft}; it was published"),
+        EventKind::DraftApproved {
+            draft,
+            published: false,
+        } => format!("{who} approved customer update #{draft} (a drill: sent nowhere)"),
         EventKind::Acknowledged {
             person,
             seconds,
@@ -322,6 +341,7 @@ mod tests {
             latest_update: None,
             restricted: false,
             redacted: false,
+            drill: false,
         }
     }
 

@@ -405,6 +405,7 @@ mod examples {
             latest_update: Some("rolled back".into()),
             restricted: false,
             redacted: false,
+            drill: false,
         }
     }
 

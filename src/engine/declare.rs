@@ -32,6 +32,7 @@ impl Engine {
             latest_update: None,
             restricted: new.restricted,
             redacted: false,
+            drill: new.drill,
         };
         let mut declared = vec![EventKind::Declared {
             sev_type: inc.sev_type,
@@ -40,7 +41,10 @@ impl Engine {
             customer_impact: inc.customer_impact,
         }];
         declared.extend(description.map(|text| EventKind::Note { text }));
-        let roles = self.fill_roles(&inc, now);
+        let roles = match inc.drill {
+            true => self.drill_roles(&inc),
+            false => self.fill_roles(&inc, now),
+        };
         self.enqueue(
             tx,
             &inc.platform,
@@ -62,13 +66,20 @@ impl Engine {
             )
             .await?;
         let filled = recorded[declared.len()..].to_vec();
-        self.start_ladder(tx, &inc, now).await?;
+        if inc.drill {
+            self.page_drill_people(tx, &inc, now).await?;
+        } else {
+            self.start_ladder(tx, &inc, now).await?;
+        }
         let declarer = new.declared_by.to_string();
         recorded.extend(
             self.page_new_roles(tx, &mut inc, &declarer, &filled, now)
                 .await?,
         );
-        let invitees = invitees(&inc);
+        let mut invitees = invitees(&inc);
+        if inc.drill {
+            invitees = self.drill_people(&inc);
+        }
         self.enqueue(
             tx,
             &inc.platform,

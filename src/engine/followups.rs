@@ -35,6 +35,10 @@ impl Engine {
                 let owner = match owner {
                     None => None,
                     Some(h) => match self.cfg().person_by_handle(&inv.platform, &h) {
+                        // A drill's follow-up reminds nobody outside it.
+                        Some(p) if let Some(no) = self.outside_drill(&inc, &p.id) => {
+                            return Ok(Outcome::Refused(no));
+                        }
                         Some(p) => Some(p.id.clone()),
                         None => {
                             let cfg = self.cfg();

@@ -56,6 +56,11 @@ impl Engine {
             Ok(Job::Escalate { step }) => self.escalate(&mut tx, job, step, now).await?,
             Ok(Job::ScheduledPost(p)) => self.scheduled_post(&mut tx, &p, now).await?,
             Ok(Job::StatusPush) => self.status_push(&mut tx, job, now).await?,
+            Ok(Job::DrillStep(step)) => {
+                if let Some(id) = job.sev_id {
+                    self.drill_step(&mut tx, id, &step, now).await?;
+                }
+            }
             Ok(Job::FollowupDue { number }) => {
                 if let Some(id) = job.sev_id {
                     self.followup_due(&mut tx, id, number, now).await?;

@@ -21,6 +21,8 @@ pub const JOB_SCHEDULED_POST: &str = "scheduled_post";
 pub const JOB_STATUS_PUSH: &str = "status_push";
 /// A follow-up's due date: its owner is reminded unless it is done.
 pub const JOB_FOLLOWUP_DUE: &str = "followup_due";
+/// A drill scenario's next step: its prompt and make-believe monitoring.
+pub const JOB_DRILL_STEP: &str = "drill_step";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Job {
@@ -41,6 +43,14 @@ pub enum Job {
     FollowupDue {
         number: i64,
     },
+    /// Post step `step` of drill scenario `scenario` (as the config has it when it fires).
+    DrillStep(DrillStep),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillStep {
+    pub scenario: String,
+    pub step: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -80,6 +90,7 @@ impl Job {
             Job::ScheduledPost(_) => JOB_SCHEDULED_POST,
             Job::StatusPush => JOB_STATUS_PUSH,
             Job::FollowupDue { .. } => JOB_FOLLOWUP_DUE,
+            Job::DrillStep(_) => JOB_DRILL_STEP,
         }
     }
 
@@ -90,6 +101,7 @@ impl Job {
             Job::Escalate { step } => serde_json::to_string(&Step { step: *step }),
             Job::ScheduledPost(p) => serde_json::to_string(p),
             Job::FollowupDue { number } => serde_json::to_string(&Number { number: *number }),
+            Job::DrillStep(d) => serde_json::to_string(d),
             Job::PruneDeliveries | Job::DeleteChannel | Job::StatusPush => Ok("{}".to_string()),
         };
         json.unwrap_or_else(|_| "{}".into())
@@ -114,6 +126,7 @@ impl Job {
             JOB_FOLLOWUP_DUE => Job::FollowupDue {
                 number: serde_json::from_str::<Number>(payload)?.number,
             },
+            JOB_DRILL_STEP => Job::DrillStep(serde_json::from_str(payload)?),
             other => anyhow::bail!("unknown job kind {other:?}"),
         })
     }
@@ -156,6 +169,10 @@ impl Job {
             }),
             Job::StatusPush,
             Job::FollowupDue { number: 2 },
+            Job::DrillStep(DrillStep {
+                scenario: "checkout-outage".into(),
+                step: 1,
+            }),
         ];
         for j in &all {
             match j {
@@ -165,7 +182,8 @@ impl Job {
                 | Job::Escalate { .. }
                 | Job::ScheduledPost(_)
                 | Job::StatusPush
-                | Job::FollowupDue { .. } => {}
+                | Job::FollowupDue { .. }
+                | Job::DrillStep(_) => {}
             }
         }
         all

@@ -5,6 +5,7 @@
 mod asks;
 mod availability;
 mod declare;
+mod drill;
 mod failure;
 mod followups;
 mod housekeeping;
@@ -420,6 +421,14 @@ impl Engine {
             Command::List => Outcome::Done(self.list(tx, inv, &actor).await?),
             Command::Sla => self.sla_command(tx, now).await?,
             Command::Report { period } => self.report_command(tx, period, inv, &actor, now).await?,
+            Command::Drill {
+                sev_type,
+                level,
+                scenario,
+            } => {
+                self.drill_command(tx, inv, &actor, (sev_type, level, scenario), now)
+                    .await?
+            }
             Command::Oncall { role, at } => Outcome::Done(self.oncall(role, at, now)),
             Command::Simulate {
                 level,
@@ -453,6 +462,7 @@ impl Engine {
                     title: &title,
                     customer_impact,
                     restricted: private || sev_type == SevType::Security,
+                    drill: false,
                     declared_by: &actor,
                     platform: &inv.platform,
                     origin_channel: &inv.channel,

@@ -86,6 +86,10 @@ impl Engine {
             Command::Level { level, reason, .. } => Action::SetLevel { level, reason },
             Command::Role { role, user, .. } => {
                 match self.cfg().person_by_handle(&inv.platform, &user) {
+                    // A drill reaches nobody outside it: its roles are for its people.
+                    Some(p) if let Some(no) = self.outside_drill(&inc, &p.id) => {
+                        return Ok(Outcome::Refused(no));
+                    }
                     Some(p) => Action::AssignRole {
                         role,
                         person: p.id.clone(),
@@ -119,6 +123,12 @@ impl Engine {
                 return self.hand_over_postmortem(tx, inv, &inc, doc, now).await;
             }
             Command::Diagnosed { note, .. } => Action::Diagnose { note },
+            // A drill stays marked as one whatever it is retitled to.
+            Command::Retitle { title, .. } if inc.drill && !title.starts_with("DRILL") => {
+                Action::Retitle {
+                    title: format!("DRILL: {title}"),
+                }
+            }
             Command::Retitle { title, .. } => Action::Retitle { title },
             Command::Reopen { reason, .. } => {
                 if inc.stage == Stage::Closed && self.channel_deleted(tx, &inc).await? {
@@ -139,6 +149,7 @@ impl Engine {
             | Command::List
             | Command::Sla
             | Command::Report { .. }
+            | Command::Drill { .. }
             | Command::Oncall { .. }
             | Command::Simulate { .. }
             | Command::Subscribe { .. }
@@ -158,7 +169,8 @@ impl Engine {
         for ev in &events {
             evolve(&mut probe, ev);
         }
-        let filled: Vec<EventKind> = if probe.stage.is_open() {
+        // A drill's roles are the trainee's to take, never filled from the rotations.
+        let filled: Vec<EventKind> = if probe.stage.is_open() && !inc.drill {
             self.fill_roles(&probe, now)
                 .into_iter()
                 .filter(|e| matches!(e, EventKind::RoleAssigned { .. }))
@@ -236,6 +248,11 @@ impl Engine {
                 self.post_events(tx, &inc, recorded.clone(), now).await?;
             }
         }
+        // A drill that ends is scored, in its channel before it is archived.
+        let mut score = None;
+        if inc.drill && before.stage.is_open() && !inc.stage.is_open() {
+            score = Some(self.score_drill(tx, &mut inc, now).await?);
+        }
         if inc.stage.is_final() && !before.stage.is_final() {
             self.retire_channel(tx, &inc, now).await?;
         }
@@ -250,7 +267,12 @@ impl Engine {
                 .await?;
         }
         let summary = self.summarize(&inv.platform, &recorded);
-        Ok(Outcome::Done(Reply::private(format!("{id}: {summary}."))))
+        let score = score
+            .map(|s| format!("\nDRILL over, the score: {s}."))
+            .unwrap_or_default();
+        Ok(Outcome::Done(Reply::private(format!(
+            "{id}: {summary}.{score}"
+        ))))
     }
 
     /// Whether a closed SEV's archived channel is gone: its platform deletes archived

@@ -45,6 +45,10 @@ impl Engine {
         why: &str,
         now: i64,
     ) -> anyhow::Result<()> {
+        if inc.drill {
+            // A drill has no ladder: it never reaches secondaries, managers or execs.
+            return Ok(());
+        }
         let ladder = self.freeze_ladder(inc, now);
         jobs::cancel(tx, inc.id, JOB_ESCALATE, now).await?;
         paging::close_chain(tx, inc.id, now).await?;
@@ -123,7 +127,7 @@ impl Engine {
     /// One page: the row, the direct message, and the paging services where the person
     /// is flagged for them. The timeline says "paged" when a route delivers it.
     #[allow(clippy::too_many_arguments)]
-    async fn page(
+    pub(super) async fn page(
         &self,
         tx: &mut Tx,
         inc: &Incident,
@@ -133,7 +137,9 @@ impl Engine {
         why: String,
         now: i64,
     ) -> anyhow::Result<()> {
-        let external = !self.paging_sinks.is_empty() && self.external_paging_for(person);
+        // A drill pages on the chat platform only: practice never wakes a paging service.
+        let external =
+            !inc.drill && !self.paging_sinks.is_empty() && self.external_paging_for(person);
         let id = paging::insert(tx, inc.id, person, role, i64::from(step), external, now).await?;
         let page = Effect::Page {
             incident: inc.clone(),

@@ -26,6 +26,10 @@ impl Engine {
             self.enqueue(tx, &inc.platform, topic, now).await?;
         }
         self.post_events(tx, inc, events.to_vec(), now).await?;
+        if inc.drill {
+            // Practice stays in its channel: no feed hears of it.
+            return Ok(());
+        }
         for sub in subscriptions::all(tx).await? {
             if sub.platform != mail::EMAIL && sub.filter.matches(inc.sev_type, inc.level) {
                 sevs::bind_message(tx, inc.id, &sub.platform, &sub.channel, "feed").await?;
@@ -111,8 +115,11 @@ impl Engine {
         recorded: Vec<TimelineEvent>,
         now: i64,
     ) -> anyhow::Result<()> {
-        self.mail(tx, inc, &recorded, now).await?;
-        self.tickets(tx, inc, &recorded, now).await?;
+        // A drill has no e-mail thread and no ticket.
+        if !inc.drill {
+            self.mail(tx, inc, &recorded, now).await?;
+            self.tickets(tx, inc, &recorded, now).await?;
+        }
         for event in recorded {
             let post = Effect::PostEvent { sev: inc.id, event };
             self.enqueue(tx, &inc.platform, post, now).await?;

@@ -95,7 +95,9 @@ impl Engine {
         channel: &str,
         now: i64,
     ) -> anyhow::Result<String> {
-        let (open, _) = sevs::list(tx, 0).await?;
+        let (mut open, _) = sevs::list(tx, 0).await?;
+        // Drills are practice, for their channel only.
+        open.retain(|i| !i.drill);
         if open.is_empty() {
             return Ok("SEV digest: no open SEVs.".into());
         }

@@ -37,6 +37,8 @@ pub struct SevSummary {
     pub stage: &'static str,
     pub open: bool,
     pub restricted: bool,
+    /// A practice SEV (`/sev drill`).
+    pub drill: bool,
     /// The details are withheld from this reader: no title, people or updates below.
     pub redacted: bool,
     pub title: Option<String>,
@@ -75,6 +77,39 @@ pub struct PageLine {
     pub failure: Option<String>,
 }
 
+/// What monitoring said of the SEV's impact, and the level it suggested.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImpactLine {
+    pub at: String,
+    pub summary: String,
+    pub suggested_level: Option<u8>,
+}
+
+/// A customer-facing update: drafted, maybe approved, and whether it went out.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerUpdate {
+    pub number: i64,
+    pub text: String,
+    pub drafted_by: Holder,
+    pub drafted_at: String,
+    pub approved_by: Option<Holder>,
+    pub approved_at: Option<String>,
+    /// Approved and sent to customers (a drill's never is).
+    pub published: bool,
+}
+
+/// A follow-up of the SEV.
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowupLine {
+    pub number: i64,
+    pub text: String,
+    pub owner: Option<Holder>,
+    /// `YYYY-MM-DD`.
+    pub due: Option<String>,
+    pub done: bool,
+    pub overdue: bool,
+}
+
 /// One SEV in full.
 #[derive(Debug, Clone, Serialize)]
 pub struct SevDetail {
@@ -82,6 +117,10 @@ pub struct SevDetail {
     pub summary: SevSummary,
     pub timeline: Vec<TimelineLine>,
     pub pages: Vec<PageLine>,
+    /// Monitoring's view of the impact, as it changed.
+    pub impact: Vec<ImpactLine>,
+    pub customer_updates: Vec<CustomerUpdate>,
+    pub followups: Vec<FollowupLine>,
     /// The postmortem as it stands, in Markdown (what `/sev postmortem` hands over).
     pub postmortem: Option<String>,
 }
@@ -132,15 +171,55 @@ impl Engine {
                 summary,
                 timeline: vec![],
                 pages: vec![],
+                impact: vec![],
+                customer_updates: vec![],
+                followups: vec![],
                 postmortem: None,
             }));
         }
         let events = sevs::timeline(&mut conn, id).await?;
         let pages = crate::store::paging::all(&mut conn, id).await?;
         let postmortem = Some(self.postmortem(&mut conn, &inc, now).await?);
+        let drafts = crate::store::availability::all_drafts(&mut conn, id).await?;
+        let followups = crate::store::followups::all(&mut conn, id).await?;
         let cfg = self.cfg();
         let name = |p: &str| cfg.display_name(p);
         let markup = Markup::plain(&name);
+        let impact = events
+            .iter()
+            .filter_map(|ev| match &ev.event {
+                EventKind::Impact { summary, suggested } => Some(ImpactLine {
+                    at: rfc3339(ev.at),
+                    summary: summary.clone(),
+                    suggested_level: suggested.map(|l| l.get()),
+                }),
+                _ => None,
+            })
+            .collect();
+        let customer_updates = drafts
+            .into_iter()
+            .map(|d| CustomerUpdate {
+                number: d.id,
+                text: d.body,
+                drafted_by: self.holder(&cfg, &d.created_by),
+                drafted_at: rfc3339(d.created_at),
+                published: d.approved_by.is_some() && !inc.drill,
+                approved_by: d.approved_by.map(|p| self.holder(&cfg, &p)),
+                approved_at: d.approved_at.map(rfc3339),
+            })
+            .collect();
+        let followups = followups
+            .into_iter()
+            .map(|f| FollowupLine {
+                number: f.number,
+                owner: f.owner.map(|o| self.holder(&cfg, &o)),
+                done: f.done_at.is_some(),
+                overdue: f.done_at.is_none()
+                    && crate::domain::report::overdue(f.due.as_deref(), now),
+                due: f.due,
+                text: f.text,
+            })
+            .collect();
         let timeline = events
             .into_iter()
             .map(|ev| TimelineLine {
@@ -167,6 +246,9 @@ impl Engine {
             summary,
             timeline,
             pages,
+            impact,
+            customer_updates,
+            followups,
             postmortem,
         }))
     }
@@ -215,6 +297,7 @@ impl Engine {
             stage: inc.stage.as_str(),
             open: inc.stage.is_open(),
             restricted: inc.restricted,
+            drill: inc.drill,
             redacted: !shown,
             title: shown.then(|| inc.title.clone()),
             customer_impact: shown.then_some(inc.customer_impact),

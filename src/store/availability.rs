@@ -191,6 +191,39 @@ pub async fn latest_draft(conn: &mut Conn, sev: SevId) -> anyhow::Result<Option<
     .transpose()
 }
 
+/// A customer update as drafted, and whether and when it was approved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftRecord {
+    pub id: i64,
+    pub body: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<i64>,
+}
+
+/// Every customer update drafted for the SEV, oldest first.
+pub async fn all_drafts(conn: &mut Conn, sev: SevId) -> anyhow::Result<Vec<DraftRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, body, created_by, created_at, approved_by, approved_at FROM drafts WHERE sev_id = $1 ORDER BY id",
+    )
+    .bind(sev.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DraftRecord {
+                id: r.try_get("id")?,
+                body: r.try_get("body")?,
+                created_by: r.try_get("created_by")?,
+                created_at: r.try_get("created_at")?,
+                approved_by: r.try_get("approved_by")?,
+                approved_at: r.try_get("approved_at")?,
+            })
+        })
+        .collect()
+}
+
 pub async fn approve_draft(conn: &mut Conn, id: i64, by: &str, now: i64) -> anyhow::Result<bool> {
     let r = sqlx::query(
         "UPDATE drafts SET approved_by = $1, approved_at = $2 WHERE id = $3 AND approved_by IS NULL",

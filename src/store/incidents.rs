@@ -10,7 +10,7 @@ use crate::domain::chain;
 use crate::domain::{EventKind, Incident, Level, Role, SevId, SevType, Stage, TimelineEvent};
 
 const SEV_COLUMNS: &str = "id, sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
-     platform, channel_name, latest_update, restricted";
+     platform, channel_name, latest_update, restricted, drill";
 
 pub struct NewSev<'a> {
     pub sev_type: SevType,
@@ -18,6 +18,8 @@ pub struct NewSev<'a> {
     pub title: &'a str,
     pub customer_impact: bool,
     pub restricted: bool,
+    /// A practice SEV (`/sev drill`).
+    pub drill: bool,
     pub declared_by: &'a str,
     pub platform: &'a str,
     pub origin_channel: &'a str,
@@ -27,8 +29,8 @@ pub struct NewSev<'a> {
 pub async fn insert(conn: &mut Conn, s: &NewSev<'_>) -> anyhow::Result<SevId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO sevs (sev_type, level, stage, title, customer_impact, declared_by, declared_at, \
-         updated_at, platform, origin_channel, channel_name, last_update_at, restricted) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         updated_at, platform, origin_channel, channel_name, last_update_at, restricted, drill) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(s.sev_type.as_str())
     .bind(i64::from(s.level.get()))
@@ -43,6 +45,7 @@ pub async fn insert(conn: &mut Conn, s: &NewSev<'_>) -> anyhow::Result<SevId> {
     .bind("")
     .bind(s.now)
     .bind(i64::from(s.restricted))
+    .bind(i64::from(s.drill))
     .fetch_one(conn)
     .await?;
     Ok(SevId(id))
@@ -70,6 +73,7 @@ fn from_row(r: &AnyRow) -> anyhow::Result<Incident> {
         latest_update: r.try_get("latest_update")?,
         restricted: r.try_get::<i64, _>("restricted")? != 0,
         redacted: false,
+        drill: r.try_get::<i64, _>("drill")? != 0,
     })
 }
 

@@ -20,7 +20,8 @@ pub fn config() -> PathBuf {
 }
 
 /// The example config with `edits` (old, new; each must be there) written to
-/// `dir/sevbot.toml`, with `routes.toml` and `templates/` beside it as it refers to them.
+/// `dir/sevbot.toml`, with `routes.toml`, `templates/` and `drills/` beside it as it refers
+/// to them.
 pub fn edited_copy(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     let base = config_dir();
     let mut text = std::fs::read_to_string(base.join("sevbot.toml")).unwrap();
@@ -29,11 +30,13 @@ pub fn edited_copy(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
         text = text.replacen(old, new, 1);
     }
     std::fs::copy(base.join("routes.toml"), dir.join("routes.toml")).unwrap();
-    let templates = dir.join("templates");
-    std::fs::create_dir_all(&templates).unwrap();
-    for f in std::fs::read_dir(base.join("templates")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), templates.join(f.file_name())).unwrap();
+    for folder in ["templates", "drills"] {
+        let to = dir.join(folder);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(base.join(folder)).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+        }
     }
     let path = dir.join("sevbot.toml");
     std::fs::write(&path, text).unwrap();

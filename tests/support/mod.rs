@@ -154,6 +154,15 @@ impl TestApp {
         Self::with_clock(backend, extra, Arc::new(ManualClock::new(T0))).await
     }
 
+    /// With a config built by the test (scenarios, say, which files bring).
+    #[allow(dead_code)]
+    pub async fn with_cfg(backend: Backend, cfg: Arc<Config>) -> TestApp {
+        let app = Self::with_config(backend, "").await;
+        let app2 = app.restart_with_config("replica-a", cfg).await;
+        drop(app);
+        app2
+    }
+
     /// With a clock of the test's choosing (the wall clock's time, for tests beside real
     /// servers).
     pub async fn with_clock(backend: Backend, extra: &str, clock: Arc<ManualClock>) -> TestApp {

@@ -214,6 +214,13 @@ pub fn to_command(data: &Value) -> Result<Command, String> {
             },
         },
         "sla" => Command::Sla,
+        "drill" => {
+            let words: Vec<String> = ["type", "level", "scenario"]
+                .iter()
+                .filter_map(|k| get(k))
+                .collect();
+            grammar::drill(&words.iter().map(String::as_str).collect::<Vec<_>>()).map_err(usage)?
+        }
         "report" => grammar::report(&get("period").as_deref().into_iter().collect::<Vec<_>>())
             .map_err(usage)?,
         "ack" => Command::Ack { sev },

@@ -266,6 +266,7 @@ mod tests {
             latest_update: update,
             restricted: false,
             redacted: false,
+            drill: false,
         }
     }
 

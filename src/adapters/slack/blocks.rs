@@ -165,6 +165,7 @@ mod tests {
             latest_update: update,
             restricted: false,
             redacted: false,
+            drill: false,
         }
     }
 

@@ -90,6 +90,24 @@ impl Engine {
                         draft: d.id,
                     }));
                 }
+                if inc.drill {
+                    // Practice: approved, and nothing reaches customers or the status page.
+                    self.post_recorded_by(
+                        tx,
+                        &mut inc,
+                        actor,
+                        &[EventKind::DraftApproved {
+                            draft: d.id,
+                            published: false,
+                        }],
+                        now,
+                    )
+                    .await?;
+                    return Ok(Outcome::Done(Reply::public(format!(
+                        "{id}: customer update #{} approved — a drill, so it was sent nowhere (a real SEV's would now go to the customer updates channel and the status page).",
+                        d.id
+                    ))));
+                }
                 let a = &self.cfg().availability;
                 match &a.customer_updates {
                     Some(dest) => {
@@ -116,7 +134,10 @@ impl Engine {
                     tx,
                     &mut inc,
                     actor,
-                    &[EventKind::DraftApproved { draft: d.id }],
+                    &[EventKind::DraftApproved {
+                        draft: d.id,
+                        published: true,
+                    }],
                     now,
                 )
                 .await?;

@@ -267,6 +267,7 @@ impl Engine {
             title,
             customer_impact: true,
             restricted: false,
+            drill: false,
             declared_by: SYSTEM_ACTOR,
             platform: &a.platform,
             origin_channel: &a.channel,
