@@ -302,18 +302,7 @@ both_backends!(reports_add_up_scripted_months, |b| async move {
     assert!(!m.to_string().contains("signing keys"));
 
     // SEV-3's page and API carry monitoring's view of its impact as it changed.
-    let sev3: Value = serde_json::from_str(
-        &s.http
-            .get(format!("{}/api/v1/sevs/SEV-3", s.base))
-            .bearer_auth(API)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sev3 = support::get_json(&s.http, &format!("{}/api/v1/sevs/SEV-3", s.base), API).await;
     let impact = sev3["impact"].as_array().unwrap();
     assert!(!impact.is_empty(), "{sev3}");
     assert!(

@@ -499,18 +499,12 @@ async fn a_sev_page_shows_its_customer_updates_and_follow_ups() {
     );
     assert!(!page.contains("<b>rotate"), "{page}");
     assert!(page.contains("2026-03-01 (overdue)"), "{page}");
-    let api: serde_json::Value = serde_json::from_str(
-        &v.http
-            .get(format!("{}/api/v1/sevs/SEV-1", v.base))
-            .bearer_auth("api-s3cret")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+    let api = support::get_json(
+        &v.http,
+        &format!("{}/api/v1/sevs/SEV-1", v.base),
+        "api-s3cret",
     )
-    .unwrap();
+    .await;
     let f = &api["followups"];
     assert_eq!(f[0]["number"], 1);
     assert_eq!(f[0]["owner"]["id"], "bob");

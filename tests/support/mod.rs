@@ -360,6 +360,21 @@ pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
     addr
 }
 
+/// GETs `url` with a Bearer token and reads the answer as JSON (the read API).
+#[allow(dead_code)]
+pub async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    let body = http
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
 /// Runs an async test body against both storage backends.
 #[macro_export]
 macro_rules! both_backends {

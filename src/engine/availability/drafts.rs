@@ -90,45 +90,32 @@ impl Engine {
                         draft: d.id,
                     }));
                 }
-                if inc.drill {
-                    // Practice: approved, and nothing reaches customers or the status page.
-                    self.post_recorded_by(
-                        tx,
-                        &mut inc,
-                        actor,
-                        &[EventKind::DraftApproved {
-                            draft: d.id,
-                            published: false,
-                        }],
-                        now,
-                    )
-                    .await?;
-                    return Ok(Outcome::Done(Reply::public(format!(
-                        "{id}: customer update #{} approved — a drill, so it was sent nowhere (a real SEV's would now go to the customer updates channel and the status page).",
-                        d.id
-                    ))));
-                }
+                // A drill's is approved as practice: nothing reaches customers or the
+                // status page.
+                let published = !inc.drill;
                 let a = &self.cfg().availability;
-                match &a.customer_updates {
-                    Some(dest) => {
-                        let post = Effect::Reply {
-                            channel: dest.channel.trim_start_matches('#').to_string(),
-                            user: None,
-                            text: self.esc(&dest.platform, &d.body),
-                        };
-                        self.enqueue(tx, &dest.platform, post, now).await?;
+                if published {
+                    match &a.customer_updates {
+                        Some(dest) => {
+                            let post = Effect::Reply {
+                                channel: dest.channel.trim_start_matches('#').to_string(),
+                                user: None,
+                                text: self.esc(&dest.platform, &d.body),
+                            };
+                            self.enqueue(tx, &dest.platform, post, now).await?;
+                        }
+                        None => tracing::warn!(
+                            "no availability.customer_updates configured; approved update not posted"
+                        ),
                     }
-                    None => tracing::warn!(
-                        "no availability.customer_updates configured; approved update not posted"
-                    ),
-                }
-                if let (Some(url), Some(sink)) = (&a.status_page_url, &self.status_sink) {
-                    let effect = Effect::StatusPage {
-                        sev: id,
-                        url: url.clone(),
-                        body: d.body.clone(),
-                    };
-                    self.enqueue(tx, sink, effect, now).await?;
+                    if let (Some(url), Some(sink)) = (&a.status_page_url, &self.status_sink) {
+                        let effect = Effect::StatusPage {
+                            sev: id,
+                            url: url.clone(),
+                            body: d.body.clone(),
+                        };
+                        self.enqueue(tx, sink, effect, now).await?;
+                    }
                 }
                 self.post_recorded_by(
                     tx,
@@ -136,15 +123,18 @@ impl Engine {
                     actor,
                     &[EventKind::DraftApproved {
                         draft: d.id,
-                        published: true,
+                        published,
                     }],
                     now,
                 )
                 .await?;
-                Ok(Outcome::Done(Reply::public(format!(
-                    "{id}: customer update #{} approved and published.",
-                    d.id
-                ))))
+                Ok(Outcome::Done(Reply::public(match published {
+                    true => format!("{id}: customer update #{} approved and published.", d.id),
+                    false => format!(
+                        "{id}: customer update #{} approved — a drill, so it was sent nowhere (a real SEV's would now go to the customer updates channel and the status page).",
+                        d.id
+                    ),
+                })))
             }
         }
     }
