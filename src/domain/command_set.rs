@@ -100,11 +100,11 @@ const fn spec(
     }
 }
 
-/// Before and between incidents: on Discord, `/sev plan oncall`, `/sev plan simulate` and
-/// `/sev plan sla` (the top level's 25 entries are full).
+/// Before and between incidents: on Discord, `/sev plan oncall`, `simulate`, `sla`,
+/// `report` and `drill` (the top level's 25 entries are full).
 const PLAN: (&str, &str) = (
     "plan",
-    "Before and between incidents: who is on call, whom a SEV would page, the SLA",
+    "Before and between incidents: who is on call, whom a SEV would page, SLA, reports, drills",
 );
 
 const AT: Opt = opt(

@@ -66,7 +66,7 @@ pub enum Command {
     },
     /// The report for a month or a quarter (`/sev report [month|quarter|2026-11|2026-Q4]`).
     Report {
-        period: super::report::Asked,
+        period: super::period::Asked,
     },
     /// The SEV's follow-ups: add one, list them, mark one done.
     Followup {
@@ -729,7 +729,7 @@ pub fn oncall(words: &[&str]) -> Result<Command, UsageError> {
 
 /// `[month|quarter|2026-11|2026-Q4]`, as typed or picked.
 pub fn report(words: &[&str]) -> Result<Command, UsageError> {
-    use super::report::{Asked, PERIODS};
+    use super::period::{Asked, PERIODS};
     let word = match words {
         [] => None,
         [w] => Some(*w),

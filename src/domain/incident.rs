@@ -268,7 +268,7 @@ pub enum EventKind {
     },
     /// A drill ended: how it went.
     DrillScored {
-        score: super::drill::Score,
+        score: super::score::Score,
     },
 }
 
