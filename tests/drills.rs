@@ -269,4 +269,20 @@ async fn an_unknown_scenario_is_named_with_the_ones_there_are() {
     assert!(app.fake.pages().is_empty());
     let r = app.cmd("U_BOB", "general", "drill availability").await;
     assert!(r.text.contains("Usage: /sev drill"), "{}", r.text);
+    // A security drill: private like any security SEV, its channel still named a drill, and
+    // its pages only for its people (bob, kim), never the security rotation's.
+    let r = app.cmd("U_BOB", "general", "drill security 2").await;
+    assert!(r.text.contains("DRILL: practice SEV2 security SEV"), "{}", r.text);
+    app.deliver().await;
+    let created: Vec<(String, bool)> = app
+        .fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Create { name, private } => Some((name, private)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, [("sev-1-drill-security".to_string(), true)]);
+    assert_eq!(paged(&app), ["bob", "kim"]);
 }

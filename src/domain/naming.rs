@@ -1,14 +1,27 @@
 //! Incident channel names that every platform accepts (Slack's rules are the strictest:
 //! lowercase letters, digits, `-`, `_`, at most 80 characters).
 
+use std::borrow::Cow;
+
 use super::types::{SevId, SevType};
 
 pub const MAX_CHANNEL_NAME: usize = 80;
 
 /// What an incident channel's name is made of: its title, or for a restricted SEV only its
-/// type (`sev-12-security`), since people who cannot open a channel may still see its name.
-pub fn channel_basis(title: &str, sev_type: SevType, restricted: bool) -> &str {
-    if restricted { sev_type.as_str() } else { title }
+/// type (`sev-12-security`), since people who cannot open a channel may still see its name;
+/// a restricted drill's still says it is one (`sev-12-drill-security`; a drill's title
+/// starts with DRILL).
+pub fn channel_basis(
+    title: &str,
+    sev_type: SevType,
+    restricted: bool,
+    drill: bool,
+) -> Cow<'_, str> {
+    match (restricted, drill) {
+        (false, _) => Cow::Borrowed(title),
+        (true, false) => Cow::Borrowed(sev_type.as_str()),
+        (true, true) => Cow::Owned(format!("drill-{}", sev_type.as_str())),
+    }
 }
 
 /// `sev-42-checkout-failing`; `attempt` 0 is the plain name, later attempts add `-2`, `-3`…
@@ -53,12 +66,16 @@ mod tests {
 
     #[test]
     fn a_restricted_sev_channel_carries_no_title() {
-        let basis = channel_basis("Leaked API key in repo", SevType::Security, true);
-        assert_eq!(channel_name(SevId(12), basis, 0), "sev-12-security");
-        let basis = channel_basis("Payroll export", SevType::Durability, true);
-        assert_eq!(channel_name(SevId(3), basis, 1), "sev-3-durability-2");
-        let basis = channel_basis("Checkout failing", SevType::Availability, false);
-        assert_eq!(channel_name(SevId(4), basis, 0), "sev-4-checkout-failing");
+        let basis = channel_basis("Leaked API key in repo", SevType::Security, true, false);
+        assert_eq!(channel_name(SevId(12), &basis, 0), "sev-12-security");
+        let basis = channel_basis("Payroll export", SevType::Durability, true, false);
+        assert_eq!(channel_name(SevId(3), &basis, 1), "sev-3-durability-2");
+        let basis = channel_basis("Checkout failing", SevType::Availability, false, false);
+        assert_eq!(channel_name(SevId(4), &basis, 0), "sev-4-checkout-failing");
+        let basis = channel_basis("DRILL: key leak", SevType::Security, true, true);
+        assert_eq!(channel_name(SevId(5), &basis, 0), "sev-5-drill-security");
+        let basis = channel_basis("DRILL: checkout", SevType::Availability, false, true);
+        assert_eq!(channel_name(SevId(6), &basis, 0), "sev-6-drill-checkout");
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl Engine {
             platform: new.platform.to_string(),
             channel_name: channel_name(
                 id,
-                channel_basis(new.title, new.sev_type, new.restricted),
+                &channel_basis(new.title, new.sev_type, new.restricted, new.drill),
                 0,
             ),
             roles: Default::default(),
@@ -50,7 +50,8 @@ impl Engine {
             &inc.platform,
             Effect::CreateChannel {
                 sev: id,
-                title: channel_basis(&inc.title, inc.sev_type, inc.restricted).to_string(),
+                title: channel_basis(&inc.title, inc.sev_type, inc.restricted, inc.drill)
+                    .into_owned(),
                 private: inc.restricted,
                 attempt: 0,
             },
