@@ -272,7 +272,11 @@ async fn an_unknown_scenario_is_named_with_the_ones_there_are() {
     // A security drill: private like any security SEV, its channel still named a drill, and
     // its pages only for its people (bob, kim), never the security rotation's.
     let r = app.cmd("U_BOB", "general", "drill security 2").await;
-    assert!(r.text.contains("DRILL: practice SEV2 security SEV"), "{}", r.text);
+    assert!(
+        r.text.contains("DRILL: practice SEV2 security SEV"),
+        "{}",
+        r.text
+    );
     app.deliver().await;
     let created: Vec<(String, bool)> = app
         .fake
