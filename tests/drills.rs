@@ -110,7 +110,9 @@ both_backends!(a_drill_reaches_nobody_outside_it, |b| async move {
         .unwrap();
     assert!(channel.contains("drill"), "{channel}");
     assert_eq!(paged(&app), ["bob", "kim"]);
-    assert!(app.fake.page_to("kim").starts_with("DRILL, practice only"));
+    let page = app.fake.page_to("kim");
+    assert!(page.starts_with("DRILL, practice only"), "{page}");
+    assert!(page.contains(&format!("#{channel}")), "{page}");
     let posts = app.posts_in(&channel).join("\n");
     assert!(posts.contains("This is a DRILL"), "{posts}");
     assert!(

@@ -141,9 +141,10 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<()> {
         for person in self.drill_people(inc) {
+            // The title is on the card, escaped there; the page carries only sevbot's words.
             let why = format!(
-                "DRILL, practice only: {} \"{}\" has started; join its channel and take a role.",
-                inc.id, inc.title
+                "DRILL, practice only: {} has started; join its channel #{} and take a role.",
+                inc.id, inc.channel_name
             );
             self.page(tx, inc, &person, None, 0, why, now).await?;
         }
