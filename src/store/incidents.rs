@@ -82,13 +82,19 @@ async fn with_roles(conn: &mut Conn, mut inc: Incident) -> anyhow::Result<Incide
         .bind(inc.id.0)
         .fetch_all(conn)
         .await?;
-    for r in rows {
-        let role: String = r.try_get("role")?;
-        if let Some(role) = Role::parse(&role) {
-            inc.roles.insert(role, r.try_get("person")?);
-        }
+    for r in &rows {
+        add_role(&mut inc, r)?;
     }
     Ok(inc)
+}
+
+/// The role a row names, if any (a SEV without roles joins to one row of nulls).
+fn add_role(inc: &mut Incident, r: &AnyRow) -> anyhow::Result<()> {
+    let role: Option<String> = r.try_get("role")?;
+    if let Some(role) = role.as_deref().and_then(Role::parse) {
+        inc.roles.insert(role, r.try_get("person")?);
+    }
+    Ok(())
 }
 
 /// Reads a SEV. On PostgreSQL the row stays locked until the transaction ends: whatever
@@ -96,20 +102,27 @@ async fn with_roles(conn: &mut Conn, mut inc: Incident) -> anyhow::Result<Incide
 /// in flight is about to leave it (SQLite's single writer needs no lock).
 pub async fn load(conn: &mut Conn, id: SevId) -> anyhow::Result<Option<Incident>> {
     let lock = if super::is_postgres(conn) {
-        " FOR UPDATE"
+        " FOR UPDATE OF s"
     } else {
         ""
     };
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SEV_COLUMNS} FROM sevs WHERE id = $1{lock}"
+    // The SEV and its roles in one statement (a row per role, one without any): every
+    // command reads its SEV, and each statement is a round trip the single writer waits on.
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SEV_COLUMNS}, r.role AS role, r.person AS person FROM sevs s \
+         LEFT JOIN role_assignments r ON r.sev_id = s.id WHERE s.id = $1{lock}"
     )))
     .bind(id.0)
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    match row {
-        Some(r) => Ok(Some(with_roles(conn, from_row(&r)?).await?)),
-        None => Ok(None),
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut inc = from_row(first)?;
+    for r in &rows {
+        add_role(&mut inc, r)?;
     }
+    Ok(Some(inc))
 }
 
 /// The SEV whose incident channel this is.
@@ -281,7 +294,8 @@ pub async fn append_events(
     if events.is_empty() {
         return Ok(());
     }
-    // Three statements however many events: the count and old head, the entries, the new head.
+    // Two statements however many events: the count and old head, the entries (which
+    // move the head).
     let n = events.len() as i64;
     // Counting first takes the SEV's row lock (PostgreSQL), so concurrent appends chain
     // one after the other rather than from the same head.
@@ -334,12 +348,8 @@ pub async fn append_events(
             .bind(detail)
             .bind(hash);
     }
+    // The new head is set by the insert itself (trigger `incident_events_head`).
     q.execute(&mut *conn).await?;
-    sqlx::query("UPDATE sevs SET timeline_head = $1 WHERE id = $2")
-        .bind(chain::to_hex(&prev))
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 

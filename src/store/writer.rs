@@ -38,9 +38,10 @@ type Settle = Box<dyn FnOnce(Result<(), DatabaseError>) + Send>;
 
 /// One piece of work in a batch.
 trait Piece: Send {
-    /// Runs in the batch's transaction; returns what to do once the commit's outcome is
-    /// known.
-    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, Settle>;
+    /// Runs in the batch's transaction, inside the savepoint the writer opened for it;
+    /// returns what to do once the commit's outcome is known, and whether its savepoint is
+    /// still open (false: the work failed and was rolled back).
+    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, (Settle, bool)>;
     /// The batch could not start: answer with why.
     fn refuse(self: Box<Self>, why: DatabaseError);
 }
@@ -55,17 +56,20 @@ where
     T: Send + 'static,
     F: for<'b> FnOnce(&'b mut Tx) -> BoxFuture<'b, anyhow::Result<T>> + Send + 'static,
 {
-    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, Settle> {
+    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, (Settle, bool)> {
         let Job { work, answer } = *self;
         Box::pin(async move {
             match in_savepoint(tx, work).await {
-                Ok(value) => Box::new(move |commit: Result<(), DatabaseError>| {
-                    let _ = answer.send(commit.map(|()| value).map_err(anyhow::Error::from));
-                }) as Settle,
+                Ok(value) => (
+                    Box::new(move |commit: Result<(), DatabaseError>| {
+                        let _ = answer.send(commit.map(|()| value).map_err(anyhow::Error::from));
+                    }) as Settle,
+                    true,
+                ),
                 // Nothing of it will be committed: said at once.
                 Err(e) => {
                     let _ = answer.send(Err(e));
-                    Box::new(|_| {}) as Settle
+                    (Box::new(|_| {}) as Settle, false)
                 }
             }
         })
@@ -114,37 +118,33 @@ impl Writer {
     }
 }
 
-/// Runs `work` between SAVEPOINT and RELEASE, or rolls back to the savepoint when it fails.
+/// Opening a piece's savepoint: the first of a batch, and after a failed piece (whose
+/// savepoint is gone).
+const OPEN: &str = "SAVEPOINT sevbot_work";
+/// Opening the next piece's savepoint after one that succeeded: releasing the last one
+/// (keeping its work) and opening the next in one round trip to the database, since each
+/// round trip is time the single writer holds it. The batch's last savepoint is never
+/// released: COMMIT keeps everything in it.
+const NEXT: &str = "RELEASE SAVEPOINT sevbot_work; SAVEPOINT sevbot_work";
+/// Taking a failed piece's work back, and its savepoint with it.
+const UNDO: &str = "ROLLBACK TO SAVEPOINT sevbot_work; RELEASE SAVEPOINT sevbot_work";
+
+/// Runs `work` in the savepoint the writer opened for it, or rolls back to the savepoint
+/// (and releases it) when it fails.
 async fn in_savepoint<'a, T, F>(tx: &'a mut Tx, work: F) -> anyhow::Result<T>
 where
     F: for<'b> FnOnce(&'b mut Tx) -> BoxFuture<'b, anyhow::Result<T>>,
 {
-    sqlx::query("SAVEPOINT sevbot_work")
-        .execute(&mut **tx)
-        .await?;
     // Outbox rows the work pushes are written together at its end, inside its savepoint.
     let (out, held) = super::outbox::holding(work(tx)).await;
     let out = match out {
         Ok(v) => super::outbox::write_held(tx, held).await.map(|()| v),
         Err(e) => Err(e),
     };
-    match out {
-        Ok(v) => {
-            sqlx::query("RELEASE SAVEPOINT sevbot_work")
-                .execute(&mut **tx)
-                .await?;
-            Ok(v)
-        }
-        Err(e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT sevbot_work")
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("RELEASE SAVEPOINT sevbot_work")
-                .execute(&mut **tx)
-                .await?;
-            Err(e)
-        }
+    if out.is_err() {
+        sqlx::raw_sql(UNDO).execute(&mut **tx).await?;
     }
+    out
 }
 
 async fn run(
@@ -173,10 +173,21 @@ async fn run(
             }
         };
         let mut settles = Vec::with_capacity(batch.len());
+        // Whether the last piece's savepoint is still open.
+        let mut open = false;
         for piece in batch {
             // The writer's time is what bounds durable throughput: measured per piece.
             let started = std::time::Instant::now();
-            settles.push(piece.run(&mut tx).await);
+            let opening = sqlx::raw_sql(if open { NEXT } else { OPEN });
+            if let Err(e) = opening.execute(&mut *tx).await {
+                // Not begun: nothing of it is in the transaction.
+                piece.refuse(DatabaseError(format!("savepoint: {e}")));
+                open = false;
+                continue;
+            }
+            let (settle, still_open) = piece.run(&mut tx).await;
+            settles.push(settle);
+            open = still_open;
             metrics::histogram!("sevbot_write_seconds").record(started.elapsed().as_secs_f64());
         }
         let outcome = tx
