@@ -7,6 +7,7 @@ mod support;
 
 use std::sync::Mutex;
 
+use sevbot::engine::{Alert, AlertBatch};
 use support::{Backend, TestApp};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -91,4 +92,52 @@ async fn each_durable_command_costs_few_statements() {
         }
     }
     assert!(over.is_empty(), "{over:#?}");
+    // In the same test: the statement counter is one for the whole binary.
+    alert_storms_cost_a_statement_per_alert(&app).await;
+}
+
+/// An Alertmanager notification into an open SEV costs one statement per alert (its
+/// de-duplication) and a fixed few for all of them: the timeline, the outbox and each
+/// route's state are written once per notification, not once per alert.
+async fn alert_storms_cost_a_statement_per_alert(app: &TestApp) {
+    let webhook = |from: usize, n: usize| AlertBatch {
+        version: "4".into(),
+        group_key: "storm".into(),
+        alerts: (from..from + n)
+            .map(|i| Alert {
+                status: "firing".into(),
+                labels: [
+                    ("alertname".to_string(), "HighErrorRate".to_string()),
+                    ("route".to_string(), format!("route-{}", i % 2)),
+                    ("severity".to_string(), "warning".to_string()),
+                ]
+                .into(),
+                annotations: Default::default(),
+                starts_at: "2026-03-02T10:00:00Z".into(),
+                fingerprint: format!("f{i}"),
+                measured: None,
+            })
+            .collect(),
+    };
+    // The first alert declares the SEV the others attach to.
+    app.engine.alerts(&webhook(0, 1)).await.unwrap();
+    take();
+    assert_eq!(app.engine.alerts(&webhook(1, 1)).await.unwrap(), 1);
+    let one = take();
+    assert_eq!(app.engine.alerts(&webhook(2, 40)).await.unwrap(), 40);
+    let forty = take();
+    println!(
+        "an alert into an open SEV: {} statements\n  {}\nforty: {} statements",
+        one.len(),
+        one.join("\n  "),
+        forty.len()
+    );
+    // Forty alerts: forty de-duplications, the second route's state, nothing else more.
+    assert!(
+        forty.len() <= one.len() + 39 + 1,
+        "forty alerts cost {} statements, one cost {}:\n  {}",
+        forty.len(),
+        one.len(),
+        forty.join("\n  ")
+    );
 }

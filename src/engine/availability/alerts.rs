@@ -63,6 +63,12 @@ impl Engine {
             .map(|s| (s.route.clone(), s))
             .collect();
         let mut linked: Option<Option<Incident>> = None;
+        // Timeline entries for the linked SEV, recorded and posted together (one append,
+        // one outbox insert) when the SEV changes and at the end; routes whose state
+        // changed, saved once each at the end. A storm is then a few statements, not a
+        // few per alert.
+        let mut pending: Vec<EventKind> = Vec::new();
+        let mut touched: std::collections::BTreeSet<String> = Default::default();
         for alert in &batch.alerts {
             let labels = serde_json::to_string(&alert.labels)?;
             let key = match alert.fingerprint.is_empty() {
@@ -109,11 +115,10 @@ impl Engine {
                 firing,
             };
             if !firing {
-                let mut known = attached;
-                if let Some(inc) = &mut known {
-                    self.post_recorded(tx, inc, &[event], now).await?;
+                if attached.is_some() {
+                    pending.push(event);
                 }
-                linked = Some(known);
+                linked = Some(attached);
                 continue;
             }
             let level = alert
@@ -123,10 +128,10 @@ impl Engine {
                 .and_then(|l| Level::new(*l))
                 .unwrap_or(Level::new(2).expect("static level"));
             let inc = match attached {
-                Some(mut inc) => {
-                    let mut events = vec![event];
+                Some(inc) => {
+                    pending.push(event);
                     if level < inc.level {
-                        events.push(EventKind::Impact {
+                        pending.push(EventKind::Impact {
                             summary: format!(
                                 "{name} is firing at {}",
                                 alert
@@ -138,7 +143,6 @@ impl Engine {
                             suggested: Some(level),
                         });
                     }
-                    self.post_recorded(tx, &mut inc, &events, now).await?;
                     inc
                 }
                 None => {
@@ -181,9 +185,17 @@ impl Engine {
                 if !fresh_sample && let Some(v) = figure {
                     st.availability = Some(v);
                 }
-                avail::save_state(tx, st, now).await?;
+                touched.insert(r.clone());
             }
             linked = Some(Some(inc));
+        }
+        if let Some(Some(mut inc)) = linked
+            && !pending.is_empty()
+        {
+            self.post_recorded(tx, &mut inc, &pending, now).await?;
+        }
+        for r in &touched {
+            avail::save_state(tx, &states[r], now).await?;
         }
         Ok(fresh)
     }
