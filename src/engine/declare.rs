@@ -93,7 +93,7 @@ impl Engine {
         .await?;
         self.publish(tx, &inc, &recorded, true, now).await?;
         // A new SEV's last update is its declaration.
-        self.reschedule_reminder(tx, &inc, Some(now), now).await?;
+        self.plan_reminder(tx, &inc, Some(now), now).await?;
         metrics::counter!("sevbot_sevs_declared_total", "type" => inc.sev_type.as_str(), "level" => inc.level.to_string())
             .increment(1);
 

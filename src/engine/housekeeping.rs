@@ -144,6 +144,18 @@ impl Engine {
         now: i64,
     ) -> anyhow::Result<()> {
         jobs::cancel(tx, inc.id, JOB_UPDATE_REMINDER, now).await?;
+        self.plan_reminder(tx, inc, last_update, now).await
+    }
+
+    /// The update reminder of a SEV that has none pending (one just declared: nothing to
+    /// cancel, one statement fewer).
+    pub(super) async fn plan_reminder(
+        &self,
+        tx: &mut Tx,
+        inc: &Incident,
+        last_update: Option<i64>,
+        now: i64,
+    ) -> anyhow::Result<()> {
         let cadence = i64::from(self.cfg().update_cadence_minutes(inc.level)) * 60_000;
         if inc.stage.is_open() && cadence > 0 {
             let last = match last_update {

@@ -195,19 +195,27 @@ pub async fn save<'b>(
     now: i64,
     by: &(dyn Fn(Role) -> &'b str + Sync),
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5, \
-         title = $6 WHERE id = $7",
-    )
-    .bind(i64::from(inc.level.get()))
-    .bind(inc.stage.as_str())
-    .bind(inc.latest_update.clone())
-    .bind(inc.channel_name.clone())
-    .bind(now)
-    .bind(inc.title.clone())
-    .bind(inc.id.0)
-    .execute(&mut *conn)
-    .await?;
+    // Only roles changed (a declare's roles filled, a role taken): the row stays as it is,
+    // one statement fewer for the single writer. `updated_at` is the row's time, which
+    // orders ended SEVs; roles are not part of it.
+    let row_changed = (before.level, before.stage, &before.latest_update)
+        != (inc.level, inc.stage, &inc.latest_update)
+        || (&before.channel_name, &before.title) != (&inc.channel_name, &inc.title);
+    if row_changed {
+        sqlx::query(
+            "UPDATE sevs SET level = $1, stage = $2, latest_update = $3, channel_name = $4, updated_at = $5, \
+             title = $6 WHERE id = $7",
+        )
+        .bind(i64::from(inc.level.get()))
+        .bind(inc.stage.as_str())
+        .bind(inc.latest_update.clone())
+        .bind(inc.channel_name.clone())
+        .bind(now)
+        .bind(inc.title.clone())
+        .bind(inc.id.0)
+        .execute(&mut *conn)
+        .await?;
+    }
     let changed: Vec<_> = inc
         .roles
         .iter()
