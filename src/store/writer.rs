@@ -36,12 +36,23 @@ impl std::error::Error for DatabaseError {}
 /// Called with the commit's outcome.
 type Settle = Box<dyn FnOnce(Result<(), DatabaseError>) + Send>;
 
+/// Where a piece leaves the batch's transaction.
+enum After {
+    /// It succeeded; its savepoint is still open.
+    Open,
+    /// It failed and its work was rolled back; no savepoint is open.
+    Closed,
+    /// It failed and rolling its work back failed too: what it wrote may still be in the
+    /// transaction, so the whole batch must not be committed.
+    Broken(String),
+}
+
 /// One piece of work in a batch.
 trait Piece: Send {
     /// Runs in the batch's transaction, inside the savepoint the writer opened for it;
-    /// returns what to do once the commit's outcome is known, and whether its savepoint is
-    /// still open (false: the work failed and was rolled back).
-    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, (Settle, bool)>;
+    /// returns what to do once the commit's outcome is known, and where that leaves the
+    /// transaction.
+    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, (Settle, After)>;
     /// The batch could not start: answer with why.
     fn refuse(self: Box<Self>, why: DatabaseError);
 }
@@ -56,7 +67,7 @@ where
     T: Send + 'static,
     F: for<'b> FnOnce(&'b mut Tx) -> BoxFuture<'b, anyhow::Result<T>> + Send + 'static,
 {
-    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, (Settle, bool)> {
+    fn run<'a>(self: Box<Self>, tx: &'a mut Tx) -> BoxFuture<'a, (Settle, After)> {
         let Job { work, answer } = *self;
         Box::pin(async move {
             match in_savepoint(tx, work).await {
@@ -64,12 +75,12 @@ where
                     Box::new(move |commit: Result<(), DatabaseError>| {
                         let _ = answer.send(commit.map(|()| value).map_err(anyhow::Error::from));
                     }) as Settle,
-                    true,
+                    After::Open,
                 ),
                 // Nothing of it will be committed: said at once.
-                Err(e) => {
+                Err((e, after)) => {
                     let _ = answer.send(Err(e));
-                    (Box::new(|_| {}) as Settle, false)
+                    (Box::new(|_| {}) as Settle, after)
                 }
             }
         })
@@ -131,7 +142,7 @@ const UNDO: &str = "ROLLBACK TO SAVEPOINT sevbot_work; RELEASE SAVEPOINT sevbot_
 
 /// Runs `work` in the savepoint the writer opened for it, or rolls back to the savepoint
 /// (and releases it) when it fails.
-async fn in_savepoint<'a, T, F>(tx: &'a mut Tx, work: F) -> anyhow::Result<T>
+async fn in_savepoint<'a, T, F>(tx: &'a mut Tx, work: F) -> Result<T, (anyhow::Error, After)>
 where
     F: for<'b> FnOnce(&'b mut Tx) -> BoxFuture<'b, anyhow::Result<T>>,
 {
@@ -141,10 +152,16 @@ where
         Ok(v) => super::outbox::write_held(tx, held).await.map(|()| v),
         Err(e) => Err(e),
     };
-    if out.is_err() {
-        sqlx::raw_sql(UNDO).execute(&mut **tx).await?;
+    match out {
+        Ok(v) => Ok(v),
+        Err(e) => match sqlx::raw_sql(UNDO).execute(&mut **tx).await {
+            Ok(_) => Err((e, After::Closed)),
+            Err(undo) => {
+                let why = format!("rolling back a failed piece: {undo}");
+                Err((e.context(why.clone()), After::Broken(why)))
+            }
+        },
     }
-    out
 }
 
 async fn run(
@@ -175,7 +192,9 @@ async fn run(
         let mut settles = Vec::with_capacity(batch.len());
         // Whether the last piece's savepoint is still open.
         let mut open = false;
-        for piece in batch {
+        let mut broken = None;
+        let mut rest = batch.into_iter();
+        for piece in rest.by_ref() {
             // The writer's time is what bounds durable throughput: measured per piece.
             let started = std::time::Instant::now();
             let opening = sqlx::raw_sql(if open { NEXT } else { OPEN });
@@ -185,15 +204,33 @@ async fn run(
                 open = false;
                 continue;
             }
-            let (settle, still_open) = piece.run(&mut tx).await;
+            let (settle, after) = piece.run(&mut tx).await;
             settles.push(settle);
-            open = still_open;
             metrics::histogram!("sevbot_write_seconds").record(started.elapsed().as_secs_f64());
+            open = match after {
+                After::Open => true,
+                After::Closed => false,
+                After::Broken(why) => {
+                    broken = Some(why);
+                    break;
+                }
+            };
         }
-        let outcome = tx
-            .commit()
-            .await
-            .map_err(|e| DatabaseError(format!("commit: {e}")));
+        let outcome = match broken {
+            // Dropping the transaction rolls it back: the pieces before are told it failed,
+            // those after were never run.
+            Some(why) => {
+                drop(tx);
+                for piece in rest {
+                    piece.refuse(DatabaseError(why.clone()));
+                }
+                Err(DatabaseError(why))
+            }
+            None => tx
+                .commit()
+                .await
+                .map_err(|e| DatabaseError(format!("commit: {e}"))),
+        };
         if outcome.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -280,5 +317,67 @@ mod tests {
             commits <= 2,
             "21 writes, {commits} commits: the 20 queued behind the first share one"
         );
+    }
+
+    /// A piece whose rollback itself fails (here it released its own savepoint, so there is
+    /// nothing to roll back to) may have left its writes in the transaction: the whole
+    /// batch is then rolled back and every piece in it told, rather than committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_piece_that_cannot_be_rolled_back_fails_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (x BIGINT NOT NULL)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let busy = tokio::spawn({
+            let s = store.clone();
+            async move { insert(&s, 0, false).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Queued behind the busy one, so the three share the next batch.
+        let before = tokio::spawn({
+            let s = store.clone();
+            async move { insert(&s, 1, false).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let breaking = tokio::spawn({
+            let s = store.clone();
+            async move {
+                s.write::<(), _>(|tx| {
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO t (x) VALUES (2)")
+                            .execute(&mut **tx)
+                            .await?;
+                        sqlx::raw_sql("RELEASE SAVEPOINT sevbot_work")
+                            .execute(&mut **tx)
+                            .await?;
+                        anyhow::bail!("piece 2 failed with its savepoint gone")
+                    })
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let after = tokio::spawn({
+            let s = store.clone();
+            async move { insert(&s, 3, false).await }
+        });
+        assert_eq!(busy.await.unwrap().unwrap(), 0);
+        let e = breaking.await.unwrap().unwrap_err();
+        assert!(format!("{e:#}").contains("piece 2 failed"), "{e:#}");
+        assert!(
+            before.await.unwrap().is_err(),
+            "its batch was not committed"
+        );
+        assert!(after.await.unwrap().is_err(), "its batch was not committed");
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![0], "nothing of the broken batch was committed");
+        // The writer goes on.
+        assert_eq!(insert(&store, 4, false).await.unwrap(), 4);
     }
 }
