@@ -270,10 +270,9 @@ mod tests {
             .await
     }
 
-    /// Writes that arrive while the writer is busy share the next commit; a piece that
-    /// fails takes back only its own writes; each caller hears its own result.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_arriving_together_share_a_commit_and_fail_alone() {
+    /// A store on a fresh SQLite file with a table `t (x)` to write to (the file lives as
+    /// long as the returned directory).
+    async fn store_with_table() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("w.db").display());
         let store = Store::connect(&url).await.unwrap();
@@ -281,11 +280,22 @@ mod tests {
             .execute(&store.pool)
             .await
             .unwrap();
+        (dir, store)
+    }
+
+    /// `insert` in a task of its own, so it queues while the test goes on.
+    fn spawn_insert(store: &Store, x: i64) -> tokio::task::JoinHandle<anyhow::Result<i64>> {
+        let s = store.clone();
+        tokio::spawn(async move { insert(&s, x, false).await })
+    }
+
+    /// Writes that arrive while the writer is busy share the next commit; a piece that
+    /// fails takes back only its own writes; each caller hears its own result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_arriving_together_share_a_commit_and_fail_alone() {
+        let (_dir, store) = store_with_table().await;
         let before = store.group_commits();
-        let first = tokio::spawn({
-            let s = store.clone();
-            async move { insert(&s, 0, false).await }
-        });
+        let first = spawn_insert(&store, 0);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let mut rest = vec![];
         for x in 1..=20 {
@@ -324,23 +334,11 @@ mod tests {
     /// batch is then rolled back and every piece in it told, rather than committed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_piece_that_cannot_be_rolled_back_fails_its_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("w.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        sqlx::query("CREATE TABLE t (x BIGINT NOT NULL)")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        let busy = tokio::spawn({
-            let s = store.clone();
-            async move { insert(&s, 0, false).await }
-        });
+        let (_dir, store) = store_with_table().await;
+        let busy = spawn_insert(&store, 0);
         tokio::time::sleep(Duration::from_millis(50)).await;
         // Queued behind the busy one, so the three share the next batch.
-        let before = tokio::spawn({
-            let s = store.clone();
-            async move { insert(&s, 1, false).await }
-        });
+        let before = spawn_insert(&store, 1);
         tokio::time::sleep(Duration::from_millis(10)).await;
         let breaking = tokio::spawn({
             let s = store.clone();
@@ -360,10 +358,7 @@ mod tests {
             }
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let after = tokio::spawn({
-            let s = store.clone();
-            async move { insert(&s, 3, false).await }
-        });
+        let after = spawn_insert(&store, 3);
         assert_eq!(busy.await.unwrap().unwrap(), 0);
         let e = breaking.await.unwrap().unwrap_err();
         assert!(format!("{e:#}").contains("piece 2 failed"), "{e:#}");
